@@ -1,0 +1,60 @@
+"""The command line: a thin wrapper that maps outcomes to exit codes (SPEC 5).
+
+0 plan written; 2 invalid input; 3 infeasible; 4 no solution within the time limit; 1 internal error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from optimizer.load import InputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
+
+log = logging.getLogger("optimizer")
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("optimizer")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="enroll-opt")
+def main() -> None:
+    """enroll-opt: which SKUs to enroll in which 1688.com programs, at what price."""
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Output folder (default ./out/<scenario name>/).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: the CP-SAT log).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool) -> None:
+    """Solve SCENARIO.yaml and write plan.csv, excluded.csv and summary.json."""
+    _setup_logging(verbose, quiet)
+    from optimizer.pipeline import run_solve
+
+    try:
+        code = run_solve(scenario, outdir)
+    except InputError as exc:
+        click.echo(f"error: invalid input\n{exc.render()}", err=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:  # noqa: BLE001 - last line of defence: say what, exit 1
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(code)

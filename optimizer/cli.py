@@ -46,7 +46,7 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool) -> Non
     from optimizer.pipeline import run_solve
 
     try:
-        code = run_solve(scenario, outdir)
+        outcome = run_solve(scenario, outdir)
     except InputError as exc:
         click.echo(f"error: invalid input\n{exc.render()}", err=True)
         sys.exit(EXIT_INPUT)
@@ -57,4 +57,5 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool) -> Non
         log.debug("internal error", exc_info=True)
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
-    sys.exit(code)
+    click.echo(outcome.text)
+    sys.exit(outcome.exit_code)

@@ -1,14 +1,123 @@
-"""load -> rules -> score -> model -> solve -> plan, as one call the CLI can make."""
+"""load -> rules -> score -> solve -> plan, as one call the CLI can make.
+
+Nothing here knows about the command line: it returns an Outcome (exit code, the text a person
+reads) and raises InputError on bad input before anything is written.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from optimizer.load import load_catalogue, load_scenario
+import numpy as np
+
+from optimizer.load import InputError, load_catalogue, load_scenario
+from optimizer.load.types import Scenario
+from optimizer.plan.writer import PlanTables, build_tables, write_outputs
+from optimizer.rules.eligibility import evaluate_rules
+from optimizer.rules.rulebook import build_rulebook
+from optimizer.score.problem import Problem, build_problem
+from optimizer.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Result, solve
+
+log = logging.getLogger(__name__)
+
+EXIT_CODES = {OPTIMAL: 0, FEASIBLE: 0, INFEASIBLE: 3, NO_SOLUTION: 4}
 
 
-def run_solve(scenario_path: Path, outdir: Path | None) -> int:
-    """Solve one scenario file; returns the exit code. Raises InputError on bad input."""
+@dataclass(frozen=True)
+class Outcome:
+    exit_code: int
+    text: str
+    outdir: Path
+    result: Result
+    tables: PlanTables
+    phases: dict[str, float]
+
+
+def max_gmv_bound(pb: Problem) -> float:
+    """An upper bound (fen) on the GMV of any plan: per SKU, the best revenue of each eligible
+    program added up, and never more than its available units sold at its highest price."""
+    if pb.m == 0:
+        return 0.0
+    r_lo = pb.evaluate(np.arange(pb.m), pb.pv_lo)["revenue"]
+    r_hi = pb.evaluate(np.arange(pb.m), pb.pv_hi)["revenue"]
+    per = np.zeros((pb.n, len(pb.programs)))
+    np.maximum.at(per, (pb.pv_sku, pb.pv_prog), np.maximum(r_lo, r_hi))
+    top_price = np.zeros(pb.n)
+    np.maximum.at(top_price, pb.pv_sku, pb.pv_hi.astype(float))
+    return float(np.minimum(per.sum(axis=1), pb.avail * top_price).sum())
+
+
+def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
+    """The empty plan meets every constraint but gmv_min, so gmv_min is always in the conflict."""
+    gmv = float(scenario.constraints.gmv_min or 0)
+    reach = max_gmv_bound(pb) / 100
+    if gmv > reach:
+        return (f"gmv_min {gmv:,.2f} is above the most GMV any eligible plan reaches: "
+                f"at most {reach:,.2f} (every eligible SKU x program at its highest-revenue price, "
+                "within stock)")
+    others = []
+    c = scenario.constraints
+    if c.discount_budget is not None:
+        others.append(f"discount_budget {float(c.discount_budget):,.2f}")
+    others += [f"max_skus.{p} {n}" for p, n in c.max_skus.items()]
+    if c.stock_reserve_days:
+        others.append(f"stock_reserve_days {c.stock_reserve_days:g}")
+    with_what = ", ".join(others) or "the price caps and stock"
+    return (f"gmv_min {gmv:,.2f} cannot be met together with {with_what}: without them the GMV "
+            f"could reach at most {reach:,.2f}; {result.infeasible_reason}")
+
+
+def human_summary(tables: PlanTables, result: Result, outdir: Path) -> str:
+    s = tables.summary
+    lines = [f"{s['name']}: {result.summary_line()}"]
+    if result.status in (OPTIMAL, FEASIBLE):
+        lines.append(f"{'program':<18}{'SKUs':>7}{'units':>14}{'revenue':>16}{'margin':>16}")
+        for pid, p in s["programs"].items():
+            lines.append(f"{pid:<18}{p['enrolled_skus']:>7}{p['units']:>14,.1f}"
+                         f"{p['revenue']:>16,.2f}{p['margin']:>16,.2f}")
+        for name, c in s["constraints"].items():
+            lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
+    if result.infeasible_reason:
+        lines.append(result.infeasible_reason)
+    lines.append(f"written: {outdir}/plan.csv, excluded.csv, summary.json")
+    return "\n".join(lines)
+
+
+def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
+    """Solve one scenario file and write its outputs. Raises InputError on bad input."""
+    phases: dict[str, float] = {}
+    t = time.perf_counter()
     scenario, source = load_scenario(scenario_path)
-    load_catalogue(source.file.parent / scenario.catalogue)
-    raise NotImplementedError("solve pipeline not wired yet")
+    cat_path = source.file.parent / scenario.catalogue
+    catalogue = load_catalogue(cat_path)
+    rulebook = build_rulebook(scenario, source)
+    phases["load"] = time.perf_counter() - t
+    t = time.perf_counter()
+    try:
+        outcome = evaluate_rules(rulebook, scenario.merchant, catalogue)
+    except KeyError as exc:
+        raise InputError.one(scenario.rulebook, "", str(exc.args[0]),
+                             f"a rule reads a field that does not exist: {exc.args[0]}") from None
+    phases["rules"] = time.perf_counter() - t
+    t = time.perf_counter()
+    pb = build_problem(scenario, rulebook, catalogue, outcome)
+    phases["score"] = time.perf_counter() - t
+    log.info("%d SKUs, %d offers, %d programs, %d pair-variants", pb.n, pb.n_offers,
+             len(pb.programs), pb.m)
+    t = time.perf_counter()
+    result = solve(pb, scenario.solver)
+    if result.status == INFEASIBLE:
+        result = Result(**{**result.__dict__,
+                           "infeasible_reason": explain_infeasible(scenario, pb, result)})
+    phases["solve"] = time.perf_counter() - t
+    t = time.perf_counter()
+    out = outdir if outdir is not None else Path("out") / scenario.name
+    tables = build_tables(scenario, rulebook, pb, outcome, result)
+    tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
+    write_outputs(out, tables)
+    phases["write"] = time.perf_counter() - t
+    return Outcome(EXIT_CODES[result.status], human_summary(tables, result, out), out, result,
+                   tables, phases)

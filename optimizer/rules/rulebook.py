@@ -1,0 +1,218 @@
+"""The rulebook: programs, rules, caps and fees as data, with the scenario's overrides merged in.
+
+1688 changes its rules every season, so nothing here knows a program by name: everything a program
+is comes from the YAML (built-in `rules/data/<name>.yaml` or the user's file).
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from optimizer.load.errors import InputError, Problem
+from optimizer.load.types import Scenario, YamlSource
+
+DATA_DIR = Path(__file__).parent / "data"
+
+Op = Literal[">=", "<=", "<", ">", "==", "!=", "in", "not_in"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """A comparison `field op value`, or an any_of / all_of group of named sub-rules."""
+
+    field: str | None = None
+    op: Op | None = None
+    value: Any = None
+    any_of: dict[str, Rule] | None = None
+    all_of: dict[str, Rule] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Rule:
+        kinds = [self.field is not None, self.any_of is not None, self.all_of is not None]
+        if sum(kinds) != 1:
+            raise ValueError("a rule is exactly one of {field, op, value}, any_of, all_of")
+        if self.field is not None and self.op is None:
+            raise ValueError(f"rule on {self.field} needs an op")
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"op {self.op} needs a list value")
+        return self
+
+
+class PriceCap(_Strict):
+    """price < ratio * field (strict) or price <= ratio * field, exact in fen."""
+
+    field: Literal["market_price", "min_price_30d", "unit_cost"]
+    ratio: Decimal = Field(..., gt=0)
+    strict: bool
+
+
+class FeeItem(_Strict):
+    group: str
+    rate: Decimal = Field(..., ge=0, le=1)
+    scope: Literal["own", "all_help_sell"] = "own"
+
+
+class FeeGroup(_Strict):
+    cap: Decimal | None = Field(None, ge=0, le=1)
+
+
+class Program(_Strict):
+    name_zh: str = ""
+    enabled: bool = True
+    help_sell: bool
+    free_shipping: bool
+    selection: Literal["sku", "offer"]
+    horizon_days: float = Field(..., gt=0)
+    demand_multiplier: float = Field(..., ge=0)
+    elasticity: float = Field(..., gt=0)
+    exclusive_with: list[str] = Field(default_factory=list)
+    merchant_rules: dict[str, Rule] = Field(default_factory=dict)
+    sku_rules: dict[str, Rule] = Field(default_factory=dict)
+    price_caps: dict[str, PriceCap] = Field(default_factory=dict)
+    fees: dict[str, FeeItem] = Field(default_factory=dict)
+
+
+class Rulebook(_Strict):
+    """A merged, validated rulebook: only the programs in scope for this scenario."""
+
+    name: str
+    fee_groups: dict[str, FeeGroup]
+    programs: dict[str, Program]
+
+    @model_validator(mode="after")
+    def _references(self) -> Rulebook:
+        for pid, prog in self.programs.items():
+            for item_id, item in prog.fees.items():
+                if item.group not in self.fee_groups:
+                    raise ValueError(f"programs.{pid}.fees.{item_id}: unknown fee group {item.group}")
+        return self
+
+    def exclusive_pairs(self) -> list[tuple[str, str]]:
+        """Unordered pairs of in-scope programs that may not share an offer."""
+        pairs: set[tuple[str, str]] = set()
+        for pid, prog in self.programs.items():
+            for other in prog.exclusive_with:
+                if other in self.programs and other != pid:
+                    a, b = sorted((pid, other))
+                    pairs.add((a, b))
+        return sorted(pairs)
+
+
+def _decimals(node: Any) -> Any:
+    """YAML floats -> Decimal through their shortest repr, so 0.9 means exactly 9/10."""
+    if isinstance(node, bool):
+        return node
+    if isinstance(node, float):
+        return Decimal(repr(node))
+    if isinstance(node, dict):
+        return {k: _decimals(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_decimals(v) for v in node]
+    return node
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Dicts merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_rulebook(ref: str, base_dir: Path, source: YamlSource) -> tuple[dict[str, Any], str]:
+    builtin = DATA_DIR / f"{ref}.yaml"
+    path = builtin if builtin.is_file() and "/" not in ref else (base_dir / ref)
+    where = source.where(("rulebook",))
+    if not path.is_file():
+        names = sorted(p.stem for p in DATA_DIR.glob("*.yaml"))
+        raise InputError.one(source.file, where, "rulebook",
+                             f"{ref!r} is neither a built-in rulebook {names} nor a file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InputError.one(path, "", "", f"cannot read rulebook: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InputError.one(path, "", "", "a rulebook is a mapping with fee_groups and programs")
+    return raw, str(path)
+
+
+def _program_override(pid: str, override: Any) -> dict[str, Any]:
+    """A scenario program entry; under `fees`, a bare number is that item's rate."""
+    if override is None:
+        return {}
+    if not isinstance(override, dict):
+        raise TypeError("a program entry is a mapping of overrides (or empty)")
+    over = dict(override)
+    fees = over.get("fees")
+    if isinstance(fees, dict):
+        over["fees"] = {k: ({"rate": v} if isinstance(v, int | float | Decimal)
+                            and not isinstance(v, bool) else v) for k, v in fees.items()}
+    return over
+
+
+def build_rulebook(scenario: Scenario, source: YamlSource) -> Rulebook:
+    """Read the rulebook the scenario names and merge the scenario's overrides over it."""
+    raw, rb_file = _read_rulebook(scenario.rulebook, source.file.parent, source)
+    raw = _decimals(raw)
+    programs_raw = raw.get("programs")
+    if not isinstance(programs_raw, dict) or not programs_raw:
+        raise InputError.one(rb_file, "", "programs", "the rulebook defines no programs")
+    problems: list[Problem] = []
+    scen_file = str(source.file)
+    if scenario.programs is None:
+        chosen = {pid: {} for pid in programs_raw}
+    else:
+        chosen = {}
+        for pid, override in scenario.programs.items():
+            path = ("programs", pid)
+            if pid not in programs_raw:
+                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}",
+                                        f"unknown program (rulebook has {sorted(programs_raw)})"))
+                continue
+            try:
+                chosen[pid] = _program_override(pid, _decimals(override))
+            except TypeError as exc:
+                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}", str(exc)))
+    fee_groups = dict(raw.get("fee_groups") or {})
+    for group, over in scenario.fees.items():
+        if group not in fee_groups:
+            problems.append(Problem(scen_file, source.where(("fees", group)), f"fees.{group}",
+                                    f"unknown fee group (rulebook has {sorted(fee_groups)})"))
+            continue
+        fee_groups[group] = deep_merge(fee_groups[group] or {}, {"cap": over.cap})
+    merged = {pid: deep_merge(programs_raw[pid], over) for pid, over in chosen.items()}
+    try:
+        rulebook = Rulebook(name=str(raw.get("name", scenario.rulebook)), fee_groups=fee_groups,
+                            programs=merged)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            dotted = ".".join(str(p) for p in loc)
+            from_scenario = len(loc) >= 2 and loc[0] == "programs" and scenario.programs is not None
+            where_file = scen_file if from_scenario and source.line_of(loc) else rb_file
+            where = source.where(loc) if where_file == scen_file else ""
+            problems.append(Problem(where_file, where, dotted, err["msg"]))
+    if problems:
+        raise InputError(problems)
+    rulebook = rulebook.model_copy(update={
+        "programs": {pid: p for pid, p in rulebook.programs.items() if p.enabled}})
+    for pid in scenario.constraints.max_skus:
+        if pid not in rulebook.programs:
+            problems.append(Problem(scen_file, source.where(("constraints", "max_skus", pid)),
+                                    f"constraints.max_skus.{pid}",
+                                    f"not a program in scope (in scope: {sorted(rulebook.programs)})"))
+    if problems:
+        raise InputError(problems)
+    return rulebook

@@ -1,0 +1,117 @@
+"""Candidate prices per pair-variant, scored in numpy, with dominated ones pruned.
+
+A candidate is (pv, price) with its units, margin, discount and revenue in fen. Which prices to
+offer the model: the suggestions the caller passes (margin-optimal and Lagrangian-optimal prices),
+a geometric ladder over [lo, hi], and, when the whole lattice is small, every lattice price (the
+model is then *complete*: its optimum is the optimum over every fen price).
+
+Pruning is exact dominance against the margin-optimal price of the same pair-variant: a price is
+dropped when that one has at least its margin and is no worse on every resource that can bind
+(stock units, discount budget, GMV).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.score.problem import Problem
+
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    pv: np.ndarray  # int64 (c,) sorted by pv, then price
+    price: np.ndarray  # int64 fen
+    units: np.ndarray  # float64
+    margin: np.ndarray  # float64 fen
+    discount: np.ndarray  # float64 fen
+    revenue: np.ndarray  # float64 fen
+    complete: bool  # every non-dominated lattice price of every pv is here
+
+    @property
+    def size(self) -> int:
+        return int(self.pv.shape[0])
+
+
+def margin_optimal_price(pb: Problem) -> np.ndarray:
+    """Best lattice price per pv for margin alone: two neighbours of the closed-form peak, or an end."""
+    lo, hi, step, e = pb.pv_lo, pb.pv_hi, pb.step, pb.pv_elast
+    alpha = 1.0 - pb.pv_fee
+    beta = pb.pv_cost.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        peak = np.where((e > 1) & (beta > 0) & (alpha > 0), e * beta / ((e - 1) * alpha), -1.0)
+    p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
+    cands = np.stack([lo, hi, p1, np.minimum(p1 + step, hi)])
+    margin = pb.pv_demand * (cands / pb.pv_market) ** (-e) * (alpha * cands - beta)
+    return cands[np.argmax(margin, axis=0), np.arange(lo.shape[0])]
+
+
+def ladder(pb: Problem, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """`points` lattice prices per pv spread geometrically over [lo, hi]."""
+    if points <= 0 or pb.m == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    t = np.linspace(0.0, 1.0, points)
+    lo, hi = pb.pv_lo.astype(float), pb.pv_hi.astype(float)
+    raw = lo[:, None] * (hi / lo)[:, None] ** t[None, :]
+    prices = (np.round(raw / pb.step) * pb.step).astype(np.int64)
+    prices = np.clip(prices, pb.pv_lo[:, None], pb.pv_hi[:, None])
+    pv = np.repeat(np.arange(pb.m), points)
+    return pv, prices.ravel()
+
+
+def full_lattice(pb: Problem) -> tuple[np.ndarray, np.ndarray]:
+    counts = (pb.pv_hi - pb.pv_lo) // pb.step + 1
+    pv = np.repeat(np.arange(pb.m), counts)
+    start = np.repeat(np.cumsum(counts) - counts, counts)
+    offset = np.arange(pv.size) - start
+    return pv, pb.pv_lo[pv] + offset * pb.step
+
+
+def lattice_size(pb: Problem) -> int:
+    return int(((pb.pv_hi - pb.pv_lo) // pb.step + 1).sum())
+
+
+def active_dims(pb: Problem) -> tuple[np.ndarray, bool, bool]:
+    """Which resources can bind: stock per SKU (units at the lowest prices exceed it), budget, GMV."""
+    u_max = pb.units(np.arange(pb.m), pb.pv_lo)
+    per_sku_prog = np.zeros((pb.n, len(pb.programs)))
+    np.maximum.at(per_sku_prog, (pb.pv_sku, pb.pv_prog), u_max)
+    stock_binds = per_sku_prog.sum(axis=1) > pb.avail
+    budget_binds = False
+    if pb.budget is not None:
+        d_max = u_max * np.maximum(pb.pv_market - pb.pv_lo, 0)
+        per = np.zeros((pb.n, len(pb.programs)))
+        np.maximum.at(per, (pb.pv_sku, pb.pv_prog), d_max)
+        budget_binds = bool(per.sum() > pb.budget)
+    return stock_binds, budget_binds, pb.gmv_min is not None and pb.gmv_min > 0
+
+
+def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_points: int = 6,
+                     complete_limit: int = 200_000) -> Candidates:
+    """Score suggested + ladder prices (or the full lattice when small) and drop dominated ones."""
+    best = margin_optimal_price(pb)
+    complete = lattice_size(pb) <= complete_limit
+    pv_parts = [np.arange(pb.m)] + [np.arange(pb.m) for _ in suggestions]
+    price_parts = [best, *[np.clip(s, pb.pv_lo, pb.pv_hi) for s in suggestions]]
+    if complete:
+        fpv, fprice = full_lattice(pb)
+    else:
+        fpv, fprice = ladder(pb, ladder_points)
+    pv = np.concatenate([*pv_parts, fpv]).astype(np.int64)
+    price = np.concatenate([*price_parts, fprice]).astype(np.int64)
+    key = np.unique(pv * (1 << 40) + price)
+    pv, price = key >> 40, key & ((1 << 40) - 1)
+    ev = pb.evaluate(pv, price)
+    stock_binds, budget_binds, gmv_binds = active_dims(pb)
+    ref = pb.evaluate(np.arange(pb.m), best)
+    keep = (price == best[pv])
+    keep |= ev["margin"] > ref["margin"][pv]  # never: best is the margin optimum, kept for safety
+    unit_dim = stock_binds[pb.pv_sku[pv]]
+    keep |= unit_dim & (ev["units"] < ref["units"][pv])
+    if budget_binds:
+        keep |= ev["discount"] < ref["discount"][pv]
+    if gmv_binds:
+        keep |= ev["revenue"] > ref["revenue"][pv]
+    return Candidates(pv[keep], price[keep], ev["units"][keep], ev["margin"][keep],
+                      ev["discount"][keep], ev["revenue"][keep], complete)

@@ -1,0 +1,208 @@
+"""Immutable problem data: what the optimiser needs, as numpy arrays, and nothing of the solver.
+
+The unit of decision is a *pair-variant* (pv): a SKU x program x fee variant whose price interval
+[lo, hi] (fen, on the price lattice) is non-empty. All price arithmetic here is exact integers:
+caps are `price < ratio*field` or `<=` with the ratio as a Fraction; the margin rule
+`p*(1-fee) - c >= rate*p` is solved for its least lattice price exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from optimizer.load.types import Catalogue, Scenario
+from optimizer.rules.eligibility import RuleOutcome
+from optimizer.rules.rulebook import Rulebook
+from optimizer.score.fees import FeeTable, fee_table
+
+NO_CAP_MULTIPLE = 10  # a program without any price cap still stops at 10x the market price
+
+
+def _floor_div(num: np.ndarray, den: int) -> np.ndarray:
+    return np.floor_divide(num, den)
+
+
+def _ceil_div(num: np.ndarray, den: int) -> np.ndarray:
+    return -np.floor_divide(-num, den)
+
+
+def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """Highest lattice price under every cap of `program`, and which cap binds (index, -1 none)."""
+    caps = list(rulebook.programs[program].price_caps.values())
+    hi = cat.market_price.astype(np.int64) * NO_CAP_MULTIPLE
+    which = np.full(cat.n, -1, dtype=np.int64)
+    for i, cap in enumerate(caps):
+        r = Fraction(cap.ratio)
+        field = cat.column(cap.field).astype(np.int64)
+        if r.numerator * max(int(field.max(initial=0)), 1) > 2**62:
+            raise ValueError(f"price cap ratio {cap.ratio} too fine for exact arithmetic")
+        prod = field * r.numerator
+        bound = _floor_div(prod - 1, r.denominator) if cap.strict else _floor_div(prod, r.denominator)
+        tighter = bound < hi
+        which = np.where(tighter, i, which)
+        hi = np.minimum(hi, bound)
+    return _floor_div(hi, step) * step, which
+
+
+def margin_lo(cost: np.ndarray, fee: Fraction, min_rate: Fraction, step: int) -> np.ndarray:
+    """Least lattice price p >= step with p*(1 - fee - min_rate) >= cost; int64 max if none."""
+    q = 1 - fee - min_rate
+    none = np.iinfo(np.int64).max
+    if q <= 0:
+        return np.where(cost <= 0, step, none) if q == 0 else np.full(cost.shape, none)
+    lo = _ceil_div(cost.astype(np.int64) * q.denominator, q.numerator)
+    lo = _ceil_div(lo, step) * step
+    return np.maximum(lo, step)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything the optimiser sees. Arrays index SKUs (n), programs (K), offers, pair-variants."""
+
+    programs: tuple[str, ...]
+    offer_level: np.ndarray  # bool (K,): all-or-none per offer
+    exclusive: tuple[tuple[int, int], ...]  # program index pairs, offer level
+    hub: tuple[int, ...]  # program indices whose fee reaches the SKU's other help-sell orders
+    step: int  # price lattice, fen
+
+    sku_id: np.ndarray
+    offer_id: np.ndarray
+    sku_offer: np.ndarray  # int64 (n,) offer index
+    n_offers: int
+    avail: np.ndarray  # float64 (n,): max(0, stock - reserve days * daily units)
+    eligible: np.ndarray  # bool (n, K): rules hold and some price keeps the margin rule alone
+    hi: np.ndarray  # int64 (n, K): highest lattice price under the caps
+    cap_which: np.ndarray  # int64 (n, K): binding cap index
+    lo_alone: np.ndarray  # int64 (n, K): lowest lattice price keeping the margin rule alone
+
+    pv_sku: np.ndarray  # int64 (m,)
+    pv_prog: np.ndarray  # int64 (m,)
+    pv_hub: np.ndarray  # int8 (m, H): 1 in hub program, 0 not in, -1 either
+    pv_fee: np.ndarray  # float64 fee rate
+    pv_var: np.ndarray  # int64 (m,): index into fee_rates
+    fee_rates: tuple[Fraction, ...]  # exact fee rate of each fee variant
+    pv_lo: np.ndarray  # int64 fen
+    pv_hi: np.ndarray  # int64 fen
+    pv_cost: np.ndarray  # int64 fen: unit cost (+ shipping when the program ships free)
+    pv_market: np.ndarray  # int64 fen
+    pv_demand: np.ndarray  # float64 units over the horizon at market price
+    pv_elast: np.ndarray  # float64
+
+    max_skus: np.ndarray  # int64 (K,), -1 none
+    budget: float | None  # fen
+    gmv_min: float | None  # fen
+
+    @property
+    def n(self) -> int:
+        return int(self.sku_id.shape[0])
+
+    @property
+    def m(self) -> int:
+        return int(self.pv_sku.shape[0])
+
+    def units(self, pv: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Expected units at `price` (fen), constant elasticity around the market price."""
+        ratio = price / self.pv_market[pv]
+        return self.pv_demand[pv] * ratio ** (-self.pv_elast[pv])
+
+    def evaluate(self, pv: np.ndarray, price: np.ndarray) -> dict[str, np.ndarray]:
+        """units, margin, discount, revenue (fen) of enrolling pv at price."""
+        u = self.units(pv, price)
+        price_f = price.astype(np.float64)
+        return {
+            "units": u,
+            "margin": u * (price_f * (1.0 - self.pv_fee[pv]) - self.pv_cost[pv]),
+            "discount": u * (self.pv_market[pv] - price_f),
+            "revenue": u * price_f,
+        }
+
+
+def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
+                  outcome: RuleOutcome) -> Problem:
+    programs = tuple(rulebook.programs)
+    k_count = len(programs)
+    step = int(scenario.price_step * 100)
+    fees: FeeTable = fee_table(rulebook)
+    hub_idx = tuple(programs.index(h) for h in fees.hub)
+    min_rate = Fraction(scenario.constraints.min_unit_margin_rate)
+
+    offers, sku_offer = np.unique(cat.offer_id.astype(str), return_inverse=True)
+    hi = np.zeros((cat.n, k_count), np.int64)
+    which = np.zeros((cat.n, k_count), np.int64)
+    lo_alone = np.zeros((cat.n, k_count), np.int64)
+    cost = np.zeros((cat.n, k_count), np.int64)
+    for j, pid in enumerate(programs):
+        hi[:, j], which[:, j] = cap_hi(rulebook, pid, cat, step)
+        prog = rulebook.programs[pid]
+        cost[:, j] = cat.unit_cost + (cat.shipping_cost if prog.free_shipping else 0)
+        lo_alone[:, j] = margin_lo(cost[:, j], fees.alone[pid].rate, min_rate, step)
+    eligible = outcome.ok & (lo_alone <= hi)
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("sku", "prog", "lo", "hub", "var")}
+    fee_rates: list[Fraction] = []
+    for j, pid in enumerate(programs):
+        for var in fees.variants[pid]:
+            rows = eligible[:, j].copy()
+            if var.pattern is not None:
+                for h, inside in zip(hub_idx, var.pattern, strict=True):
+                    if inside:
+                        rows &= eligible[:, h]  # can only be in a hub program it qualifies for
+            lo = margin_lo(cost[:, j], var.rate, min_rate, step)
+            rows &= lo <= hi[:, j]
+            idx = np.flatnonzero(rows)
+            parts["sku"].append(idx)
+            parts["prog"].append(np.full(idx.size, j, np.int64))
+            parts["lo"].append(lo[idx])
+            pattern = (np.array([1 if b else 0 for b in var.pattern], np.int8)
+                       if var.pattern is not None else np.full(len(hub_idx), -1, np.int8))
+            parts["hub"].append(np.broadcast_to(pattern, (idx.size, len(hub_idx))))
+            parts["var"].append(np.full(idx.size, len(fee_rates), np.int64))
+            fee_rates.append(var.rate)
+    pv_sku, pv_prog, pv_lo, pv_var = (np.concatenate(parts[k]).astype(np.int64)
+                                      for k in ("sku", "prog", "lo", "var"))
+    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(-1, len(hub_idx))
+    order = np.lexsort((pv_var, pv_prog, pv_sku))  # a SKU's pvs together, programs in order
+    pv_sku, pv_prog, pv_lo, pv_var, pv_hub = (a[order] for a in (pv_sku, pv_prog, pv_lo, pv_var,
+                                                                 pv_hub))
+    rates = np.array([float(f) for f in fee_rates], np.float64)
+
+    mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
+                     for p in programs])
+    default_e = np.array([rulebook.programs[p].elasticity for p in programs])
+    sku_e = cat.elasticity[pv_sku]
+    c = scenario.constraints
+    max_skus = np.array([c.max_skus.get(p, -1) for p in programs], np.int64)
+    return Problem(
+        programs=programs,
+        offer_level=np.array([rulebook.programs[p].selection == "offer" for p in programs]),
+        exclusive=tuple((programs.index(a), programs.index(b)) for a, b in rulebook.exclusive_pairs()),
+        hub=hub_idx,
+        step=step,
+        sku_id=cat.sku_id,
+        offer_id=cat.offer_id,
+        sku_offer=sku_offer.astype(np.int64),
+        n_offers=int(offers.size),
+        avail=np.maximum(cat.stock - c.stock_reserve_days * cat.daily_units, 0.0),
+        eligible=eligible,
+        hi=hi,
+        cap_which=which,
+        lo_alone=lo_alone,
+        pv_sku=pv_sku,
+        pv_prog=pv_prog,
+        pv_hub=pv_hub,
+        pv_fee=rates[pv_var],
+        pv_var=pv_var,
+        fee_rates=tuple(fee_rates),
+        pv_lo=pv_lo,
+        pv_hi=hi[pv_sku, pv_prog],
+        pv_cost=cost[pv_sku, pv_prog],
+        pv_market=cat.market_price[pv_sku].astype(np.int64),
+        pv_demand=cat.daily_units[pv_sku] * mult[pv_prog],
+        pv_elast=np.where(np.isnan(sku_e), default_e[pv_prog], sku_e),
+        max_skus=max_skus,
+        budget=float(c.discount_budget * 100) if c.discount_budget is not None else None,
+        gmv_min=float(c.gmv_min * 100) if c.gmv_min is not None else None,
+    )

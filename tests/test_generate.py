@@ -1,0 +1,154 @@
+"""The synthetic generator: deterministic, well-formed (SPEC 2.2), varied enough to bind rules."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from optimizer.generate import COLUMNS, MONEY_COLUMNS, generate
+
+Sample = tuple[Path, list[str], list[dict[str, str]]]
+
+SPEC_REQUIRED = {
+    "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
+    "daily_units",
+}
+SPEC_OPTIONAL = {
+    "shipping_cost", "dropship", "return_7day", "ship_hours", "growth_score", "pickup_rate_48h",
+    "experience_score", "dispute_score", "moq", "alipay_guarantee", "listed_days",
+    "sales_last_month", "elasticity",
+}
+BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    scenario = generate(3000, None, 7, tmp_path_factory.mktemp("gen"))
+    header, rows = _rows(scenario.parent / "catalogue.csv")
+    return scenario, header, rows
+
+
+def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
+    a = generate(500, None, 1, tmp_path / "a")
+    b = generate(500, None, 1, tmp_path / "b")
+    c = generate(500, None, 2, tmp_path / "c")
+    for name in ("catalogue.csv", "scenario.yaml"):
+        assert (a.parent / name).read_bytes() == (b.parent / name).read_bytes()
+    assert (a.parent / "catalogue.csv").read_bytes() != (c.parent / "catalogue.csv").read_bytes()
+
+
+def test_parquet_is_deterministic_and_matches_csv(tmp_path: Path) -> None:
+    a = generate(300, None, 3, tmp_path / "a", fmt="parquet")
+    b = generate(300, None, 3, tmp_path / "b", fmt="parquet")
+    pa_, pb = a.parent / "catalogue.parquet", b.parent / "catalogue.parquet"
+    assert pa_.read_bytes() == pb.read_bytes()
+    csv_scn = generate(300, None, 3, tmp_path / "c")
+    table = pq.read_table(a.parent / "catalogue.parquet")
+    _, rows = _rows(csv_scn.parent / "catalogue.csv")
+    assert table.column_names == list(COLUMNS)
+    assert table.column("sku_id").to_pylist() == [r["sku_id"] for r in rows]
+    prices = table.column("market_price").to_pylist()
+    assert [round(p * 100) for p in prices] == [int(Decimal(r["market_price"]) * 100) for r in rows]
+    assert yaml.safe_load(a.read_text())["catalogue"] == "catalogue.parquet"
+
+
+@pytest.mark.parametrize(("n_skus", "n_offers"), [(1, None), (13, None), (100, 9), (100, 100)])
+def test_sizes(tmp_path: Path, n_skus: int, n_offers: int | None) -> None:
+    _, rows = _rows(generate(n_skus, n_offers, 0, tmp_path).parent / "catalogue.csv")
+    assert len(rows) == n_skus
+    assert len({r["sku_id"] for r in rows}) == n_skus
+    per_offer: dict[str, int] = {}
+    for r in rows:
+        per_offer[r["offer_id"]] = per_offer.get(r["offer_id"], 0) + 1
+    if n_offers is not None:
+        assert len(per_offer) == n_offers
+    assert all(1 <= k <= 12 for k in per_offer.values())
+
+
+def test_offer_count_must_fit(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        generate(100, 8, 0, tmp_path)  # 8 offers cannot hold 100 SKUs at <= 12 each
+    with pytest.raises(ValueError):
+        generate(10, 11, 0, tmp_path)
+
+
+def test_columns_match_spec(sample: Sample) -> None:
+    _, header, _ = sample
+    assert len(header) == len(set(header))
+    assert SPEC_REQUIRED <= set(header) <= SPEC_REQUIRED | SPEC_OPTIONAL
+    assert set(header) == SPEC_REQUIRED | SPEC_OPTIONAL - {"elasticity"}
+
+
+def test_money_and_prices(sample: Sample) -> None:
+    _, _, rows = sample
+    for r in rows:
+        for col in MONEY_COLUMNS:
+            value = Decimal(r[col])
+            assert value >= 0 and -value.as_tuple().exponent <= 2, (col, r[col])
+        market, min30 = Decimal(r["market_price"]), Decimal(r["min_price_30d"])
+        assert Decimal("0.5") <= market <= Decimal("2000")
+        assert Decimal("0.01") <= min30 <= market
+        assert Decimal(r["unit_cost"]) <= market
+        assert float(r["daily_units"]) >= 0 and int(r["stock"]) >= 0
+
+
+def test_every_boolean_has_both_values(sample: Sample) -> None:
+    _, _, rows = sample
+    for col in BOOL_COLUMNS:
+        assert {r[col] for r in rows} == {"true", "false"}, col
+
+
+def test_offers_share_category(sample: Sample) -> None:
+    _, _, rows = sample
+    cats: dict[str, set[str]] = {}
+    for r in rows:
+        cats.setdefault(r["offer_id"], set()).add(r["category"])
+    assert all(len(c) == 1 for c in cats.values())
+    assert {c for s in cats.values() for c in s} == {"consumer", "industrial", "other"}
+
+
+def test_every_rule_binds_somewhere(sample: Sample) -> None:
+    """Each 1688-2024 SKU rule threshold has SKUs on both sides of it."""
+    _, _, rows = sample
+    checks = {
+        "growth_score": lambda r: float(r["growth_score"]) >= 60,
+        "ship_hours_48": lambda r: int(r["ship_hours"]) <= 48,
+        "ship_hours_72": lambda r: int(r["ship_hours"]) <= 72,
+        "stock": lambda r: int(r["stock"]) >= 200,
+        "pickup": lambda r: float(r["pickup_rate_48h"]) >= 0.9,
+        "moq": lambda r: int(r["moq"]) <= 2,
+        "experience": lambda r: float(r["experience_score"]) >= 2,
+        "dispute": lambda r: float(r["dispute_score"]) >= 4,
+        "new": lambda r: int(r["listed_days"]) <= 30,
+        "slow": lambda r: int(r["sales_last_month"]) <= 10,
+        "min30_below_cap": lambda r: Decimal(r["min_price_30d"]) < Decimal("0.9")
+        * Decimal(r["market_price"]),
+        "no_free_ship_margin": lambda r: Decimal(r["unit_cost"]) + Decimal(r["shipping_cost"])
+        >= Decimal("0.9") * Decimal(r["market_price"]),
+    }
+    for name, check in checks.items():
+        assert {check(r) for r in rows} == {True, False}, name
+
+
+def test_scenario(sample: Sample) -> None:
+    scenario, _, _ = sample
+    doc = yaml.safe_load(scenario.read_text(encoding="utf-8"))
+    assert doc["catalogue"] == "catalogue.csv"
+    assert doc["merchant"]["membership"] != "none"
+    k = doc["constraints"]
+    assert set(k["max_skus"]) == {"offsite", "crossborder"}
+    assert k["discount_budget"] > 0 and k["gmv_min"] > 0
+    assert k["stock_reserve_days"] == 1
+    assert doc["solver"] == {"time_limit_s": 60, "relative_gap": 0.0001, "seed": 0, "workers": 2}

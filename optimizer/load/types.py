@@ -5,56 +5,118 @@ Money is integer fen (int64) once loaded; yuan appear only in files.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+)
 
 Industry = Literal["consumer", "industrial", "other"]
 Membership = Literal["none", "chengxintong", "shili", "super_factory"]
 
+CATALOGUE_SUFFIXES = (".csv", ".parquet")
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML `true` is not the number 1: a boolean in a numeric field is a mistake, say so."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+    return value
+
+
+def _to_decimal(value: Any) -> Any:
+    """Floats become Decimal through their shortest repr (0.07 -> '0.07'), never Decimal(float)."""
+    value = _not_bool(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+def _fen_exact(value: Decimal) -> Decimal:
+    """Money is exact to the fen: a third decimal is an error, never a silent rounding."""
+    if value.is_finite() and (value * 100) != (value * 100).to_integral_value():
+        raise ValueError(f"more than 2 decimals: {value} (yuan are exact to the fen, 0.01)")
+    return value
+
+
+# Plain numbers that refuse booleans; strict booleans that refuse 1/"yes"/"true".
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+Rate = Annotated[Decimal, BeforeValidator(_to_decimal)]
+Money = Annotated[Decimal, BeforeValidator(_to_decimal), AfterValidator(_fen_exact)]
+Bool = Annotated[bool, Strict()]
+
+_MEDAL = re.compile(r"([1-5]?)A")
+
+
+def _trade_medal(value: Any) -> Any:
+    """交易勋章 as 0..5 or as written on 1688: "A" .. "5A" (also "none")."""
+    value = _not_bool(value)
+    if isinstance(value, str):
+        text = value.strip().upper()
+        match = _MEDAL.fullmatch(text)
+        if match:
+            return int(match.group(1) or 1)
+        if text in ("0", "NONE"):
+            return 0
+        if not text.isdigit():
+            raise ValueError(f"expected 0..5 or 'A'..'5A', got {value!r}")
+    return value
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Merchant(_Strict):
     """Shop-level facts the merchant rules read. None means not given: it fails every rule."""
 
     main_industry: Industry | None = Field(None, description="主营行业")
-    l_level: int | None = Field(None, ge=0, le=6, description="诚信通 L level")
-    membership: Membership | None = Field(None, description="none | chengxintong | shili | super_factory")
-    service_star: float | None = Field(None, ge=0, le=5, description="新灯塔商家服务星级")
-    logistics_score: float | None = Field(None, ge=0, le=5, description="新灯塔物流体验分")
-    product_experience_score: float | None = Field(None, ge=0, le=5, description="新灯塔商品体验分")
-    trade_medal: int | None = Field(None, ge=0, le=5, description="交易勋章: 0 none, 1 A .. 5 5A")
-    alipay_verified: bool | None = Field(None, description="支付宝实名认证")
-    buyer_protection: bool | None = Field(None, description="买家保障服务")
-    buyer_protection_deposit: Decimal | None = Field(None, ge=0, description="买家保障保证金, yuan")
-    violation_points: float | None = Field(None, ge=0, description="本年度违规扣分")
-    prohibited_points: float | None = Field(None, ge=0, description="违禁信息扣分")
+    l_level: Int | None = Field(None, ge=0, le=6, description="诚信通 L level")
+    membership: Membership | None = Field(
+        None, description="none | chengxintong | shili | super_factory")
+    service_star: Float | None = Field(None, ge=0, le=5, description="新灯塔商家服务星级")
+    logistics_score: Float | None = Field(None, ge=0, le=5, description="新灯塔物流体验分")
+    product_experience_score: Float | None = Field(None, ge=0, le=5, description="新灯塔商品体验分")
+    trade_medal: Annotated[int, BeforeValidator(_trade_medal)] | None = Field(
+        None, ge=0, le=5, description="交易勋章: 0 none, 1 A .. 5 5A ('2A' accepted)")
+    alipay_verified: Bool | None = Field(None, description="支付宝实名认证")
+    buyer_protection: Bool | None = Field(None, description="买家保障服务")
+    buyer_protection_deposit: Money | None = Field(None, ge=0, description="买家保障保证金, yuan")
+    violation_points: Float | None = Field(None, ge=0, description="本年度违规扣分")
+    prohibited_points: Float | None = Field(None, ge=0, description="违禁信息扣分")
 
 
 class FeeGroupOverride(_Strict):
-    cap: Decimal | None = Field(None, ge=0, le=1, description="cap on the group's rate per order")
+    cap: Rate | None = Field(None, ge=0, le=1, description="cap on the group's rate per order")
 
 
 class Constraints(_Strict):
-    max_skus: dict[str, int] = Field(default_factory=dict, description="slot cap per program")
-    discount_budget: Decimal | None = Field(None, ge=0, description="yuan; sum of units*(market-price)")
-    gmv_min: Decimal | None = Field(None, ge=0, description="yuan; sum of units*price")
-    min_unit_margin_rate: Decimal = Field(Decimal(0), ge=0, lt=1)
-    stock_reserve_days: float = Field(0.0, ge=0, description="days of daily_units kept back")
+    max_skus: dict[str, Annotated[Int, Field(ge=0)]] = Field(
+        default_factory=dict, description="slot cap per program")
+    discount_budget: Money | None = Field(
+        None, ge=0, description="yuan; sum of units*(market-price)")
+    gmv_min: Money | None = Field(None, ge=0, description="yuan; sum of units*price")
+    min_unit_margin_rate: Rate = Field(Decimal(0), ge=0, lt=1)
+    stock_reserve_days: Float = Field(0.0, ge=0, description="days of daily_units kept back")
 
 
 class SolverConfig(_Strict):
-    time_limit_s: float = Field(60.0, gt=0)
-    relative_gap: float = Field(0.0001, ge=0)
-    seed: int = Field(0, ge=0)
-    workers: int = Field(2, ge=1, le=64)
+    time_limit_s: Float = Field(60.0, gt=0)
+    relative_gap: Float = Field(0.0001, ge=0)
+    seed: Int = Field(0, ge=0)
+    workers: Int = Field(2, ge=1, le=64)
 
 
 class Scenario(_Strict):
@@ -63,14 +125,30 @@ class Scenario(_Strict):
     name: str = Field(..., min_length=1)
     catalogue: str = Field(..., description="path relative to the scenario file; .csv or .parquet")
     rulebook: str = Field("1688-2024", description="built-in rulebook name or a path to a YAML")
-    merchant: Merchant = Field(default_factory=Merchant)
+    merchant: Merchant = Merchant.model_validate({})  # frozen: one shared default is safe
     programs: dict[str, Any] | None = Field(
         None, description="absent: every rulebook program; present: only those, deep-merged"
     )
     fees: dict[str, FeeGroupOverride] = Field(default_factory=dict)
-    constraints: Constraints = Field(default_factory=Constraints)
-    price_step: Decimal = Field(Decimal("0.01"), gt=0, description="yuan; multiple of 0.01")
-    solver: SolverConfig = Field(default_factory=SolverConfig)
+    constraints: Constraints = Constraints.model_validate({})
+    price_step: Money = Field(Decimal("0.01"), gt=0, description="yuan; multiple of 0.01")
+    solver: SolverConfig = SolverConfig.model_validate({})
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_text(cls, value: Any) -> Any:
+        """`name: 2024` is a YAML int but plainly meant as text."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("catalogue")
+    @classmethod
+    def _catalogue_suffix(cls, value: str) -> str:
+        """Only the suffix here: existence is load_catalogue's to report, relative to the file."""
+        if Path(value).suffix.lower() not in CATALOGUE_SUFFIXES:
+            raise ValueError(f"catalogue must be a .csv or .parquet file, got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -78,7 +156,8 @@ class YamlSource:
     """Where a scenario came from, so later stages can name a line in their messages."""
 
     file: Path
-    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)  # key path -> 1-based line
+    # key path -> 1-based line of its key (list items: of the item)
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
 
     def line_of(self, path: tuple[str | int, ...]) -> int | None:
         """Line of the deepest key of `path` that the file has (None if none)."""
@@ -143,10 +222,16 @@ class Catalogue:
     def n(self) -> int:
         return int(self.sku_id.shape[0])
 
+    def where(self, i: int) -> str:
+        """Problem.where for SKU index i: "line N" for a CSV, "row N" for Parquet."""
+        kind = "row" if self.path.suffix.lower() == ".parquet" else "line"
+        return f"{kind} {int(self.line[i])}"
+
     def column(self, name: str) -> np.ndarray:
         if name not in _COLUMN_NAMES:
             raise KeyError(name)
-        return getattr(self, name)  # type: ignore[no-any-return]
+        column: np.ndarray = getattr(self, name)
+        return column
 
 
 _COLUMN_NAMES = frozenset(REQUIRED_COLUMNS + tuple(OPTIONAL_DEFAULTS))

@@ -1,0 +1,648 @@
+"""Read the SKU catalogue (SPEC 2.2) from CSV or Parquet into numpy columns, money in exact fen.
+
+Speed matters (a million SKUs in seconds), so the good path is columnar: pyarrow reads every CSV
+cell as text, regexes validate whole columns at once, and yuan become fen by splitting the digits,
+never through a float. Python loops only run over the failed rows, to word their messages, capped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from optimizer.load.errors import InputError, Problem
+from optimizer.load.types import (
+    BOOL_COLUMNS,
+    CATALOGUE_SUFFIXES,
+    FLOAT_COLUMNS,
+    INT_COLUMNS,
+    MONEY_COLUMNS,
+    OPTIONAL_DEFAULTS,
+    REQUIRED_COLUMNS,
+    Catalogue,
+)
+
+log = logging.getLogger("optimizer.load")
+
+Mask = npt.NDArray[np.bool_]
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+MAX_PROBLEMS = 300  # problems raised at most (the CLI shows the first 50 and counts the rest)
+PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
+MAX_YUAN_DIGITS = 12  # 10^12 yuan = 10^14 fen: far from int64's limit, far above any price
+MAX_INT_DIGITS = 15
+
+KNOWN_COLUMNS = (*REQUIRED_COLUMNS, *(c for c in OPTIONAL_DEFAULTS if c not in REQUIRED_COLUMNS))
+TEXT_COLUMNS = ("sku_id", "offer_id", "category")
+CATEGORIES = ("consumer", "industrial", "other")
+TRUE_WORDS = ("true", "1", "yes")
+FALSE_WORDS = ("false", "0", "no")
+
+_YUAN = rf"^-?\d{{1,{MAX_YUAN_DIGITS}}}(?:\.\d{{1,2}}0{{0,6}})?$"
+_INT = rf"^-?\d{{1,{MAX_INT_DIGITS}}}(?:\.0{{1,6}})?$"
+_FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+# (lower bound, lower inclusive, upper bound, upper inclusive) per numeric column
+_RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
+    "market_price": (0, False, None, False),
+    "min_price_30d": (0, False, None, False),
+    "unit_cost": (0, True, None, False),
+    "shipping_cost": (0, True, None, False),
+    "stock": (0, True, None, False),
+    "ship_hours": (0, True, None, False),
+    "moq": (1, True, None, False),
+    "listed_days": (0, True, None, False),
+    "sales_last_month": (0, True, None, False),
+    "daily_units": (0, True, None, False),
+    "growth_score": (0, True, 100, True),
+    "pickup_rate_48h": (0, True, 1, True),
+    "experience_score": (0, True, 5, True),
+    "dispute_score": (0, True, 5, True),
+    "elasticity": (0, False, None, False),
+}
+
+
+@dataclass
+class _Table:
+    """Columns as read (CSV: all text; Parquet: native types) plus where each row came from."""
+
+    file: str
+    unit: str  # "line" (CSV) or "row" (Parquet)
+    names: list[str]
+    columns: dict[str, pa.Array]
+    lines: I64
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class _Check:
+    """Rows of one column that fail one check, and how to word it from (shown value, row index)."""
+
+    column: str
+    mask: Mask
+    say: Callable[[str, int], str]
+
+
+class _Problems:
+    """Collects failed checks; words at most PER_CHECK rows each, then counts the rest."""
+
+    def __init__(self, table: _Table, order: dict[str, int]):
+        self.table = table
+        self.order = order
+        self.checks: list[_Check] = []
+
+    def add(self, column: str, mask: Mask, say: Callable[[str, int], str]) -> None:
+        if mask.any():
+            self.checks.append(_Check(column, mask, say))
+
+    def render(self) -> list[Problem]:
+        t = self.table
+        rows: list[tuple[int, int, Problem]] = []
+        tail: list[Problem] = []
+        for check in self.checks:
+            idx = np.flatnonzero(check.mask)
+            arr = t.columns.get(check.column)
+            for i in idx[:PER_CHECK]:
+                shown = _show(arr, int(i)) if arr is not None else ""
+                line = int(t.lines[i])
+                rows.append((line, self.order.get(check.column, 0), Problem(
+                    t.file, f"{t.unit} {line}", check.column, check.say(shown, int(i)))))
+            if idx.size > PER_CHECK:
+                tail.append(Problem(t.file, "", check.column,
+                                    f"... and {idx.size - PER_CHECK} more {t.unit}s with the "
+                                    f"same kind of problem ({idx.size} in all)"))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return [p for _, _, p in rows] + tail
+
+
+def _show(arr: pa.Array, i: int) -> str:
+    value = arr[i].as_py()
+    if value is None:
+        return "empty"
+    if isinstance(value, str) and not value.strip():
+        return "empty"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _read_bytes(path: Path) -> bytes:
+    file = str(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError.one(file, "", "", "catalogue file not found") from None
+    except IsADirectoryError:
+        raise InputError.one(file, "", "", "is a folder, not a catalogue file") from None
+    except OSError as exc:
+        raise InputError.one(file, "", "", f"cannot read: {exc.strerror or exc}") from None
+
+
+def _check_utf8(data: memoryview, line_of: Callable[[int], int], file: str) -> None:
+    """Incremental decode in 1 MB pieces: exact error position without a copy of the whole file."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 20
+    for off in range(0, len(data), step):
+        try:
+            decoder.decode(data[off: off + step], final=off + step >= len(data))
+        except UnicodeDecodeError as exc:
+            pos = off + exc.start - len(decoder.getstate()[0]) if exc.start < 0 else off + exc.start
+            pos = max(0, min(pos, len(data) - 1))
+            raise InputError.one(file, f"line {line_of(pos)}", "",
+                                 f"not UTF-8 text (byte 0x{data[pos]:02x}); save the file as "
+                                 "'CSV UTF-8' (Excel) or convert it from GBK") from None
+
+
+@dataclass
+class _Lines:
+    """Physical lines of a byte buffer, found with numpy (LF, CRLF and lone CR all end a line)."""
+
+    starts: I64
+    ends: I64  # content end (exclusive, before CR/LF)
+    next_start: I64  # where the following line starts
+
+    @classmethod
+    def of(cls, buf: npt.NDArray[np.uint8]) -> _Lines:
+        n = buf.size
+        term = np.flatnonzero(buf == 10)
+        cr = np.flatnonzero(buf == 13)
+        if cr.size:
+            after = np.minimum(cr + 1, max(n - 1, 0))
+            lone = cr[(cr + 1 >= n) | (buf[after] != 10)]
+            if lone.size:
+                term = np.union1d(term, lone)
+        starts = np.concatenate(([0], term + 1)).astype(np.int64)
+        ends = np.concatenate((term, [n])).astype(np.int64)
+        has_cr = np.zeros(ends.shape, dtype=bool)
+        inner = ends > starts
+        has_cr[inner] = buf[ends[inner] - 1] == 13
+        ends = ends - has_cr
+        return cls(starts, ends, np.concatenate((term + 1, [n])).astype(np.int64))
+
+    def nonempty(self) -> I64:
+        """1-based numbers of the lines with any content (the CSV reader skips the empty ones)."""
+        return (np.flatnonzero(self.ends > self.starts) + 1).astype(np.int64)
+
+    def line_of(self, pos: int) -> int:
+        return int(np.searchsorted(self.next_start, pos, side="right")) + 1
+
+
+def _read_csv(path: Path) -> _Table:
+    file = str(path)
+    raw = _read_bytes(path)
+    bom = 3 if raw.startswith(codecs.BOM_UTF8) else 0
+    view = memoryview(raw)[bom:]
+    buf = np.frombuffer(raw, dtype=np.uint8, offset=bom)
+    lines = _Lines.of(buf)
+    _check_utf8(view, lines.line_of, file)
+    filled = lines.nonempty()
+    if filled.size == 0:
+        raise InputError.one(file, "", "", "empty file; expected a header line "
+                             f"({','.join(REQUIRED_COLUMNS)}) and one line per SKU")
+    h = int(filled[0]) - 1
+    header_text = bytes(view[lines.starts[h]: lines.ends[h]]).decode("utf-8")
+    names = [name.strip() for name in next(csv.reader([header_text]))]
+    header = f"line {h + 1}"
+    record_lines = filled[1:]
+    if record_lines.size == 0:
+        raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
+    problems = _header_problems(names, file, header)
+    if problems:
+        raise InputError(problems)
+
+    body_start = int(lines.next_start[h])
+    ncol = len(names)
+    internal = [f"c{i}" for i in range(ncol)]
+    ragged: list[Any] = []
+
+    def on_bad_row(row: Any) -> str:
+        ragged.append(row)
+        return "skip"
+
+    quoted = raw.find(b'"', bom + body_start) >= 0
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(pa.py_buffer(view[body_start:])),
+            read_options=pacsv.ReadOptions(column_names=internal, use_threads=True),
+            parse_options=pacsv.ParseOptions(newlines_in_values=quoted,
+                                             invalid_row_handler=on_bad_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in internal}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False, check_utf8=False),
+        )
+    except pa.ArrowInvalid as exc:
+        log.debug("pyarrow could not parse %s (%s); reading it with the csv module", file, exc)
+        table = None
+    if table is not None and not ragged and table.num_rows == record_lines.size:
+        columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
+        return _Table(file, "line", names, columns, record_lines)
+    # Rare path (ragged rows, values with line breaks): the csv module knows each record's line.
+    return _read_csv_slowly(bytes(view[body_start:]).decode("utf-8"), h + 2, names, file)
+
+
+def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) -> _Table:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    cells: list[list[str]] = [[] for _ in names]
+    lines: list[int] = []
+    problems: list[Problem] = []
+    bad = 0
+    prev = 0
+    try:
+        for record in reader:
+            line = first_line + prev
+            prev = reader.line_num
+            if not record:
+                continue
+            if len(record) != len(names):
+                bad += 1
+                if bad <= MAX_PROBLEMS:
+                    problems.append(Problem(
+                        file, f"line {line}", "",
+                        f"has {len(record)} field(s), the header has {len(names)} "
+                        f"(a stray comma, or a value with a comma that needs \"quotes\"?)"))
+                continue
+            lines.append(line)
+            for col, value in zip(cells, record, strict=True):
+                col.append(value)
+    except csv.Error as exc:
+        raise InputError.one(file, f"line {first_line + reader.line_num - 1}", "",
+                             f"CSV syntax error: {exc}") from None
+    if bad > MAX_PROBLEMS:
+        problems.append(Problem(file, "", "", f"{bad - MAX_PROBLEMS} more ragged line(s)"))
+    if not lines and not problems:
+        raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
+    columns = {name: pa.array(col, type=pa.string())
+               for name, col in zip(names, cells, strict=True)}
+    return _Table(file, "line", names, columns, np.asarray(lines, dtype=np.int64), problems)
+
+
+def _header_problems(names: list[str], file: str, where: str) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            problems.append(Problem(file, where, name, f"duplicate column name {name!r}"))
+        seen.add(name)
+    lowered = {n.lower(): n for n in names}
+    for col in REQUIRED_COLUMNS:
+        if col in seen:
+            continue
+        hint = ""
+        if col in lowered:
+            hint = f" (found {lowered[col]!r}; column names are lower case)"
+        elif len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
+            hint = " (the file must be comma-separated)"
+        problems.append(Problem(file, where, col, f"required column {col!r} missing{hint}"))
+    return problems
+
+
+def _read_parquet(path: Path) -> _Table:
+    file = str(path)
+    if not path.exists():
+        raise InputError.one(file, "", "", "catalogue file not found")
+    if path.is_dir():
+        raise InputError.one(file, "", "", "is a folder, not a catalogue file")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError.one(file, "", "", f"cannot read as Parquet: {exc}") from None
+    names = [str(n).strip() for n in table.column_names]
+    problems = _header_problems(names, file, "")
+    if problems:
+        raise InputError(problems)
+    if table.num_rows == 0:
+        raise InputError.one(file, "", "", "no SKUs: the file has columns but no rows")
+    columns = {}
+    for i, name in enumerate(names):
+        if name in KNOWN_COLUMNS:
+            columns[name] = table.column(i).combine_chunks()
+    rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    return _Table(file, "row", names, columns, rows)
+
+
+# ---------------------------------------------------------------- parsing whole columns
+
+
+def _normalise(arr: pa.Array) -> pa.Array:
+    """Dictionary, large_string and decimal columns become plain text for the text parsers."""
+    if pa.types.is_null(arr.type):
+        arr = arr.cast(pa.string())  # an all-empty column (pandas writes these as type null)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
+        arr = arr.cast(pa.string())
+    if pa.types.is_decimal(arr.type):
+        arr = arr.cast(pa.string())  # exact: "12.30"; more decimals fail the yuan pattern
+    return arr
+
+
+def _np_bool(arr: Any) -> Mask:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _text(arr: pa.Array) -> tuple[pa.Array, Mask]:
+    trimmed = pc.utf8_trim_whitespace(arr)
+    length = pc.fill_null(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    empty = np.asarray(length == 0, dtype=bool)
+    return trimmed, empty
+
+
+def _wrong_type(arr: pa.Array) -> str:
+    return f"column type {arr.type} cannot hold this field"
+
+
+@dataclass
+class _Parsed:
+    """One column parsed: values (meaningful where ok), which cells are empty, which unreadable."""
+
+    values: npt.NDArray[Any]
+    empty: Mask
+    unreadable: Mask
+    type_error: str = ""
+
+
+def _digits(arr: pa.Array, pattern: str, scale: int) -> tuple[I64, Mask]:
+    """Text matching `pattern` -> exact int64 of value * 10**scale (fen for scale 2), no float.
+
+    The pattern guarantees at most `scale` significant decimals and at most ~20 digits (Arrow
+    silently misreads some 40-digit strings); Arrow's string -> decimal128 cast does the digit
+    arithmetic, and the unscaled integer is read straight out of the decimal's buffer. A float
+    parse double-checks it. Signs pass the pattern so "-1" gets the range message, not this one.
+    """
+    ok = _np_bool(pc.match_substring_regex(arr, pattern))
+    safe = arr if ok.all() else pc.if_else(pa.array(ok), arr, "0")
+    dec = pc.cast(safe, pa.decimal128(18, scale))
+    if isinstance(dec, pa.ChunkedArray):
+        dec = dec.combine_chunks()
+    words = np.frombuffer(dec.buffers()[1], dtype=np.int64)  # 2 words per value, low one first
+    start = 2 * dec.offset
+    values = words[start: start + 2 * len(dec): 2]
+    approx = pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False) * 10.0 ** scale
+    agree = np.abs(values - approx) <= 0.5  # values < 2**53, so the float is within 0.02
+    ok &= agree  # never expected to fail: a disagreement is reported as unreadable, not guessed
+    return np.where(ok, values, 0).astype(np.int64), ok
+
+
+def _parse_money(arr: pa.Array) -> _Parsed:
+    """Yuan -> int64 fen. Text by digit splitting; float64 only if it is a whole number of fen."""
+    arr = _normalise(arr)
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_string(t):
+        text, empty = _text(arr)
+        fen, ok = _digits(text, _YUAN, 2)
+        return _Parsed(fen, empty, ~ok & ~empty)
+    empty = _np_bool(arr.is_null())
+    if pa.types.is_integer(t):
+        x = pc.fill_null(arr, 0).cast(pa.float64()).to_numpy()
+        ok = np.abs(x) < 10.0 ** MAX_YUAN_DIGITS
+        vals = pc.fill_null(arr, 0).cast(pa.int64(), safe=False).to_numpy()
+        return _Parsed(np.where(ok, vals * 100, 0).astype(np.int64), empty, ~ok & ~empty)
+    if pa.types.is_floating(t):
+        x = pc.fill_null(arr, 0.0).cast(pa.float64()).to_numpy()
+        with np.errstate(invalid="ignore", over="ignore"):
+            scaled = x * 100.0
+            fen = np.round(scaled)
+            tol = np.maximum(1e-6, np.abs(scaled) * 1e-15)
+            ok = np.isfinite(x) & (np.abs(x) < 10.0 ** MAX_YUAN_DIGITS) & (
+                np.abs(scaled - fen) <= tol)
+        return _Parsed(np.where(ok, fen, 0).astype(np.int64), empty, ~ok & ~empty)
+    return _Parsed(np.zeros(n, np.int64), empty, ~empty, _wrong_type(arr))
+
+
+def _parse_int(arr: pa.Array) -> _Parsed:
+    arr = _normalise(arr)
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_string(t):
+        text, empty = _text(arr)
+        vals, ok = _digits(text, _INT, 0)
+        return _Parsed(vals, empty, ~ok & ~empty)
+    empty = _np_bool(arr.is_null())
+    if pa.types.is_integer(t):
+        x = pc.fill_null(arr, 0).cast(pa.float64()).to_numpy()
+        ok = np.abs(x) < 10.0 ** MAX_INT_DIGITS
+        vals = pc.fill_null(arr, 0).cast(pa.int64(), safe=False).to_numpy()
+        return _Parsed(np.where(ok, vals, 0).astype(np.int64), empty, ~ok & ~empty)
+    if pa.types.is_floating(t):
+        x = pc.fill_null(arr, 0.0).cast(pa.float64()).to_numpy()
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(x) & (np.abs(x) < 10.0 ** MAX_INT_DIGITS) & (x == np.round(x))
+        return _Parsed(np.where(ok, x, 0).astype(np.int64), empty, ~ok & ~empty)
+    return _Parsed(np.zeros(n, np.int64), empty, ~empty, _wrong_type(arr))
+
+
+def _parse_float(arr: pa.Array) -> _Parsed:
+    arr = _normalise(arr)
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_string(t):
+        text, empty = _text(arr)
+        ok = _np_bool(pc.match_substring_regex(text, _FLOAT))
+        safe = text if ok.all() else pc.if_else(pa.array(ok), text, "0")
+        x = pc.cast(safe, pa.float64()).to_numpy()
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        empty = _np_bool(arr.is_null())
+        x = pc.fill_null(arr.cast(pa.float64()), 0.0).to_numpy()
+        ok = ~empty
+    else:
+        empty = _np_bool(arr.is_null())
+        return _Parsed(np.zeros(n), empty, ~empty, _wrong_type(arr))
+    ok = ok & np.isfinite(x)
+    return _Parsed(np.where(ok, x, 0.0).astype(np.float64), empty, ~ok & ~empty)
+
+
+def _parse_bool(arr: pa.Array) -> _Parsed:
+    arr = _normalise(arr)
+    n = len(arr)
+    t = arr.type
+    if pa.types.is_string(t):
+        text, empty = _text(arr)
+        lower = pc.utf8_lower(text)
+        yes = _np_bool(pc.is_in(lower, pa.array(TRUE_WORDS)))
+        no = _np_bool(pc.is_in(lower, pa.array(FALSE_WORDS)))
+        return _Parsed(yes, empty, ~(yes | no) & ~empty)
+    empty = _np_bool(arr.is_null())
+    if pa.types.is_boolean(t):
+        return _Parsed(_np_bool(arr), empty, np.zeros(n, bool))
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        x = pc.fill_null(arr.cast(pa.float64()), 0.0).to_numpy()
+        ok = (x == 0) | (x == 1)
+        return _Parsed(x == 1, empty, ~ok & ~empty)
+    return _Parsed(np.zeros(n, bool), empty, ~empty, _wrong_type(arr))
+
+
+def _text_column(arr: pa.Array) -> tuple[pa.Array, Mask, str]:
+    arr = _normalise(arr)
+    if pa.types.is_integer(arr.type):
+        arr = arr.cast(pa.string())  # numeric ids in Parquet are ids all the same
+    if not pa.types.is_string(arr.type):
+        empty = _np_bool(arr.is_null())
+        return pa.array(np.full(len(arr), ""), pa.string()), empty, _wrong_type(arr)
+    text, empty = _text(arr)
+    return text, empty, ""
+
+
+# ---------------------------------------------------------------- validation
+
+
+_SYNTAX = {
+    "money": "is not an amount in yuan with at most 2 decimals (like 12, 12.5 or 12.50)",
+    "int": "is not a whole number (like 0, 7 or 200)",
+    "float": "is not a number",
+    "bool": "is not a boolean (true/false, 1/0, yes/no)",
+}
+
+
+def _range_message(column: str) -> str:
+    lo, lo_incl, hi, _ = _RANGES[column]
+    if hi is None:
+        return f"must be {'>=' if lo_incl else '>'} {lo:g}"
+    return f"must be {'' if lo_incl else 'above '}{lo:g} to {hi:g}"
+
+
+def _range_ok(column: str, values: npt.NDArray[Any]) -> Mask:
+    lo, lo_incl, hi, hi_incl = _RANGES[column]
+    scale = 100 if column in MONEY_COLUMNS else 1
+    ok = values >= lo * scale if lo_incl else values > lo * scale
+    if hi is not None:
+        ok &= values <= hi * scale if hi_incl else values < hi * scale
+    return np.asarray(ok, dtype=bool)
+
+
+def _problem_order(p: Problem) -> tuple[int, int]:
+    """By line/row; problems without one (counts, summaries) last."""
+    number = p.where.split()[-1] if p.where else ""
+    return (0, int(number)) if number.isdigit() else (1, 0)
+
+
+def _fixed(text: str) -> Callable[[str, int], str]:
+    return lambda _value, _row: text
+
+
+def _after_value(text: str) -> Callable[[str, int], str]:
+    return lambda value, _row: f"{value}{text}"
+
+
+def _duplicate_message(first_line: I64, unit: str) -> Callable[[str, int], str]:
+    return lambda value, row: f"duplicate sku_id {value} (first on {unit} {first_line[row]})"
+
+
+def _validate(t: _Table) -> Catalogue:
+    n = int(t.lines.size)
+    order = {name: i for i, name in enumerate(t.names)}
+    issues = _Problems(t, order)
+    column_problems: list[Problem] = []  # a whole column of the wrong type: one problem, not n
+    out: dict[str, Any] = {}
+
+    unknown = [name for name in t.names if name not in KNOWN_COLUMNS]
+    if unknown:
+        shown = ", ".join(repr(u) if u else "(unnamed)" for u in unknown)
+        log.warning("%s: ignoring column(s) the optimiser does not use: %s", t.file, shown)
+
+    kinds: list[tuple[tuple[str, ...], str, Callable[[pa.Array], _Parsed]]] = [
+        (MONEY_COLUMNS, "money", _parse_money), (INT_COLUMNS, "int", _parse_int),
+        (FLOAT_COLUMNS, "float", _parse_float), (BOOL_COLUMNS, "bool", _parse_bool),
+    ]
+    for columns, kind, parse in kinds:
+        for col in columns:
+            fill: Any = OPTIONAL_DEFAULTS.get(col, 0)
+            if kind == "money":
+                fill = int(fill) * 100
+            dtype = {"money": np.int64, "int": np.int64, "float": np.float64, "bool": bool}[kind]
+            if col not in t.columns:
+                out[col] = np.full(n, fill, dtype=dtype)
+                continue
+            parsed = parse(t.columns[col])
+            required = col in REQUIRED_COLUMNS
+            if parsed.type_error:
+                column_problems.append(Problem(t.file, "", col, parsed.type_error))
+                out[col] = np.zeros(n, dtype=dtype)
+                continue
+            if required:
+                issues.add(col, parsed.empty, _fixed(f"empty; {col} is required"))
+            issues.add(col, parsed.unreadable, _after_value(f" {_SYNTAX[kind]}"))
+            good = ~parsed.empty & ~parsed.unreadable
+            if col in _RANGES:
+                bad = good & ~_range_ok(col, parsed.values)
+                issues.add(col, bad, _after_value(f": {col} {_range_message(col)}"))
+            values = parsed.values.astype(dtype)
+            if not required:
+                values = np.where(parsed.empty, fill, values).astype(dtype)
+            out[col] = values
+
+    for col in TEXT_COLUMNS:
+        text, empty, type_error = _text_column(t.columns[col])
+        if type_error:
+            column_problems.append(Problem(t.file, "", col, type_error))
+            out[col] = np.full(n, "", dtype=object)
+            continue
+        issues.add(col, empty, _fixed(f"empty; {col} is required"))
+        if col == "category":
+            text = pc.utf8_lower(text)
+            wrong = ~_np_bool(pc.is_in(text, pa.array(CATEGORIES))) & ~empty
+            issues.add(col, wrong, _after_value(f" is not one of {', '.join(CATEGORIES)}"))
+        if col == "sku_id":
+            dup, first_line = _duplicates(text, empty, t.lines)
+            issues.add(col, dup, _duplicate_message(first_line, t.unit))
+        out[col] = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+
+    problems = column_problems + sorted(t.problems + issues.render(), key=_problem_order)
+    if problems:
+        if len(problems) > MAX_PROBLEMS:
+            extra = len(problems) - MAX_PROBLEMS
+            problems = problems[:MAX_PROBLEMS]
+            problems.append(Problem(t.file, "", "", f"{extra} more problem(s) not listed"))
+        raise InputError(problems)
+
+    _warn_above_market(t, out)
+    return Catalogue(path=Path(t.file), line=t.lines, **out)
+
+
+def _duplicates(text: pa.Array, empty: Mask, lines: I64) -> tuple[Mask, I64]:
+    """Rows whose sku_id appeared on an earlier row, and for every row where it first appeared."""
+    codes = pc.dictionary_encode(text).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    _, first = np.unique(codes, return_index=True)
+    first_row = first[codes]
+    dup = (first_row != np.arange(codes.size)) & ~empty
+    return dup, lines[first_row]
+
+
+def _warn_above_market(t: _Table, out: dict[str, Any]) -> None:
+    """A 30-day low above today's price is odd but possible (a price cut): warn, don't refuse."""
+    above = np.flatnonzero(out["min_price_30d"] > out["market_price"])
+    if above.size:
+        sample = ", ".join(f"{out['sku_id'][i]} ({t.unit} {t.lines[i]})" for i in above[:5])
+        log.warning("%s: %d SKU(s) have min_price_30d above market_price, e.g. %s",
+                    t.file, above.size, sample)
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Read and validate a catalogue (.csv or .parquet, by suffix).
+
+    Returns a Catalogue of numpy columns (money int64 fen; `line` = CSV line or Parquet row).
+    Raises InputError with every problem found (file, line/row, column, the bad value).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CATALOGUE_SUFFIXES:
+        raise InputError.one(path, "", "catalogue",
+                             f"catalogue must be a .csv or .parquet file, got {path.name!r}")
+    table = _read_csv(path) if suffix == ".csv" else _read_parquet(path)
+    return _validate(table)

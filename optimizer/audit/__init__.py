@@ -1,0 +1,32 @@
+"""Solver-independent plan auditor (SPEC 5 `audit`): re-reads the inputs, recomputes, checks.
+
+Shares no code with the rest of the package on purpose; see optimizer.audit.inputs.
+"""
+
+from optimizer.audit.auditor import (
+    CODES,
+    AuditReport,
+    Line,
+    ProgramTotals,
+    Violation,
+    audit,
+    audit_rows,
+    audit_summary,
+    audit_world,
+)
+from optimizer.audit.inputs import AuditInputError, World, load_world
+
+__all__ = [
+    "CODES",
+    "AuditInputError",
+    "AuditReport",
+    "Line",
+    "ProgramTotals",
+    "Violation",
+    "World",
+    "audit",
+    "audit_rows",
+    "audit_summary",
+    "audit_world",
+    "load_world",
+]

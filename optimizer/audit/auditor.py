@@ -1,0 +1,514 @@
+"""Check a written plan against the scenario's rules, solver-independently (the `audit` command).
+
+The auditor re-reads the scenario, rulebook and catalogue itself (optimizer.audit.inputs) and
+recomputes every enrollment from the SPEC (optimizer.audit.semantics): a plan is trusted only
+if an implementation that shares nothing with the optimiser agrees with it. Each rule is one
+small check that returns Violations; the report also carries the recomputed objective and the
+per-program totals so a summary.json can be checked against them (audit_summary).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from optimizer.audit import semantics as sem
+from optimizer.audit.inputs import Sku, World, load_world
+
+PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
+                "margin")
+UNITS_TOL = 0.0005  # units are printed with 3 decimals
+MONEY_TOL = 0.005  # yuan are printed with 2 decimals
+FEE_RATE_TOL = 1e-9
+OBJECTIVE_REL_TOL = 1e-6
+OBJECTIVE_ABS_TOL = 0.01
+GAP_TOL = 1e-9
+SUMMARY_DIGITS_SLACK = 1e-6  # objective and bound are printed to 6 decimals: their share of gap
+STATUSES = ("OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION")
+
+CODES = {
+    "MISSING_COLUMN": "plan.csv lacks a column",
+    "BAD_VALUE": "a cell is not a number",
+    "UNKNOWN_SKU": "sku_id is not in the catalogue",
+    "UNKNOWN_PROGRAM": "program is not an active program of the scenario",
+    "DUPLICATE": "the SKU appears twice in one program",
+    "OFFER_MISMATCH": "offer_id differs from the catalogue's",
+    "MERCHANT_RULE": "a merchant rule of the program fails",
+    "SKU_RULE": "a SKU rule of the program fails",
+    "PRICE_STEP": "price is not a whole fen or not a multiple of price_step",
+    "PRICE_MIN": "price is below 1 fen",
+    "PRICE_CAP": "price breaks a price cap",
+    "MIN_MARGIN": "price*(1-fee paid) - unit cost < min_unit_margin_rate * price",
+    "MISMATCH_UNITS": "printed units differ from the recomputation",
+    "MISMATCH_REVENUE": "printed revenue differs from the recomputation",
+    "MISMATCH_FEE_RATE": "printed fee_rate differs from the non-stacking fee rate",
+    "MISMATCH_FEES": "printed fees differ from the recomputation",
+    "MISMATCH_MARGIN": "printed margin differs from the recomputation",
+    "STOCK": "units of the SKU exceed stock minus the reserve",
+    "ALL_OR_NONE": "an all-or-none program has part of an offer's eligible SKUs",
+    "EXCLUSIVE": "an offer is in two programs exclusive with each other",
+    "MAX_SKUS": "more SKUs in a program than max_skus allows",
+    "DISCOUNT_BUDGET": "sum units*(market-price) exceeds discount_budget",
+    "GMV_MIN": "sum units*price is below gmv_min",
+    "SUMMARY_STATUS": "summary status is unknown or not earned",
+    "SUMMARY_OBJECTIVE": "summary objective differs from the recomputed one",
+    "SUMMARY_BOUND": "summary bound is missing or below the objective",
+    "SUMMARY_GAP": "summary gap differs from (bound-objective)/max(|objective|,1)",
+    "SUMMARY_PROGRAM": "summary per-program figures differ",
+    "SUMMARY_CONSTRAINT": "summary constraint values differ",
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str  # one of CODES
+    sku_id: str | None
+    program: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = " ".join(x for x in (self.sku_id, self.program) if x)
+        return f"{self.code} {where}: {self.message}" if where else f"{self.code}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ProgramTotals:
+    enrolled_skus: int
+    units: float
+    revenue: float
+    fees: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class Line:
+    """One plan row, resolved against the catalogue and recomputed (eco None: price <= 0)."""
+
+    row: int  # 1-based data row of plan.csv
+    sku: Sku
+    program: str
+    price_fen: Fraction
+    printed: Mapping[str, str]
+    fee: Fraction = Fraction(0)
+    eco: sem.Economics | None = None
+
+    @property
+    def sku_id(self) -> str:
+        return self.sku.sku_id
+
+
+@dataclass
+class AuditReport:
+    scenario: str
+    violations: list[Violation]
+    objective: float  # yuan, from the recomputed rows
+    programs: dict[str, ProgramTotals]
+    gmv: float  # yuan, sum units*price
+    discount: float  # yuan, sum units*(market-price)
+    relative_gap: float  # the scenario's solver.relative_gap, for audit_summary
+    lines: list[Line] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def codes(self) -> set[str]:
+        return {v.code for v in self.violations}
+
+    def format(self) -> str:
+        head = (f"{self.scenario}: {len(self.lines)} enrollments, objective "
+                f"{self.objective:.2f} yuan, {len(self.violations)} violations")
+        return "\n".join([head, *(str(v) for v in self.violations)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def audit(scenario_path: Path, plan_csv: Path) -> AuditReport:
+    with Path(plan_csv).open(newline="", encoding="utf-8-sig") as f:
+        rows = [dict(r) for r in csv.DictReader(f)]
+    return audit_rows(scenario_path, rows)
+
+
+def audit_rows(scenario_path: Path, rows: Sequence[Mapping[str, str]]) -> AuditReport:
+    return audit_world(load_world(Path(scenario_path)), rows)
+
+
+def audit_world(world: World, rows: Sequence[Mapping[str, str]]) -> AuditReport:
+    """Audit plan rows against an already-read world (lets callers audit many plans cheaply)."""
+    return _Audit(world).run(rows)
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(Decimal((text or "").strip()))
+    except InvalidOperation:
+        return None
+
+
+class _Audit:
+    """One audit: the world, the rows resolved, and a cache of rule outcomes."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.violations: list[Violation] = []
+        self._merchant: dict[str, list[str]] = {}
+        self._eligible: dict[tuple[str, str], bool] = {}
+
+    def flag(self, code: str, sku_id: str | None, program: str | None, message: str) -> None:
+        assert code in CODES, code
+        self.violations.append(Violation(code, sku_id, program, message))
+
+    def run(self, rows: Sequence[Mapping[str, str]]) -> AuditReport:
+        lines = self.resolve(rows)
+        enrolled: dict[str, set[str]] = {}
+        for ln in lines:
+            enrolled.setdefault(ln.sku_id, set()).add(ln.program)
+        lines = [self.recompute(ln, enrolled[ln.sku_id]) for ln in lines]
+        for check in self.ROW_CHECKS:
+            for ln in lines:
+                check(self, ln)
+        for plan_check in self.PLAN_CHECKS:
+            plan_check(self, lines)
+        return self.report(lines)
+
+    # -- resolving rows -------------------------------------------------------------------
+
+    def resolve(self, rows: Sequence[Mapping[str, str]]) -> list[Line]:
+        """Rows -> Lines; rows that name no known SKU/program or no price are flagged, dropped."""
+        if rows:
+            missing = [c for c in PLAN_COLUMNS if c not in rows[0]]
+            if missing:
+                self.flag("MISSING_COLUMN", None, None, f"plan lacks {', '.join(missing)}")
+        seen: set[tuple[str, str]] = set()
+        lines = []
+        for i, row in enumerate(rows, start=1):
+            sku_id, pid = (row.get("sku_id") or "").strip(), (row.get("program") or "").strip()
+            sku = self.world.skus.get(sku_id)
+            if sku is None:
+                self.flag("UNKNOWN_SKU", sku_id, pid, f"row {i}: {sku_id!r} not in the catalogue")
+                continue
+            if pid not in self.world.programs:
+                self.flag("UNKNOWN_PROGRAM", sku_id, pid, f"row {i}: {pid!r} is not one of "
+                          f"the scenario's programs {sorted(self.world.programs)}")
+                continue
+            try:
+                price = Fraction(Decimal((row.get("price") or "").strip())) * 100
+            except (InvalidOperation, ValueError, OverflowError):
+                self.flag("BAD_VALUE", sku_id, pid, f"row {i}: price {row.get('price')!r}")
+                continue
+            if (sku_id, pid) in seen:
+                self.flag("DUPLICATE", sku_id, pid, f"row {i}: {sku_id} is already in {pid}")
+                continue
+            seen.add((sku_id, pid))
+            lines.append(Line(i, sku, pid, price, row))
+        return lines
+
+    def recompute(self, ln: Line, programs: set[str]) -> Line:
+        fee = sem.fee_rate(self.world, programs, ln.program)
+        eco = (sem.economics(self.world, ln.program, ln.sku, ln.price_fen, fee)
+               if ln.price_fen > 0 else None)
+        return Line(ln.row, ln.sku, ln.program, ln.price_fen, ln.printed, fee, eco)
+
+    def merchant_failures(self, pid: str) -> list[str]:
+        if pid not in self._merchant:
+            self._merchant[pid] = sem.merchant_failures(self.world, pid)
+        return self._merchant[pid]
+
+    def eligible(self, pid: str, sku: Sku) -> bool:
+        key = (pid, sku.sku_id)
+        if key not in self._eligible:
+            self._eligible[key] = (not self.merchant_failures(pid)
+                                   and not sem.sku_failures(self.world, pid, sku)
+                                   and sem.has_price_alone(self.world, pid, sku))
+        return self._eligible[key]
+
+    # -- row checks -----------------------------------------------------------------------
+
+    def check_offer(self, ln: Line) -> None:
+        printed = (ln.printed.get("offer_id") or "").strip()
+        if printed != ln.sku.offer_id:
+            self.flag("OFFER_MISMATCH", ln.sku_id, ln.program,
+                      f"offer_id {printed!r}, catalogue says {ln.sku.offer_id!r}")
+
+    def check_merchant_rules(self, ln: Line) -> None:
+        for why in self.merchant_failures(ln.program):
+            self.flag("MERCHANT_RULE", ln.sku_id, ln.program, why)
+
+    def check_sku_rules(self, ln: Line) -> None:
+        for why in sem.sku_failures(self.world, ln.program, ln.sku):
+            self.flag("SKU_RULE", ln.sku_id, ln.program, why)
+
+    def check_price_lattice(self, ln: Line) -> None:
+        step = self.world.price_step_fen
+        if ln.price_fen < 1:
+            self.flag("PRICE_MIN", ln.sku_id, ln.program,
+                      f"price {sem.yuan(ln.price_fen)} is below 0.01")
+        if ln.price_fen.denominator != 1 or ln.price_fen.numerator % step:
+            self.flag("PRICE_STEP", ln.sku_id, ln.program, f"price {sem.yuan(ln.price_fen)} "
+                      f"is not a multiple of price_step {sem.yuan(step)}")
+
+    def check_price_caps(self, ln: Line) -> None:
+        prog = self.world.programs[ln.program]
+        for cap_id, cap in prog.price_caps.items():
+            if sem.cap_holds(prog, cap_id, ln.sku, ln.price_fen):
+                continue
+            bound = sem.cap_bound_fen(prog, cap_id, ln.sku)
+            self.flag("PRICE_CAP", ln.sku_id, ln.program,
+                      f"cap {cap_id}: price {sem.yuan(ln.price_fen)} is not "
+                      f"{'<' if cap.strict else '<='} {sem.show(cap.ratio)} x {cap.field}"
+                      f" = {'no value' if bound is None else sem.yuan(bound)}")
+
+    def check_min_margin(self, ln: Line) -> None:
+        if ln.price_fen <= 0 or sem.keeps_margin(self.world, ln.program, ln.sku, ln.price_fen,
+                                                 ln.fee):
+            return
+        cost = sem.unit_cost_fen(self.world.programs[ln.program], ln.sku)
+        rate = self.world.constraints.min_unit_margin_rate
+        slack = ln.price_fen * (1 - ln.fee) - cost
+        self.flag("MIN_MARGIN", ln.sku_id, ln.program,
+                  f"price {sem.yuan(ln.price_fen)} x (1 - fee {sem.show(ln.fee)}) - unit cost "
+                  f"{sem.yuan(cost)} = {float(slack) / 100:.4f} < {sem.show(rate)} x price")
+
+    def check_printed(self, ln: Line) -> None:
+        if ln.eco is None:
+            return
+        e = ln.eco
+        for col, true, tol in (("units", e.units, UNITS_TOL), ("revenue", e.revenue, MONEY_TOL),
+                               ("fees", e.fees, MONEY_TOL), ("margin", e.margin, MONEY_TOL)):
+            self._compare_printed(ln, col, true, tol)
+        text = (ln.printed.get("fee_rate") or "").strip()
+        printed = _number(text)
+        if printed is None:
+            self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: fee_rate {text!r}")
+        elif abs(printed - float(ln.fee)) > FEE_RATE_TOL:
+            self.flag("MISMATCH_FEE_RATE", ln.sku_id, ln.program,
+                      f"fee_rate printed {text}, recomputed {sem.show(ln.fee)} (enrolled in "
+                      "every program of this SKU counted, non-stacking)")
+
+    def _compare_printed(self, ln: Line, col: str, true: float, tol: float) -> None:
+        text = ln.printed.get(col)
+        printed = _number(text)
+        if printed is None:
+            if col in ln.printed:
+                self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: {col} {text!r}")
+            return
+        if not sem.close(printed, true, tol):
+            self.flag(f"MISMATCH_{col.upper()}", ln.sku_id, ln.program,
+                      f"{col} printed {text}, recomputed {true:.6f}")
+
+    ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
+        check_offer, check_merchant_rules, check_sku_rules, check_price_lattice,
+        check_price_caps, check_min_margin, check_printed,
+    )
+
+    # -- plan checks ----------------------------------------------------------------------
+
+    def check_stock(self, lines: list[Line]) -> None:
+        sold: dict[str, float] = {}
+        for ln in lines:
+            if ln.eco is not None:
+                sold[ln.sku_id] = sold.get(ln.sku_id, 0.0) + ln.eco.units
+        for sku_id, total in sold.items():
+            sku = self.world.skus[sku_id]
+            limit = sem.stock_limit(self.world, sku)
+            if sem.exceeds(total, limit):
+                self.flag("STOCK", sku_id, None,
+                          f"units {total:.3f} over all programs > stock {sem.show(sku.stock)} - "
+                          f"{sem.show(self.world.constraints.stock_reserve_days)} reserve days x "
+                          f"{sem.show(sku.daily_units)} daily units = {limit:.3f}")
+
+    def check_all_or_none(self, lines: list[Line]) -> None:
+        """Per offer and offer-selection program: its eligible SKUs are all in, or none."""
+        inside = {(ln.sku_id, ln.program) for ln in lines}
+        for pid, prog in self.world.programs.items():
+            if prog.selection != "offer":
+                continue
+            for offer_id, skus in self.world.offers().items():
+                group = [s for s in skus if self.eligible(pid, s)]
+                taken = [s.sku_id for s in group if (s.sku_id, pid) in inside]
+                if not taken:
+                    continue
+                for s in group:
+                    if (s.sku_id, pid) not in inside:
+                        self.flag("ALL_OR_NONE", s.sku_id, pid,
+                                  f"offer {offer_id} has {', '.join(taken)} in {pid} (all or "
+                                  f"none) but its eligible SKU {s.sku_id} is not")
+
+    def check_exclusive(self, lines: list[Line]) -> None:
+        by_offer: dict[str, dict[str, list[str]]] = {}
+        for ln in lines:
+            by_offer.setdefault(ln.sku.offer_id, {}).setdefault(ln.program, []).append(ln.sku_id)
+        pids = list(self.world.programs)
+        for offer_id, progs in by_offer.items():
+            for i, a in enumerate(pids):
+                for b in pids[i + 1:]:
+                    if a in progs and b in progs and self.world.exclusive(a, b):
+                        self.flag("EXCLUSIVE", progs[a][0], a,
+                                  f"offer {offer_id} has {', '.join(progs[a])} in {a} and "
+                                  f"{', '.join(progs[b])} in {b}, exclusive at offer level")
+
+    def check_max_skus(self, lines: list[Line]) -> None:
+        for pid, limit in self.world.constraints.max_skus.items():
+            n = sum(1 for ln in lines if ln.program == pid)
+            if n > limit:
+                self.flag("MAX_SKUS", None, pid, f"{n} SKUs enrolled > max_skus {limit}")
+
+    def check_discount_budget(self, lines: list[Line]) -> None:
+        budget = self.world.constraints.discount_budget
+        total = sum(ln.eco.discount for ln in lines if ln.eco is not None)
+        if budget is not None and sem.exceeds(total, float(budget)):
+            self.flag("DISCOUNT_BUDGET", None, None, f"sum units x (market_price - price) = "
+                      f"{total:.4f} yuan > discount_budget {sem.show(budget)}")
+
+    def check_gmv_min(self, lines: list[Line]) -> None:
+        target = self.world.constraints.gmv_min
+        total = sum(ln.eco.revenue for ln in lines if ln.eco is not None)
+        if target is not None and sem.exceeds(float(target), total):
+            self.flag("GMV_MIN", None, None,
+                      f"sum units x price = {total:.4f} yuan < gmv_min {sem.show(target)}")
+
+    PLAN_CHECKS: tuple[Callable[[_Audit, list[Line]], None], ...] = (
+        check_stock, check_all_or_none, check_exclusive, check_max_skus, check_discount_budget,
+        check_gmv_min,
+    )
+
+    # -- report ---------------------------------------------------------------------------
+
+    def report(self, lines: list[Line]) -> AuditReport:
+        programs = {}
+        for pid in self.world.programs:
+            mine = [ln for ln in lines if ln.program == pid]
+            ecos = [ln.eco for ln in mine if ln.eco is not None]
+            programs[pid] = ProgramTotals(
+                enrolled_skus=len(mine), units=sum(e.units for e in ecos),
+                revenue=sum(e.revenue for e in ecos), fees=sum(e.fees for e in ecos),
+                margin=sum(e.margin for e in ecos))
+        ecos = [ln.eco for ln in lines if ln.eco is not None]
+        return AuditReport(
+            scenario=self.world.name, violations=self.violations,
+            objective=sum(e.margin for e in ecos), programs=programs,
+            gmv=sum(e.revenue for e in ecos), discount=sum(e.discount for e in ecos),
+            relative_gap=self.world.relative_gap, lines=lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# summary.json
+
+
+def audit_summary(summary_json: Path | str | Mapping[str, Any],
+                  report: AuditReport) -> list[Violation]:
+    """Check summary.json (a path or its parsed content) against an audit's recomputation."""
+    if isinstance(summary_json, Mapping):
+        summary: Mapping[str, Any] = summary_json
+    else:
+        summary = json.loads(Path(summary_json).read_text(encoding="utf-8"))
+    out: list[Violation] = []
+    status = summary.get("status")
+    if status not in STATUSES:
+        out.append(Violation("SUMMARY_STATUS", None, None, f"status {status!r} is not one of "
+                             f"{', '.join(STATUSES)}"))
+        return out
+    if status in ("INFEASIBLE", "NO_SOLUTION"):
+        if report.lines:
+            out.append(Violation("SUMMARY_STATUS", None, None,
+                                 f"status {status} but the plan has {len(report.lines)} rows"))
+        return out
+    out += _summary_objective(summary, report)
+    out += _summary_bound_gap_status(summary, report)
+    out += _summary_programs(summary, report)
+    out += _summary_constraints(summary, report)
+    return out
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _summary_objective(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    objective = _float(summary.get("objective"))
+    tol = OBJECTIVE_ABS_TOL + OBJECTIVE_REL_TOL * abs(report.objective)
+    if objective is None or abs(objective - report.objective) > tol:
+        return [Violation("SUMMARY_OBJECTIVE", None, None, f"objective {objective}, recomputed "
+                          f"from the plan rows {report.objective:.6f}")]
+    return []
+
+
+def _summary_bound_gap_status(summary: Mapping[str, Any],
+                              report: AuditReport) -> list[Violation]:
+    """bound >= objective; gap = (bound-objective)/max(|objective|,1); OPTIMAL needs gap ok."""
+    objective = _float(summary.get("objective"))
+    bound = _float(summary.get("bound"))
+    if bound is None:
+        if summary.get("status") == "OPTIMAL":
+            return [Violation("SUMMARY_BOUND", None, None, "OPTIMAL without a bound")]
+        return []
+    out = []
+    tol = OBJECTIVE_ABS_TOL + OBJECTIVE_REL_TOL * abs(report.objective)
+    if bound < report.objective - tol:
+        out.append(Violation("SUMMARY_BOUND", None, None, f"bound {bound} < objective "
+                             f"{report.objective:.6f} (recomputed)"))
+    if objective is None:
+        return out
+    gap = (bound - objective) / max(abs(objective), 1.0)
+    printed_gap = _float(summary.get("gap"))
+    slack = GAP_TOL + SUMMARY_DIGITS_SLACK / max(abs(objective), 1.0)
+    if printed_gap is None or abs(printed_gap - gap) > slack:
+        out.append(Violation("SUMMARY_GAP", None, None, f"gap {printed_gap}, but (bound - "
+                             f"objective)/max(|objective|,1) = {gap:.3g}"))
+    if summary.get("status") == "OPTIMAL" and gap > report.relative_gap + slack:
+        out.append(Violation("SUMMARY_STATUS", None, None, f"OPTIMAL with gap {gap:.3g} > "
+                             f"solver.relative_gap {report.relative_gap}"))
+    return out
+
+
+def _summary_programs(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    out = []
+    given: Mapping[str, Any] = summary.get("programs") or {}
+    for pid, totals in report.programs.items():
+        fig = given.get(pid)
+        if not isinstance(fig, Mapping):
+            if totals.enrolled_skus:
+                out.append(Violation("SUMMARY_PROGRAM", None, pid, "missing from the summary"))
+            continue
+        if fig.get("enrolled_skus") != totals.enrolled_skus:
+            out.append(Violation("SUMMARY_PROGRAM", None, pid, f"enrolled_skus "
+                                 f"{fig.get('enrolled_skus')}, plan has {totals.enrolled_skus}"))
+        for key, tol in (("units", UNITS_TOL), ("revenue", MONEY_TOL), ("fees", MONEY_TOL),
+                         ("margin", MONEY_TOL)):
+            value, true = _float(fig.get(key)), float(getattr(totals, key))
+            if value is None or not sem.close(value, true, tol):
+                out.append(Violation("SUMMARY_PROGRAM", None, pid,
+                                     f"{key} {fig.get(key)}, recomputed {true:.6f}"))
+    for pid, fig in given.items():
+        if pid not in report.programs and isinstance(fig, Mapping) and fig.get("enrolled_skus"):
+            out.append(Violation("SUMMARY_PROGRAM", None, pid, "not an active program"))
+    return out
+
+
+def _summary_constraints(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    """The constraint values the summary reports, where it reports them."""
+    given: Mapping[str, Any] = summary.get("constraints") or {}
+    expected: dict[str, tuple[float, float]] = {
+        "gmv_min": (report.gmv, MONEY_TOL), "discount_budget": (report.discount, MONEY_TOL)}
+    for pid, totals in report.programs.items():
+        expected[f"max_skus.{pid}"] = (float(totals.enrolled_skus), 0.0)
+    out = []
+    for key, entry in given.items():
+        if key not in expected or not isinstance(entry, Mapping):
+            continue
+        true, tol = expected[key]
+        value = _float(entry.get("value"))
+        if value is None or not sem.close(value, true, tol):
+            out.append(Violation("SUMMARY_CONSTRAINT", None, None,
+                                 f"{key} value {entry.get('value')}, recomputed {true:.6f}"))
+    return out

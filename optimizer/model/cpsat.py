@@ -41,6 +41,10 @@ class EnrollModel:
     pair_prog: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     obj_scale: float = 1.0
     n_rows: dict[str, int] = field(default_factory=dict)
+    offset: np.ndarray | None = None  # usage of the fixed rest of the plan [count per k, disc, rev]
+
+    def used(self, row: int) -> float:
+        return 0.0 if self.offset is None else float(self.offset[row])
 
     def pair_expr(self, p: int) -> cp_model.LinearExprT:
         lo, hi = self.pair_start[p], self.pair_start[p + 1]
@@ -167,18 +171,22 @@ def add_stock(em: EnrollModel) -> None:
 def add_max_skus(em: EnrollModel) -> None:
     for k in np.flatnonzero(em.pb.max_skus >= 0):
         sel = np.flatnonzero(em.pb.pv_prog[em.cand.pv] == k)
-        if sel.size > em.pb.max_skus[k]:
-            em.model.add(LinearExpr.sum([em.x[i] for i in sel]) <= int(em.pb.max_skus[k]))
+        limit = int(em.pb.max_skus[k] - round(em.used(int(k))))
+        if sel.size > limit:
+            em.model.add(LinearExpr.sum([em.x[i] for i in sel]) <= limit)
             em.n_rows[f"max_skus_{em.pb.programs[k]}"] = 1
 
 
 def add_discount_budget(em: EnrollModel) -> None:
     pb, cand = em.pb, em.cand
-    if pb.budget is None or cand.discount.clip(min=0).sum() <= pb.budget:
+    if pb.budget is None:
         return
-    scale = _scale(np.append(np.abs(cand.discount), pb.budget))
+    budget = pb.budget - em.used(len(pb.programs))
+    if cand.discount.clip(min=0).sum() <= budget:
+        return
+    scale = _scale(np.append(np.abs(cand.discount), abs(budget)))
     coefs = np.ceil(cand.discount * scale)
-    em.model.add(_sum(em.x, coefs) <= math.floor(pb.budget * scale))
+    em.model.add(_sum(em.x, coefs) <= math.floor(budget * scale))
     em.n_rows["discount_budget"] = 1
 
 
@@ -186,9 +194,12 @@ def add_gmv_min(em: EnrollModel) -> None:
     pb, cand = em.pb, em.cand
     if pb.gmv_min is None or pb.gmv_min <= 0:
         return
-    scale = _scale(np.append(cand.revenue, pb.gmv_min))
+    need = pb.gmv_min - em.used(len(pb.programs) + 1)
+    if need <= 0:
+        return
+    scale = _scale(np.append(cand.revenue, need))
     coefs = np.floor(cand.revenue * scale)
-    em.model.add(_sum(em.x, coefs) >= math.ceil(pb.gmv_min * scale))
+    em.model.add(_sum(em.x, coefs) >= math.ceil(need * scale))
     em.n_rows["gmv_min"] = 1
 
 
@@ -203,8 +214,9 @@ RULES = (add_one_price_per_pair, add_fee_variants, add_all_or_none, add_exclusiv
          add_max_skus, add_discount_budget, add_gmv_min)
 
 
-def build_model(pb: Problem, cand: Candidates) -> EnrollModel:
-    em = EnrollModel(pb, cand)
+def build_model(pb: Problem, cand: Candidates, offset: np.ndarray | None = None) -> EnrollModel:
+    """The model over `cand`; `offset` is the usage of a fixed rest of the plan (whole offers)."""
+    em = EnrollModel(pb, cand, offset=offset)
     em.x = [em.model.new_bool_var(f"x{i}") for i in range(cand.size)]
     pair_key = pb.pv_sku[cand.pv] * len(pb.programs) + pb.pv_prog[cand.pv]
     starts = np.flatnonzero(np.r_[True, pair_key[1:] != pair_key[:-1]]) if cand.size else \
@@ -216,3 +228,40 @@ def build_model(pb: Problem, cand: Candidates) -> EnrollModel:
         rule(em)
     set_objective(em)
     return em
+
+
+@dataclass
+class ColumnModel:
+    """Restricted master IP: each offer takes at most one of its generated columns."""
+
+    model: cp_model.CpModel
+    x: list[cp_model.IntVar]
+    obj_scale: float
+
+
+def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
+                       usage: np.ndarray) -> ColumnModel:
+    """Columns given as arrays: offer id, margin (fen), usage rows [count per program, disc, rev]."""
+    model = cp_model.CpModel()
+    x = [model.new_bool_var(f"c{i}") for i in range(offer.size)]
+    order = np.argsort(offer, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, offer[order][1:] != offer[order][:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a > 1:
+            model.add_at_most_one([x[i] for i in order[a:b]])
+    k_count = len(pb.programs)
+    for k in np.flatnonzero(pb.max_skus >= 0):
+        counts = usage[:, k]
+        if counts.sum() > pb.max_skus[k]:
+            model.add(_sum(x, np.round(counts)) <= int(pb.max_skus[k]))
+    if pb.budget is not None:
+        disc = usage[:, k_count]
+        scale = _scale(np.append(np.abs(disc), pb.budget))
+        model.add(_sum(x, np.ceil(disc * scale)) <= math.floor(pb.budget * scale))
+    if pb.gmv_min is not None and pb.gmv_min > 0:
+        rev = usage[:, k_count + 1]
+        scale = _scale(np.append(rev, pb.gmv_min))
+        model.add(_sum(x, np.floor(rev * scale)) >= math.ceil(pb.gmv_min * scale))
+    obj_scale = _scale(value, 2.0**50)
+    model.maximize(_sum(x, np.round(value * obj_scale)))
+    return ColumnModel(model, x, obj_scale)

@@ -15,14 +15,16 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.load.types import SolverConfig
-from optimizer.model.cpsat import build_model
-from optimizer.score.candidates import Candidates, build_candidates
+from optimizer.model.cpsat import build_column_model, build_model
+from optimizer.score.candidates import Candidates, build_candidates, lattice_size
 from optimizer.score.problem import Problem
-from optimizer.solve.lagrange import Dual, optimise_dual
+from optimizer.solve.lagrange import Dual
+from optimizer.solve.master import MasterResult, column_generation, dive, plan_of
 
 log = logging.getLogger(__name__)
 cpsat_log = logging.getLogger("optimizer.cpsat")
 
+DTIME_PER_SECOND = 0.5
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
 
 
@@ -47,15 +49,12 @@ def _gap(bound: float, objective: float) -> float:
     return max(bound - objective, 0.0) / max(abs(objective), 1.0)
 
 
-def _run_cpsat(pb: Problem, cand: Candidates, config: SolverConfig, time_left: float,
-               hint: np.ndarray | None) -> tuple[int, np.ndarray, float, dict[str, float | int]]:
-    em = build_model(pb, cand)
-    if hint is not None:
-        for i in np.flatnonzero(hint):
-            em.model.add_hint(em.x[i], True)
-    solver = cp_model.CpSolver()
+def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -> None:
     params = solver.parameters
+    # the deterministic limit normally stops the search first, so that the same input and seed
+    # give the same plan; the wall-clock limit is the user's hard stop
     params.max_time_in_seconds = max(time_left, 0.1)
+    params.max_deterministic_time = max(time_left * DTIME_PER_SECOND, 0.05)
     params.num_workers = config.workers
     params.random_seed = config.seed
     params.relative_gap_limit = config.relative_gap / 4
@@ -64,63 +63,171 @@ def _run_cpsat(pb: Problem, cand: Candidates, config: SolverConfig, time_left: f
     if cpsat_log.isEnabledFor(logging.DEBUG):
         params.log_search_progress = True
         params.log_to_stdout = False
-        solver.log_callback = lambda line: cpsat_log.debug(line)
+        solver.log_callback = cpsat_log.debug
+
+
+def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_left: float,
+                    hint: np.ndarray | None) -> tuple[int, np.ndarray, float, dict[str, float | int]]:
+    """CP-SAT over candidate prices; returns status, chosen mask, bound (fen), stats."""
+    em = build_model(pb, cand)
+    if hint is not None:
+        for i in np.flatnonzero(hint):
+            em.model.add_hint(em.x[i], True)
+    solver = cp_model.CpSolver()
+    _params(solver, config, time_left)
     status = solver.solve(em.model)
     stats: dict[str, float | int] = {"variables": len(em.x), "cpsat_wall": solver.wall_time,
                                      **{f"rows_{k}": v for k, v in em.n_rows.items()}}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return status, np.zeros(0, bool), float("inf"), stats
-    values = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(em.x)].astype(bool)
+    values = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(em.x)]
     n_pairs = len(em.pair_sku)
     bound_fen = (solver.best_objective_bound + 0.5 * n_pairs) / em.obj_scale
-    return status, values, bound_fen, stats
+    return status, values.astype(bool), bound_fen, stats
 
 
-def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 200_000) -> Result:
-    start = time.perf_counter()
-    dual = Dual(pb)
-    best, points = optimise_dual(pb, dual)
-    lag_bound = best.value  # fen
-    log.info("Lagrangian bound %.2f yuan after %d evaluations (%.1f s)", lag_bound / 100,
-             len(points), time.perf_counter() - start)
-    if lag_bound < -1e-6 * max(1.0, abs(lag_bound)):
-        return Result(INFEASIBLE, 0.0, float("-inf"), float("inf"),
-                      time.perf_counter() - start, np.zeros(0, np.int64), np.zeros(0, np.int64),
-                      {"lagrangian_bound": lag_bound / 100},
-                      "the Lagrangian relaxation proves that no plan meets every constraint")
-    suggestions = [p.price for p in points[-12:]]
-    cand = build_candidates(pb, suggestions, complete_limit=complete_limit)
-    hint_key = set(zip(np.flatnonzero(best.chosen).tolist(),
-                       best.price[best.chosen].tolist(), strict=True))
-    hint = np.array([(int(a), int(b)) in hint_key for a, b in zip(cand.pv, cand.price,
-                                                                   strict=True)])
-    log.info("%d candidates for %d pair-variants (%s)", cand.size, pb.m,
-             "complete lattice" if cand.complete else "ladder + dual prices")
-    time_left = config.time_limit_s - (time.perf_counter() - start)
-    status, chosen, cp_bound, stats = _run_cpsat(pb, cand, config, time_left, hint)
-    seconds = time.perf_counter() - start
-    stats.update({"candidates": cand.size, "pair_variants": pb.m, "complete": int(cand.complete),
-                  "lagrangian_bound": lag_bound / 100, "dual_evaluations": len(points)})
-    if status == cp_model.INFEASIBLE:
-        if cand.complete:
-            return Result(INFEASIBLE, 0.0, float("-inf"), float("inf"), seconds,
-                          np.zeros(0, np.int64), np.zeros(0, np.int64), stats,
-                          "CP-SAT proves that no plan meets every constraint")
-        return Result(NO_SOLUTION, 0.0, lag_bound / 100, float("inf"), seconds,
-                      np.zeros(0, np.int64), np.zeros(0, np.int64), stats,
-                      "no plan found among the candidate prices")
+def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left: float
+                 ) -> tuple[int, np.ndarray, np.ndarray, dict[str, float | int]]:
+    """CP-SAT over generated columns (one per offer at most), hinted by the LP solution."""
+    pool = mr.pool
+    usage = np.array(pool.usage) if len(pool) else np.zeros((0, len(pb.programs) + 2))
+    cm = build_column_model(pb, np.array(pool.offer, np.int64), np.array(pool.value), usage)
+    for i in np.flatnonzero(mr.weights > 0.5):
+        cm.model.add_hint(cm.x[i], True)
+    solver = cp_model.CpSolver()
+    _params(solver, config, time_left)
+    status = solver.solve(cm.model)
+    stats: dict[str, float | int] = {"columns": len(pool), "cpsat_wall": solver.wall_time}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Result(NO_SOLUTION, 0.0, lag_bound / 100, float("inf"), seconds,
-                      np.zeros(0, np.int64), np.zeros(0, np.int64), stats,
-                      "no plan found within the time limit")
-    objective_fen = float(cand.margin[chosen].sum())
-    bound_fen = lag_bound
-    if cand.complete:
-        bound_fen = min(bound_fen, cp_bound)
-    bound_fen = max(bound_fen, objective_fen)
+        return status, np.zeros(0, np.int64), np.zeros(0, np.int64), stats
+    take = np.flatnonzero(np.array(list(solver.response_proto.solution),
+                                   dtype=np.int64)[: len(cm.x)])
+    pv = np.concatenate([pool.pv[c] for c in take]) if take.size else np.zeros(0, np.int64)
+    price = np.concatenate([pool.price[c] for c in take]) if take.size else np.zeros(0, np.int64)
+    return status, pv.astype(np.int64), price.astype(np.int64), stats
+
+
+def usage_of(pb: Problem, pv: np.ndarray, price: np.ndarray) -> np.ndarray:
+    """[SKUs per program..., discount, revenue] of a set of enrollments."""
+    k_count = len(pb.programs)
+    ev = pb.evaluate(pv, price)
+    out = np.zeros(k_count + 2)
+    out[:k_count] = np.bincount(pb.pv_prog[pv], minlength=k_count)
+    out[k_count], out[k_count + 1] = ev["discount"].sum(), ev["revenue"].sum()
+    return out
+
+
+def _core_offers(pb: Problem, mr: MasterResult, max_pvs: int) -> np.ndarray:
+    """Offers whose choice is in doubt: fractional in the LP, then those that got columns late."""
+    offers = np.array(mr.pool.offer, np.int64)
+    rounds = np.array(mr.pool.round, np.int64)
+    frac = (mr.weights > 1e-6) & (mr.weights < 1 - 1e-6)
+    score = np.zeros(pb.n_offers)
+    np.maximum.at(score, offers, rounds.astype(float))
+    score[offers[frac]] = 1e9
+    pvs_per_offer = np.bincount(pb.sku_offer[pb.pv_sku], minlength=pb.n_offers)
+    order = np.lexsort((np.arange(pb.n_offers), -score))
+    order = order[score[order] > 0]
+    keep = np.cumsum(pvs_per_offer[order]) <= max_pvs
+    return order[keep]
+
+
+def _refine_core(pb: Problem, mr: MasterResult, pv: np.ndarray, price: np.ndarray,
+                 config: SolverConfig, time_left: float, max_pvs: int = 6000
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
+    """Re-price the offers in doubt at fen level with CP-SAT, the rest of the plan fixed."""
+    core = np.zeros(pb.n_offers, bool)
+    core[_core_offers(pb, mr, max_pvs)] = True
+    if not core.any():
+        return pv, price, {}
+    core_pv = core[pb.sku_offer[pb.pv_sku]]
+    inside = core_pv[pv]
+    offset = usage_of(pb, pv[~inside], price[~inside])
+    step = pb.step
+    extra_pv = np.concatenate([pv[inside]] * 5)
+    extra_price = np.concatenate([price[inside] + d * step for d in (0, -1, 1, -2, 2)])
+    cand = build_candidates(pb, [p.price for p in mr.points[-4:]], only=core_pv,
+                            extra=(extra_pv, extra_price), ladder_points=4)
+    em = build_model(pb, cand, offset)
+    inc = set(zip(pv[inside].tolist(), price[inside].tolist(), strict=True))
+    for i, (a, b) in enumerate(zip(cand.pv.tolist(), cand.price.tolist(), strict=True)):
+        if (a, b) in inc:
+            em.model.add_hint(em.x[i], True)
+    solver = cp_model.CpSolver()
+    _params(solver, config, time_left)
+    status = solver.solve(em.model)
+    stats: dict[str, float | int] = {"core_offers": int(core.sum()), "core_variables": len(em.x),
+                                     "core_wall": solver.wall_time}
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return pv, price, stats
+    chosen = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(em.x)] > 0
+    new_pv = np.concatenate([pv[~inside], cand.pv[chosen]])
+    new_price = np.concatenate([price[~inside], cand.price[chosen]])
+    old = pb.evaluate(pv, price)["margin"].sum()
+    new = pb.evaluate(new_pv, new_price)["margin"].sum()
+    if new <= old:
+        return pv, price, stats
+    return new_pv, new_price, stats
+
+
+def _empty(status: str, seconds: float, bound: float, stats: dict[str, float | int | str],
+           reason: str) -> Result:
+    return Result(status, 0.0, bound, float("inf"), seconds, np.zeros(0, np.int64),
+                  np.zeros(0, np.int64), stats, reason)
+
+
+def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) -> Result:
+    start = time.perf_counter()
+    deadline = start + config.time_limit_s
+    dual = Dual(pb)
+    cg = column_generation(pb, dual, deadline=start + 0.5 * config.time_limit_s)
+    mr = cg.result()
+    lag_bound = mr.best.value  # fen, valid over every fen price
+    stats: dict[str, float | int | str] = {
+        "pair_variants": pb.m, "lagrangian_bound": lag_bound / 100, "cg_rounds": mr.rounds,
+        "cg_seconds": time.perf_counter() - start}
+    log.info("Lagrangian bound %.2f yuan, LP %.2f, %d columns (%.1f s)", lag_bound / 100,
+             mr.lp_value / 100, len(mr.pool), time.perf_counter() - start)
+    if lag_bound < -1e-6 * max(1.0, abs(lag_bound)):
+        return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
+                      "the Lagrangian relaxation proves that no plan meets every constraint")
+    complete = lattice_size(pb) <= complete_limit
+    if complete:
+        suggestions = [p.price for p in mr.points]
+        cand = build_candidates(pb, suggestions, complete_limit=complete_limit)
+        hint_key = set(zip(np.flatnonzero(mr.best.chosen).tolist(),
+                           mr.best.price[mr.best.chosen].tolist(), strict=True))
+        hint = np.array([(int(a), int(b)) in hint_key
+                         for a, b in zip(cand.pv, cand.price, strict=True)], dtype=bool)
+        status, chosen, cp_bound, cstats = _run_candidates(
+            pb, cand, config, deadline - time.perf_counter(), hint)
+        stats.update(cstats)
+        stats["candidates"] = cand.size
+        pv, price = cand.pv[chosen] if chosen.size else chosen, \
+            cand.price[chosen] if chosen.size else chosen
+        if status == cp_model.INFEASIBLE:
+            return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
+                          "CP-SAT proves that no plan meets every constraint")
+    else:
+        cp_bound = float("inf")
+        t_dive = time.perf_counter()
+        dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.6 * config.time_limit_s)
+        stats["dive_seconds"] = time.perf_counter() - t_dive
+        if dived is not None and _gap(lag_bound, dived[0]) <= config.relative_gap:
+            status, (pv, price) = cp_model.FEASIBLE, plan_of(cg.pool, dived[1])
+        else:
+            status, pv, price, cstats = _run_columns(pb, cg.result(), config,
+                                                     deadline - time.perf_counter())
+            stats.update(cstats)
+    seconds = time.perf_counter() - start
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return _empty(NO_SOLUTION, seconds, lag_bound / 100, stats,
+                      "no plan found within the time limit" if status == cp_model.UNKNOWN
+                      else "no plan found among the generated candidates")
+    objective_fen = float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0
+    bound_fen = max(min(lag_bound, cp_bound), objective_fen)
     objective, bound = objective_fen / 100, bound_fen / 100
     gap = _gap(bound, objective)
-    result_status = OPTIMAL if gap <= config.relative_gap else FEASIBLE
-    stats["cpsat_bound"] = cp_bound / 100 if cand.complete else float("nan")
-    return Result(result_status, objective, bound, gap, seconds, cand.pv[chosen],
-                  cand.price[chosen], stats)
+    stats["complete"] = int(complete)
+    return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective, bound, gap,
+                  seconds, pv.astype(np.int64), price.astype(np.int64), stats)

@@ -100,13 +100,13 @@ class Multipliers:
 class DualPoint:
     value: float  # the bound, fen
     mult: Multipliers
-    nu: np.ndarray  # (n,) stock multipliers used
-    price: np.ndarray  # (m,) best lattice price per pv at these multipliers
+    price: np.ndarray  # (m,) best lattice price per pv (in the combo the SKU took)
     chosen: np.ndarray  # bool (m,) pvs enrolled in the relaxed solution
-    usage: np.ndarray  # subgradient pieces: [per-program count (K), discount, revenue]
+    offer_value: np.ndarray  # (n_offers,) penalised value of each offer's best choice
+    usage: np.ndarray  # [per-program count (K), discount, revenue] of the relaxed solution
 
 
-def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray,
+def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
                 pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
     sel = slice(None) if pv is None else pv
@@ -114,7 +114,7 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray,
     e = pb.pv_elast[sel]
     alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         peak = np.where((e > 1) & (beta > 0) & (alpha > 0), e * beta / ((e - 1) * alpha), -1.0)
     peak = np.where(np.isfinite(peak), peak, -1.0)
     p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
@@ -129,83 +129,117 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray,
 
 
 class Dual:
-    """Evaluates the Lagrangian bound at given multipliers (stock multipliers chosen inside)."""
+    """Evaluates the Lagrangian bound at given multipliers.
+
+    Stock is relaxed per SKU *and per combo* (weak duality holds for each SKU's subproblem under
+    each offer state separately), with the multiplier found by bisection so that the combo's
+    units fit the stock: the relaxed choices are then stock-feasible, hence usable as columns.
+    """
 
     def __init__(self, pb: Problem):
         self.pb = pb
         self.st = build_structure(pb)
-        self.nu_max = float(pb.pv_market.max(initial=1)) * 20.0
+        self.nu_scale = float(pb.pv_market.max(initial=1)) * 20.0 + float(pb.pv_cost.max(initial=0))
+        self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
 
-    def _sku_values(self, value: np.ndarray, units: np.ndarray, nu: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per combo and SKU: value (with nu*avail), units, and which pvs it enrolls."""
+    def _combo(self, combo: Combo, mult: Multipliers,
+               base: tuple[np.ndarray, np.ndarray, np.ndarray]
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SKU values (with nu*avail), pv prices and pv picks for one combo."""
         pb = self.pb
+        price, value, units = (a.copy() for a in base)
+        take = (combo.status == 2) | ((combo.status == 1) & (value > 0))
+        used = np.bincount(pb.pv_sku, np.where(take, units, 0.0), minlength=pb.n)
+        v = np.bincount(pb.pv_sku, np.where(take, value, 0.0), minlength=pb.n)
+        over = combo.feasible & (used > pb.avail * (1 + 1e-12) + 1e-9)
+        if over.any():
+            pvs = np.flatnonzero(over[pb.pv_sku] & (combo.status > 0))
+            sub_v, sub_price, sub_take = self._stock_bound(combo, mult, over, pvs)
+            v = np.where(over, sub_v, v)
+            price[pvs], take[pvs] = sub_price, sub_take
+        return np.where(combo.feasible, v, NEG), price, take
+
+    def _stock_bound(self, combo: Combo, mult: Multipliers, over: np.ndarray, pvs: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """SKUs whose choice overflows their stock: per subset of optional programs taken, the
+        penalised margin is concave in units, so a stock multiplier found by bisection bounds the
+        subset exactly (up to the fen lattice), and its prices fit the stock."""
+        pb = self.pb
+        skus, progs, status = pb.pv_sku[pvs], pb.pv_prog[pvs], combo.status[pvs]
+        optional = status == 1
+        opt_progs = sorted(set(progs[optional].tolist()))
         n = pb.n
-        vals, uses, picks = [], [], []
-        for combo in self.st.combos:
-            forced = combo.status == 2
-            take = forced | ((combo.status == 1) & (value > 0))
-            v = np.bincount(pb.pv_sku, np.where(take, value, 0.0), minlength=n)
-            u = np.bincount(pb.pv_sku, np.where(take, units, 0.0), minlength=n)
-            v = np.where(combo.feasible, v + nu * pb.avail, NEG)
-            vals.append(v)
-            uses.append(u)
-            picks.append(take)
-        return np.array(vals), np.array(uses), np.array(picks)
-
-    def _choose_nu(self, mult: Multipliers) -> np.ndarray:
-        """Per SKU, a stock multiplier near the minimiser of its own best-combo dual function."""
-        pb = self.pb
-        nu = np.zeros(pb.n)
-        _, value, units = best_prices(pb, mult, nu[pb.pv_sku])
-        vals, uses, _ = self._sku_values(value, units, nu)
-        best = np.argmax(vals, axis=0)
-        over = uses[best, np.arange(pb.n)] > pb.avail * (1 + 1e-12) + 1e-9
-        if not over.any():
-            return nu
-        idx = np.flatnonzero(over)
-        pv_mask = np.isin(pb.pv_sku, idx)
-        pvs = np.flatnonzero(pv_mask)
-        lo_nu, hi_nu = np.zeros(pb.n), np.full(pb.n, self.nu_max)
-        for _ in range(40):
-            mid = np.where(over, 0.5 * (lo_nu + hi_nu), 0.0)
-            _, v_sub, u_sub = best_prices(pb, mult, mid[pb.pv_sku[pvs]], pvs)
-            value_full = np.zeros(pb.m)
-            units_full = np.zeros(pb.m)
-            value_full[pvs], units_full[pvs] = v_sub, u_sub
-            vals, uses, _ = self._sku_values(value_full, units_full, mid)
-            best = np.argmax(vals, axis=0)
-            used = uses[best, np.arange(pb.n)]
-            too_much = used > pb.avail
-            lo_nu = np.where(over & too_much, mid, lo_nu)
-            hi_nu = np.where(over & ~too_much, mid, hi_nu)
-        return np.where(over, hi_nu, 0.0)
+        best_v = np.full(n, NEG)
+        best_price = pb.pv_hi[pvs].copy()
+        best_take = np.zeros(pvs.size, bool)
+        # beyond this stock multiplier every enrollment of the SKU loses money: all sit at hi
+        alpha = 1.0 - pb.pv_fee[pvs] + mult.budget + mult.gmv
+        slope = alpha * pb.pv_hi[pvs] - pb.pv_cost[pvs] - mult.budget * pb.pv_market[pvs]
+        nu_max = np.zeros(n)
+        np.maximum.at(nu_max, skus, slope)
+        nu_max = np.maximum(nu_max, 0.0) * 1.001 + 1.0
+        opt_count = {k: np.bincount(skus, optional & (progs == k), minlength=n) for k in opt_progs}
+        for bits in itertools.product((False, True), repeat=len(opt_progs)):
+            members = {k for k, b in zip(opt_progs, bits, strict=True) if b}
+            valid = over.copy()
+            for k in members:
+                valid &= opt_count[k] > 0
+            inset = (status == 2) | (optional & np.isin(progs, list(members)))
+            if not valid.any():
+                continue
+            lo_nu, hi_nu = np.zeros(n), np.zeros(n)
+            _, _, u0 = best_prices(pb, mult, 0.0, pvs)
+            need = np.bincount(skus, np.where(inset, u0, 0.0), minlength=n) > pb.avail
+            hi_nu = np.where(need, nu_max, 0.0)
+            if need.any():
+                for _ in range(40):
+                    mid = 0.5 * (lo_nu + hi_nu)
+                    _, _, u_sub = best_prices(pb, mult, mid[skus], pvs)
+                    u_sku = np.bincount(skus, np.where(inset, u_sub, 0.0), minlength=n)
+                    too_much = u_sku > pb.avail
+                    lo_nu = np.where(need & too_much, mid, lo_nu)
+                    hi_nu = np.where(need & ~too_much, mid, hi_nu)
+            nu = hi_nu
+            p_sub, v_sub, u_sub = best_prices(pb, mult, nu[skus], pvs)
+            used = np.bincount(skus, np.where(inset, u_sub, 0.0), minlength=n)
+            val = np.bincount(skus, np.where(inset, v_sub, 0.0), minlength=n) + nu * pb.avail
+            # not fitting even at nu_max (highest prices): this subset is infeasible
+            val = np.where(valid & (used <= pb.avail * (1 + 1e-9) + 1e-9), val, NEG)
+            better = val > best_v
+            best_v = np.where(better, val, best_v)
+            upd = better[skus]
+            best_price = np.where(upd, p_sub, best_price)
+            best_take = np.where(upd, inset, best_take)
+        return best_v, best_price, best_take
 
     def evaluate(self, mult: Multipliers) -> DualPoint:
         pb = self.pb
-        nu = self._choose_nu(mult)
-        price, value, units = best_prices(pb, mult, nu[pb.pv_sku])
-        vals, _, picks = self._sku_values(value, units, nu)
         n_states = self.st.n_states
-        # per SKU and state: best hub pattern; per offer: best state
-        combo_state = np.array([c.state for c in self.st.combos])
         state_val = np.full((n_states, pb.n), NEG)
-        state_arg = np.zeros((n_states, pb.n), np.int64)
-        for ci, si in enumerate(combo_state):
-            better = vals[ci] > state_val[si]
-            state_val[si] = np.where(better, vals[ci], state_val[si])
-            state_arg[si] = np.where(better, ci, state_arg[si])
-        offer_val = np.array([np.bincount(pb.sku_offer, np.maximum(state_val[s], NEG),
-                                          minlength=pb.n_offers) for s in range(n_states)])
+        state_combo = np.zeros((n_states, pb.n), np.int64)
+        prices, picks = [], []
+        base = best_prices(pb, mult, 0.0)
+        for ci, combo in enumerate(self.st.combos):
+            v, price, take = self._combo(combo, mult, base)
+            prices.append(price)
+            picks.append(take)
+            si = combo.state
+            better = v > state_val[si]
+            state_val[si] = np.where(better, v, state_val[si])
+            state_combo[si] = np.where(better, ci, state_combo[si])
+        offer_val = np.array([np.bincount(pb.sku_offer, state_val[s], minlength=pb.n_offers)
+                              for s in range(n_states)])
+        offer_val = np.maximum(offer_val, NEG)
         best_state = np.argmax(offer_val, axis=0)
-        total = float(offer_val[best_state, np.arange(pb.n_offers)].sum())
-        sku_state = best_state[pb.sku_offer]
-        sku_combo = state_arg[sku_state, np.arange(pb.n)]
-        chosen = picks[sku_combo[pb.pv_sku], np.arange(pb.m)]
-        limits = 0.0
+        per_offer = offer_val[best_state, np.arange(pb.n_offers)]
+        sku_combo = state_combo[best_state[pb.sku_offer], np.arange(pb.n)]
+        pv_combo = sku_combo[pb.pv_sku]
+        rows = np.arange(pb.m)
+        chosen = np.array(picks)[pv_combo, rows]
+        price = np.array(prices)[pv_combo, rows]
         k_count = len(pb.programs)
         capped = pb.max_skus >= 0
-        limits += float((mult.prog[capped] * pb.max_skus[capped]).sum())
+        limits = float((mult.prog[capped] * pb.max_skus[capped]).sum())
         if pb.budget is not None:
             limits += mult.budget * pb.budget
         if pb.gmv_min is not None:
@@ -215,89 +249,4 @@ class Dual:
             np.bincount(pb.pv_prog[chosen], minlength=k_count).astype(float),
             [ev["discount"].sum(), ev["revenue"].sum()],
         ])
-        return DualPoint(total + limits, mult, nu, price, chosen, usage)
-
-
-def optimise_dual(pb: Problem, dual: Dual, iterations: int = 60, tol: float = 1e-7,
-                  target: float | None = None) -> tuple[DualPoint, list[DualPoint]]:
-    """Kelley's cutting planes with a shrinking box around the best point (few multipliers)."""
-    from ortools.linear_solver import pywraplp
-
-    k_count = len(pb.programs)
-    dims: list[tuple[str, int]] = [("prog", k) for k in range(k_count) if pb.max_skus[k] >= 0]
-    if pb.budget is not None:
-        dims.append(("budget", -1))
-    if pb.gmv_min is not None:
-        dims.append(("gmv", -1))
-
-    def make(x: np.ndarray) -> Multipliers:
-        prog = np.zeros(k_count)
-        budget = gmv = 0.0
-        for (kind, k), v in zip(dims, x, strict=True):
-            if kind == "prog":
-                prog[k] = v
-            elif kind == "budget":
-                budget = v
-            else:
-                gmv = v
-        return Multipliers(prog, budget, gmv)
-
-    def subgrad(point: DualPoint) -> np.ndarray:
-        g = []
-        for kind, k in dims:
-            if kind == "prog":
-                g.append(pb.max_skus[k] - point.usage[k])
-            elif kind == "budget":
-                assert pb.budget is not None
-                g.append(pb.budget - point.usage[k_count])
-            else:
-                assert pb.gmv_min is not None
-                g.append(point.usage[k_count + 1] - pb.gmv_min)
-        return np.array(g, float)
-
-    x = np.zeros(len(dims))
-    first = dual.evaluate(make(x))
-    points = [first]
-    best = first
-    if not dims:
-        return best, points
-    scale = np.array([float(pb.pv_market.max(initial=1)) if kind == "prog" else 1.0
-                      for kind, _ in dims])
-    upper = scale * 50.0
-    cuts: list[tuple[float, np.ndarray, np.ndarray]] = [(first.value, subgrad(first), x.copy())]
-    radius = upper.copy()
-    for it in range(iterations):
-        solver = pywraplp.Solver.CreateSolver("GLOP")
-        lam = [solver.NumVar(max(0.0, best_x - r), min(u, best_x + r), f"l{i}")
-               for i, (best_x, r, u) in enumerate(zip(_best_x(best, dims, k_count), radius,
-                                                       upper, strict=True))]
-        t = solver.NumVar(-solver.infinity(), solver.infinity(), "t")
-        for val, g, at in cuts:
-            solver.Add(t >= val + sum(g[i] * (lam[i] - at[i]) for i in range(len(dims))))
-        solver.Minimize(t)
-        if solver.Solve() != pywraplp.Solver.OPTIMAL:
-            break
-        model_low = t.solution_value()
-        x = np.array([v.solution_value() for v in lam])
-        point = dual.evaluate(make(x))
-        points.append(point)
-        cuts.append((point.value, subgrad(point), x.copy()))
-        if point.value < best.value:
-            best = point
-        else:
-            radius = radius * 0.5
-        gap = best.value - model_low
-        log.debug("dual it %d: bound %.2f model %.2f", it, best.value / 100, model_low / 100)
-        if gap <= tol * max(abs(best.value), 1.0):
-            break
-        if target is not None and best.value <= target:
-            break
-    return best, points
-
-
-def _best_x(point: DualPoint, dims: list[tuple[str, int]], k_count: int) -> list[float]:
-    out = []
-    for kind, k in dims:
-        out.append(point.mult.prog[k] if kind == "prog" else
-                   point.mult.budget if kind == "budget" else point.mult.gmv)
-    return out
+        return DualPoint(float(per_offer.sum()) + limits, mult, price, chosen, per_offer, usage)

@@ -1,0 +1,287 @@
+"""Column generation (Dantzig-Wolfe) over offers: the multipliers of the Lagrangian bound.
+
+A column is one offer's complete choice (which SKUs in which programs at which prices) with its
+margin and its use of the global rows. The master LP mixes columns under the global rows; its
+duals are the next multipliers; pricing an offer is the Lagrangian evaluation. Disaggregated per
+offer this converges in a few dozen rounds, and every round's Lagrangian value is a valid bound.
+A basic LP solution has at most as many fractional offers as there are global rows, so the
+integer plan is close at hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+
+from optimizer.score.problem import Problem
+from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
+
+log = logging.getLogger(__name__)
+
+SHORTFALL_PENALTY = 10.0  # yuan of margin per yuan of GMV below gmv_min in the master LP
+
+
+@dataclass
+class ColumnPool:
+    """Columns in the order generated; members are pv and price arrays (fen)."""
+
+    offer: list[int] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)  # fen
+    usage: list[np.ndarray] = field(default_factory=list)  # [count per program..., disc, rev]
+    pv: list[np.ndarray] = field(default_factory=list)
+    price: list[np.ndarray] = field(default_factory=list)
+    round: list[int] = field(default_factory=list)  # the round that generated it
+    seen: set[tuple[int, bytes]] = field(default_factory=set)
+
+    def __len__(self) -> int:
+        return len(self.offer)
+
+
+@dataclass(frozen=True)
+class MasterResult:
+    best: DualPoint  # lowest Lagrangian bound found
+    points: list[DualPoint]
+    pool: ColumnPool
+    weights: np.ndarray  # LP weight per column
+    lp_value: float  # fen
+    rounds: int
+
+
+def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool: ColumnPool,
+                        round_no: int) -> list[int]:
+    """Add each listed offer's relaxed choice at `point` as a column (once); new column ids."""
+    chosen = np.flatnonzero(point.chosen)
+    offer_of = pb.sku_offer[pb.pv_sku[chosen]]
+    order = np.argsort(offer_of, kind="stable")
+    chosen, offer_of = chosen[order], offer_of[order]
+    starts = np.searchsorted(offer_of, offers)
+    ends = np.searchsorted(offer_of, offers, side="right")
+    k_count = len(pb.programs)
+    added = []
+    for o, lo, hi in zip(offers.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        pv = chosen[lo:hi]
+        price = point.price[pv]
+        key = (o, pv.tobytes() + price.tobytes())
+        if key in pool.seen:
+            continue
+        pool.seen.add(key)
+        ev = pb.evaluate(pv, price)
+        usage = np.zeros(k_count + 2)
+        np.add.at(usage, pb.pv_prog[pv], 1.0)
+        usage[k_count] = ev["discount"].sum()
+        usage[k_count + 1] = ev["revenue"].sum()
+        pool.offer.append(o)
+        pool.value.append(float(ev["margin"].sum()))
+        pool.usage.append(usage)
+        pool.pv.append(pv)
+        pool.price.append(price)
+        pool.round.append(round_no)
+        added.append(len(pool) - 1)
+    return added
+
+
+class _MasterLP:
+    def __init__(self, pb: Problem):
+        self.pb = pb
+        self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        self.k_count = len(pb.programs)
+        inf = self.lp.infinity()
+        self.convex: dict[int, pywraplp.Constraint] = {}
+        self.rows: dict[int, pywraplp.Constraint] = {}
+        for k in np.flatnonzero(pb.max_skus >= 0):
+            self.rows[int(k)] = self.lp.Constraint(-inf, float(pb.max_skus[k]))
+        if pb.budget is not None:
+            self.rows[self.k_count] = self.lp.Constraint(-inf, pb.budget / 100)
+        self.slack = None
+        if pb.gmv_min is not None and pb.gmv_min > 0:
+            self.rows[self.k_count + 1] = self.lp.Constraint(pb.gmv_min / 100, inf)
+            self.slack = self.lp.NumVar(0, inf, "shortfall")
+            self.rows[self.k_count + 1].SetCoefficient(self.slack, 1.0)
+        self.objective = self.lp.Objective()
+        self.objective.SetMaximization()
+        if self.slack is not None:
+            self.objective.SetCoefficient(self.slack, -SHORTFALL_PENALTY)
+        self.vars: list[pywraplp.Variable] = []
+
+    def add(self, pool: ColumnPool, ids: list[int]) -> None:
+        for c in ids:
+            var = self.lp.NumVar(0.0, 1.0, "")
+            self.vars.append(var)
+            o = pool.offer[c]
+            if o not in self.convex:
+                self.convex[o] = self.lp.Constraint(-self.lp.infinity(), 1.0)
+            self.convex[o].SetCoefficient(var, 1.0)
+            usage = pool.usage[c]
+            for r, ct in self.rows.items():
+                coef = usage[r] if r < self.k_count else usage[r] / 100
+                if coef:
+                    ct.SetCoefficient(var, float(coef))
+            self.objective.SetCoefficient(var, pool.value[c] / 100)
+
+    def shortfall(self) -> float:
+        return float(self.slack.solution_value()) if self.slack is not None else 0.0
+
+    def solve(self) -> tuple[float, Multipliers, np.ndarray, np.ndarray]:
+        status = self.lp.Solve()
+        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
+            raise RuntimeError(f"master LP status {status}")
+        prog = np.zeros(self.k_count)
+        budget = gmv = 0.0
+        for r, ct in self.rows.items():
+            dual = abs(ct.dual_value())
+            if r < self.k_count:
+                prog[r] = dual * 100  # yuan per slot -> fen per slot
+            elif r == self.k_count:
+                budget = dual
+            else:
+                gmv = dual
+        pi = np.zeros(self.pb.n_offers)
+        for o, ct in self.convex.items():
+            pi[o] = abs(ct.dual_value()) * 100
+        weights = np.array([v.solution_value() for v in self.vars])
+        value = self.objective.Value() * 100
+        return value, Multipliers(prog, budget, gmv), pi, weights
+
+
+class ColumnGeneration:
+    """The master LP, its column pool and the Lagrangian pricing, kept between rounds so that a
+    dive can fix offers and re-price the rest."""
+
+    def __init__(self, pb: Problem, dual: Dual):
+        self.pb, self.dual = pb, dual
+        self.pool = ColumnPool()
+        self.master = _MasterLP(pb)
+        self.points: list[DualPoint] = []
+        self.best: DualPoint | None = None
+        self.rounds = 0
+        self.lp_value = 0.0
+        self.weights = np.zeros(0)
+        self.shortfall = 0.0
+        zero = Multipliers(np.zeros(len(pb.programs)), 0.0, 0.0)
+        self._price(zero, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
+
+    def _price(self, mult: Multipliers, offers: np.ndarray, pi: np.ndarray) -> int:
+        point = self.dual.evaluate(mult)
+        self.points.append(point)
+        if self.best is None or point.value < self.best.value:
+            self.best = point
+        improving = offers[point.offer_value[offers] > pi[offers] + 1e-6 * np.maximum(
+            1.0, np.abs(pi[offers]))]
+        ids = _columns_from_point(self.pb, point, improving, self.pool, self.rounds)
+        self.master.add(self.pool, ids)
+        return len(ids)
+
+    def run(self, max_rounds: int, tol: float, deadline: float | None,
+            bound_stop: bool = True) -> None:
+        """Rounds of LP + pricing until no column improves (or the bound meets the LP)."""
+        all_offers = np.arange(self.pb.n_offers)
+        for _ in range(max_rounds):
+            self.rounds += 1
+            self.lp_value, mult, pi, self.weights = self.master.solve()
+            self.shortfall = self.master.shortfall()
+            assert self.best is not None
+            log.debug("round %d: bound %.2f LP %.2f columns %d", self.rounds,
+                      self.best.value / 100, self.lp_value / 100, len(self.pool))
+            if bound_stop and self.best.value - self.lp_value <= tol * max(abs(self.best.value), 1):
+                break
+            if self._price(mult, all_offers, pi) == 0:
+                break
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+        self.lp_value, _, _, self.weights = self.master.solve()
+        self.shortfall = self.master.shortfall()
+
+    def fractional(self) -> np.ndarray:
+        w = self.weights
+        return np.flatnonzero((w > 1e-6) & (w < 1 - 1e-6))
+
+    def fix(self, column: int) -> None:
+        self.master.vars[column].SetBounds(1.0, 1.0)
+
+    def result(self) -> MasterResult:
+        assert self.best is not None
+        w = self.weights
+        if len(w) < len(self.pool):
+            w = np.append(w, np.zeros(len(self.pool) - len(w)))
+        return MasterResult(self.best, self.points, self.pool, w, self.lp_value, self.rounds)
+
+
+def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: float = 2e-6,
+                      deadline: float | None = None) -> ColumnGeneration:
+    """Alternate master LP and pricing until the Lagrangian bound meets the LP value."""
+    cg = ColumnGeneration(pb, dual)
+    cg.run(max_rounds, tol, deadline)
+    assert cg.best is not None
+    log.info("column generation: %d rounds, %d columns, bound %.2f, LP %.2f", cg.rounds,
+             len(cg.pool), cg.best.value / 100, cg.lp_value / 100)
+    return cg
+
+
+def _fits(pb: Problem, usage: np.ndarray) -> bool:
+    k_count = len(pb.programs)
+    capped = pb.max_skus >= 0
+    if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
+        return False
+    if pb.budget is not None and usage[k_count] > pb.budget * (1 - 1e-12):
+        return False
+    return not (pb.gmv_min is not None and usage[k_count + 1] < pb.gmv_min * (1 + 1e-12))
+
+
+def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list[int]] | None:
+    """Integral columns as they are; each fractional offer takes one of its columns or none,
+    the best combination that keeps the global rows. Returns (margin fen, columns) or None."""
+    pool, w = cg.pool, cg.weights
+    offers = np.array(pool.offer, np.int64)
+    integral = np.flatnonzero(w > 1 - 1e-6)
+    frac = cg.fractional()
+    frac_offers = sorted(set(offers[frac].tolist()))
+    if len(frac_offers) > max_fractional:
+        return None
+    base_usage = np.sum([pool.usage[c] for c in integral], axis=0) if integral.size else \
+        np.zeros(len(cg.pb.programs) + 2)
+    base_value = float(sum(pool.value[c] for c in integral))
+    options = [[-1, *frac[offers[frac] == o].tolist()] for o in frac_offers]
+    best: tuple[float, list[int]] | None = None
+    for pick in itertools.product(*options):
+        cols = [c for c in pick if c >= 0]
+        usage = base_usage + (np.sum([pool.usage[c] for c in cols], axis=0) if cols else 0.0)
+        value = base_value + sum(pool.value[c] for c in cols)
+        if _fits(cg.pb, usage) and (best is None or value > best[0]):
+            best = (value, [*integral.tolist(), *cols])
+    return best
+
+
+def plan_of(pool: ColumnPool, columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    if not columns:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return (np.concatenate([pool.pv[c] for c in columns]).astype(np.int64),
+            np.concatenate([pool.price[c] for c in columns]).astype(np.int64))
+
+
+def dive(cg: ColumnGeneration, bound: float, target_gap: float, deadline: float,
+         max_fixes: int = 12, rounds_per_fix: int = 2) -> tuple[float, list[int]] | None:
+    """Round the LP; while short of the target gap, fix the heaviest fractional column and
+    re-price the other offers around it (their columns shift to make room), then round again."""
+    best = round_lp(cg)
+    for _ in range(max_fixes):
+        if best is not None and bound - best[0] <= target_gap * max(abs(best[0]), 100.0):
+            break
+        frac = cg.fractional()
+        if frac.size == 0 or time.perf_counter() > deadline:
+            break
+        heaviest = frac[np.argmax(cg.weights[frac])]
+        log.debug("dive: %d fractional columns, fixing %d (weight %.3f)", frac.size, heaviest,
+                  cg.weights[heaviest])
+        cg.fix(int(heaviest))
+        cg.run(rounds_per_fix, 0.0, deadline, bound_stop=False)
+        if cg.shortfall > 1e-6:
+            break
+        found = round_lp(cg)
+        if found is not None and (best is None or found[0] > best[0]):
+            best = found
+    return best

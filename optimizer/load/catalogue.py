@@ -13,6 +13,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +136,7 @@ def _show(arr: pa.Array, i: int) -> str:
         return "empty"
     if isinstance(value, str) and not value.strip():
         return "empty"
-    text = repr(value)
+    text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -212,14 +213,18 @@ def _read_csv(path: Path) -> _Table:
     lines = _Lines.of(buf)
     _check_utf8(view, lines.line_of, file)
     filled = lines.nonempty()
-    if filled.size == 0:
+    header_text = ""
+    k = 0
+    while k < filled.size and not header_text.strip():  # the header: first line with content
+        h = int(filled[k]) - 1
+        header_text = bytes(view[lines.starts[h]: lines.ends[h]]).decode("utf-8")
+        k += 1
+    if not header_text.strip():
         raise InputError.one(file, "", "", "empty file; expected a header line "
                              f"({','.join(REQUIRED_COLUMNS)}) and one line per SKU")
-    h = int(filled[0]) - 1
-    header_text = bytes(view[lines.starts[h]: lines.ends[h]]).decode("utf-8")
     names = [name.strip() for name in next(csv.reader([header_text]))]
     header = f"line {h + 1}"
-    record_lines = filled[1:]
+    record_lines = filled[k:]
     if record_lines.size == 0:
         raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
     problems = _header_problems(names, file, header)
@@ -267,8 +272,8 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
         for record in reader:
             line = first_line + prev
             prev = reader.line_num
-            if not record:
-                continue
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # blank or whitespace-only line
             if len(record) != len(names):
                 bad += 1
                 if bad <= MAX_PROBLEMS:

@@ -29,6 +29,9 @@ MAX_NODES = 100_000  # expanded size (aliases counted at every use) a scenario m
 MAX_DEPTH = 64  # a scenario nests 3-5 levels deep
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_NULL_TAG = "tag:yaml.org,2002:null"
 
 Path_ = tuple[str | int, ...]
 
@@ -36,7 +39,7 @@ Path_ = tuple[str | int, ...]
 class TooBig(Exception):
     """The node graph expands past the budget (alias bomb), nests too deep, or refers to itself."""
 
-    def __init__(self, message: str, node: Node):
+    def __init__(self, message: str, node: Node | yaml.Event):
         super().__init__(message)
         self.node = node
 
@@ -83,8 +86,9 @@ class NodeBudget:
         return total
 
 
-def _line(node: Node) -> int:
-    return int(node.start_mark.line) + 1
+def _line(node: Node | yaml.Event) -> int:
+    mark = node.start_mark
+    return int(mark.line) + 1 if mark is not None else 0
 
 
 def _kind(node: Node) -> str:
@@ -106,6 +110,13 @@ class _Builder:
         self._scalars = yaml.SafeLoader("")
 
     def build(self, node: Node, path: Path_) -> Any:
+        plain = (_MAP_TAG if isinstance(node, MappingNode)
+                 else _SEQ_TAG if isinstance(node, SequenceNode) else None)
+        if plain is not None and node.tag != plain:
+            # The safe constructor would refuse these too; say so instead of dropping the tag.
+            self.problems.append(Problem(self.file, f"line {_line(node)}", _dotted(path),
+                                         f"YAML tag {node.tag!r} is not allowed here"))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -210,8 +221,22 @@ def _read_text(path: Path) -> str:
                              "UTF-8") from None
 
 
+def _check_depth(text: str) -> None:
+    """Refuse deep nesting from the event stream (iterative) before composing, which recurses:
+    the C composer would crash the interpreter on 100,000 nested brackets."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise TooBig(f"nested more than {MAX_DEPTH} levels deep", event)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _compose(text: str, file: str) -> Node | None:
     try:
+        _check_depth(text)
         return yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -223,6 +248,8 @@ def _compose(text: str, file: str) -> Node | None:
                              f"character {exc.character!r} is not allowed in YAML") from None
     except yaml.YAMLError as exc:
         raise InputError.one(file, "", "", f"YAML error: {_yaml_reason(exc)}") from None
+    except TooBig as exc:
+        raise InputError.one(file, f"line {_line(exc.node)}", "", str(exc)) from None
     except RecursionError:
         raise InputError.one(file, "", "", f"nested more than {MAX_DEPTH} levels deep") from None
 
@@ -295,7 +322,7 @@ def load_scenario(path: Path) -> tuple[Scenario, YamlSource]:
     file = str(path)
     text = _read_text(path)
     root = _compose(text, file)
-    if root is None:
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
         raise InputError.one(file, "", "", "empty file; a scenario needs at least name and "
                              "catalogue")
     try:

@@ -241,7 +241,11 @@ def _compose(text: str, file: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}" if mark is not None else ""
-        raise InputError.one(file, where, "", f"YAML syntax error: {_yaml_reason(exc)}") from None
+        message = f"YAML syntax error: {exc.problem or exc}"
+        opened = exc.context_mark
+        if exc.context and opened is not None and (mark is None or opened.line != mark.line):
+            message += f" ({exc.context} started on line {opened.line + 1})"
+        raise InputError.one(file, where, "", message) from None
     except yaml.reader.ReaderError as exc:
         line = text[: exc.position].count("\n") + 1
         raise InputError.one(file, f"line {line}", "",

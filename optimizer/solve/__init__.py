@@ -176,7 +176,14 @@ def _empty(status: str, seconds: float, bound: float, stats: dict[str, float | i
                   np.zeros(0, np.int64), stats, reason)
 
 
+def _hint_mask(cand: Candidates, pv: np.ndarray, price: np.ndarray) -> np.ndarray:
+    key = set(zip(pv.tolist(), price.tolist(), strict=True))
+    return np.array([(a, b) in key for a, b in zip(cand.pv.tolist(), cand.price.tolist(),
+                                                    strict=True)], dtype=bool)
+
+
 def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) -> Result:
+    """Bound by column generation, incumbent by diving, then CP-SAT to close what remains."""
     start = time.perf_counter()
     deadline = start + config.time_limit_s
     dual = Dual(pb)
@@ -191,43 +198,64 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
     if lag_bound < -1e-6 * max(1.0, abs(lag_bound)):
         return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                       "the Lagrangian relaxation proves that no plan meets every constraint")
+    t_dive = time.perf_counter()
+    dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.6 * config.time_limit_s)
+    stats["dive_seconds"] = time.perf_counter() - t_dive
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    if dived is not None:
+        pv, price = plan_of(cg.pool, dived[1])
+        best = (dived[0], pv, price)
+    bound = lag_bound
     complete = lattice_size(pb) <= complete_limit
-    if complete:
-        suggestions = [p.price for p in mr.points]
-        cand = build_candidates(pb, suggestions, complete_limit=complete_limit)
-        hint_key = set(zip(np.flatnonzero(mr.best.chosen).tolist(),
-                           mr.best.price[mr.best.chosen].tolist(), strict=True))
-        hint = np.array([(int(a), int(b)) in hint_key
-                         for a, b in zip(cand.pv, cand.price, strict=True)], dtype=bool)
+    stats["complete"] = int(complete)
+    need_more = best is None or _gap(bound, best[0]) > config.relative_gap
+    if complete and need_more:
+        # first a focused model (prices the duals and columns proposed, a few fen around them),
+        # small enough for CP-SAT to find a plan fast; then every lattice price, for the proof
+        col_pv, col_price = plan_of(cg.pool, list(range(len(cg.pool))))
+        near_pv = np.concatenate([col_pv] * 5)
+        near_price = np.concatenate([col_price + d * pb.step for d in (0, -1, 1, -2, 2)])
+        focused = build_candidates(pb, [p.price for p in mr.points], ladder_points=4,
+                                   complete_limit=0, extra=(near_pv, near_price))
+        hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
+        status, chosen, _, cstats = _run_candidates(
+            pb, focused, config, 0.4 * (deadline - time.perf_counter()), hint)
+        stats.update({f"focused_{k}": v for k, v in cstats.items()})
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            value = float(focused.margin[chosen].sum())
+            if best is None or value > best[0]:
+                best = (value, focused.pv[chosen], focused.price[chosen])
+        cand = build_candidates(pb, [p.price for p in mr.points], complete_limit=complete_limit,
+                                extra=(best[1], best[2]) if best is not None else None)
+        hint = _hint_mask(cand, best[1], best[2]) if best is not None else None
         status, chosen, cp_bound, cstats = _run_candidates(
             pb, cand, config, deadline - time.perf_counter(), hint)
         stats.update(cstats)
         stats["candidates"] = cand.size
-        pv, price = cand.pv[chosen] if chosen.size else chosen, \
-            cand.price[chosen] if chosen.size else chosen
         if status == cp_model.INFEASIBLE:
             return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
-                          "CP-SAT proves that no plan meets every constraint")
-    else:
-        cp_bound = float("inf")
-        t_dive = time.perf_counter()
-        dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.6 * config.time_limit_s)
-        stats["dive_seconds"] = time.perf_counter() - t_dive
-        if dived is not None and _gap(lag_bound, dived[0]) <= config.relative_gap:
-            status, (pv, price) = cp_model.FEASIBLE, plan_of(cg.pool, dived[1])
-        else:
-            status, pv, price, cstats = _run_columns(pb, cg.result(), config,
-                                                     deadline - time.perf_counter())
-            stats.update(cstats)
+                          "CP-SAT proves that no plan meets every constraint (over every price)")
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            bound = min(bound, cp_bound)
+            value = float(cand.margin[chosen].sum())
+            if best is None or value > best[0]:
+                best = (value, cand.pv[chosen], cand.price[chosen])
+    elif need_more:
+        status, pv, price, cstats = _run_columns(pb, cg.result(), config,
+                                                 deadline - time.perf_counter())
+        stats.update(cstats)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            value = float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0
+            if best is None or value > best[0]:
+                best = (value, pv, price)
     seconds = time.perf_counter() - start
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return _empty(NO_SOLUTION, seconds, lag_bound / 100, stats,
-                      "no plan found within the time limit" if status == cp_model.UNKNOWN
-                      else "no plan found among the generated candidates")
+    if best is None:
+        return _empty(NO_SOLUTION, seconds, bound / 100, stats,
+                      "no plan found within the time limit")
+    _, pv, price = best
     objective_fen = float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0
-    bound_fen = max(min(lag_bound, cp_bound), objective_fen)
-    objective, bound = objective_fen / 100, bound_fen / 100
-    gap = _gap(bound, objective)
-    stats["complete"] = int(complete)
-    return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective, bound, gap,
-                  seconds, pv.astype(np.int64), price.astype(np.int64), stats)
+    bound_fen = max(bound, objective_fen)
+    objective = objective_fen / 100
+    gap = _gap(bound_fen / 100, objective)
+    return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective, bound_fen / 100,
+                  gap, seconds, pv.astype(np.int64), price.astype(np.int64), stats)

@@ -170,8 +170,10 @@ class ColumnGeneration:
         self.points.append(point)
         if self.best is None or point.value < self.best.value:
             self.best = point
-        improving = offers[point.offer_value[offers] > pi[offers] + 1e-6 * np.maximum(
-            1.0, np.abs(pi[offers]))]
+        finite = np.isfinite(pi[offers])
+        threshold = np.full(offers.size, -np.inf)
+        threshold[finite] = pi[offers][finite] * (1 + 1e-6 * np.sign(pi[offers][finite])) + 1e-6
+        improving = offers[point.offer_value[offers] > threshold]
         ids = _columns_from_point(self.pb, point, improving, self.pool, self.rounds)
         self.master.add(self.pool, ids)
         return len(ids)

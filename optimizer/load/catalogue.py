@@ -160,11 +160,11 @@ def _check_utf8(data: memoryview, line_of: Callable[[int], int], file: str) -> N
     decoder = codecs.getincrementaldecoder("utf-8")()
     step = 1 << 20
     for off in range(0, len(data), step):
+        pending = len(decoder.getstate()[0])  # bytes of a character split across pieces
         try:
             decoder.decode(data[off: off + step], final=off + step >= len(data))
         except UnicodeDecodeError as exc:
-            pos = off + exc.start - len(decoder.getstate()[0]) if exc.start < 0 else off + exc.start
-            pos = max(0, min(pos, len(data) - 1))
+            pos = max(0, min(off - pending + exc.start, len(data) - 1))
             raise InputError.one(file, f"line {line_of(pos)}", "",
                                  f"not UTF-8 text (byte 0x{data[pos]:02x}); save the file as "
                                  "'CSV UTF-8' (Excel) or convert it from GBK") from None
@@ -462,7 +462,7 @@ def _parse_float(arr: pa.Array) -> _Parsed:
         ok = _np_bool(pc.match_substring_regex(text, _FLOAT))
         safe = text if ok.all() else pc.if_else(pa.array(ok), text, "0")
         x = pc.cast(safe, pa.float64()).to_numpy()
-    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+    elif pa.types.is_integer(t) or pa.types.is_floating(t):
         empty = _np_bool(arr.is_null())
         x = pc.fill_null(arr.cast(pa.float64()), 0.0).to_numpy()
         ok = ~empty

@@ -278,6 +278,17 @@ def test_not_utf8_names_the_line(write: Writer) -> None:
     assert where == "line 4" and "not UTF-8" in message
 
 
+def test_not_utf8_after_a_character_split_across_read_pieces(write: Writer) -> None:
+    """The UTF-8 check reads 1 MB pieces; a bad byte right after a split character is still
+    placed on its own line."""
+    head = (csv_text() + "#" * (2**20 - len(csv_text()) - 2) + "\n").encode()  # 1 MB - 1 byte
+    data = head + "规".encode() + b"\xff,x\n"
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", data))
+    where, _, message = problems(exc)[0]
+    assert where == "line 6" and "byte 0xff" in message
+
+
 def test_chinese_text_is_fine(write: Writer) -> None:
     cat = load_catalogue(write("c.csv", csv_text(rows=["快递袋-1,气泡袋,consumer,1,1,1,1,1"])))
     assert cat.sku_id[0] == "快递袋-1" and cat.offer_id[0] == "气泡袋"

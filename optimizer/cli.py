@@ -1,6 +1,6 @@
-"""The command line: a thin wrapper that maps outcomes to exit codes (SPEC 5).
+"""The command line: a thin wrapper mapping outcomes to exit codes (SPEC 5).
 
-0 plan written; 2 invalid input; 3 infeasible; 4 no solution within the time limit; 1 internal error.
+0 plan written; 2 invalid input; 3 infeasible; 4 no solution in time; 1 internal error.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool) -> Non
     except KeyboardInterrupt:
         click.echo("interrupted; nothing written", err=True)
         sys.exit(EXIT_INTERNAL)
-    except Exception as exc:  # noqa: BLE001 - last line of defence: say what, exit 1
+    except Exception as exc:
         log.debug("internal error", exc_info=True)
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)

@@ -7,6 +7,7 @@ so that whatever the model accepts also holds in exact arithmetic.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,7 +97,7 @@ def add_fee_variants(em: EnrollModel) -> None:
                 else:
                     em.model.add(chosen <= em.pair_expr(hub_pair))
             elif hub_pair is not None:
-                em.model.add(chosen + em.pair_expr(hub_pair) <= 1)
+                em.model.add(LinearExpr.sum([chosen, em.pair_expr(hub_pair)]) <= 1)
             count += 1
     em.n_rows["fee_variants"] = count
 
@@ -109,7 +110,7 @@ def _offer_pairs(em: EnrollModel, k: int) -> dict[int, list[int]]:
 
 
 def add_all_or_none(em: EnrollModel) -> None:
-    """selection: offer: the eligible SKUs of an offer enroll in the program together or not at all."""
+    """selection: offer: an offer's eligible SKUs enroll in the program together or not at all."""
     pb = em.pb
     count = 0
     for k in np.flatnonzero(pb.offer_level):
@@ -143,7 +144,7 @@ def add_exclusivity(em: EnrollModel) -> None:
                     for p in pairs:
                         model.add(em.pair_expr(p) <= w)
                     flags.append(w)
-            model.add(flags[0] + flags[1] <= 1)
+            model.add(LinearExpr.sum(flags) <= 1)
             count += 1
     em.n_rows["exclusive"] = count
 
@@ -241,12 +242,12 @@ class ColumnModel:
 
 def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
                        usage: np.ndarray) -> ColumnModel:
-    """Columns given as arrays: offer id, margin (fen), usage rows [count per program, disc, rev]."""
+    """Columns as arrays: offer id, margin (fen), usage [count per program, disc, rev]."""
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"c{i}") for i in range(offer.size)]
     order = np.argsort(offer, kind="stable")
     bounds = np.flatnonzero(np.r_[True, offer[order][1:] != offer[order][:-1], True])
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         if b - a > 1:
             model.add_at_most_one([x[i] for i in order[a:b]])
     k_count = len(pb.programs)

@@ -48,13 +48,16 @@ class PlanTables:
     summary: dict[str, Any]
 
 
-def _plan_rows(pb: Problem, result: Result) -> tuple[list[tuple[str, ...]], dict[str, np.ndarray]]:
+Row = tuple[str, ...]
+
+
+def _plan_rows(pb: Problem, result: Result) -> tuple[list[Row], dict[str, np.ndarray]]:
     pv, price = result.pv, result.price
     order = np.lexsort((pb.pv_prog[pv], pb.pv_sku[pv]))
     pv, price = pv[order], price[order]
     ev = pb.evaluate(pv, price)
     fees = ev["revenue"] * pb.pv_fee[pv]
-    rows = []
+    rows: list[Row] = []
     for i in range(pv.size):
         p = pv[i]
         s = pb.pv_sku[p]
@@ -74,7 +77,7 @@ def _excluded_rows(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome,
     enrolled[pb.pv_sku[result.pv], pb.pv_prog[result.pv]] = True
     offer_in = np.zeros((pb.n_offers, len(pb.programs)), bool)
     offer_in[pb.sku_offer[pb.pv_sku[result.pv]], pb.pv_prog[result.pv]] = True
-    rows = []
+    rows: list[Row] = []
     for k, pid in enumerate(pb.programs):
         caps = list(rulebook.programs[pid].price_caps.items())
         rivals = [b if a == k else a for a, b in pb.exclusive if k in (a, b)]
@@ -84,6 +87,7 @@ def _excluded_rows(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome,
                 rows.append((sku, pid, str(outcome.reason[s, k]), str(outcome.detail[s, k])))
                 continue
             if not pb.eligible[s, k]:
+                lowest = yuan(pb.lo_alone[s, k]) if pb.lo_alone[s, k] < 2**62 else "none"
                 which = int(pb.cap_which[s, k])
                 cap = (f"{caps[which][1].field} x {caps[which][1].ratio}"
                        f" ({'strict' if caps[which][1].strict else 'non-strict'})"
@@ -91,7 +95,7 @@ def _excluded_rows(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome,
                 rows.append((sku, pid, "PRICE_CAP",
                              "no price under the caps keeps a non-negative margin: highest "
                              f"allowed {yuan(pb.hi[s, k])} under {cap}, lowest keeping the margin "
-                             f"rule {yuan(pb.lo_alone[s, k]) if pb.lo_alone[s, k] < 2**62 else 'none'}"))
+                             f"rule {lowest}"))
                 continue
             offer = int(pb.sku_offer[s])
             rival = next((r for r in rivals if offer_in[offer, r]), None)

@@ -67,7 +67,7 @@ def _threshold(value: Any) -> Any:
 # ---------------------------------------------------------------- merchant (one shop: scalars)
 
 def merchant_context(merchant: Merchant, catalogue: Catalogue) -> Callable[[str], Any]:
-    """Field lookup for merchant rules: merchant fields, and `count:<bool column>` over the catalogue."""
+    """Merchant-rule lookup: merchant fields, and `count:<bool column>` over the catalogue."""
 
     def get(name: str) -> Any:
         if name.startswith("count:"):
@@ -107,7 +107,7 @@ def eval_merchant_rule(rule: Rule, get: Callable[[str], Any]) -> str | None:
 
 # ---------------------------------------------------------------- SKU rules (vectorised)
 
-def _sku_leaf(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Callable[[np.ndarray], list[str]]]:
+def _sku_leaf(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Explain]:
     assert rule.field is not None and rule.op is not None
     column = cat.column(rule.field)
     threshold = rule.value
@@ -129,7 +129,10 @@ def _sku_leaf(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Callable[[np.ndar
     return np.asarray(ok, dtype=bool), detail
 
 
-def eval_sku_rule(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Callable[[np.ndarray], list[str]]]:
+Explain = Callable[[np.ndarray], list[str]]
+
+
+def eval_sku_rule(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Explain]:
     """(holds per SKU, a function giving the reason for the SKUs at given indices)."""
     if rule.field is not None:
         return _sku_leaf(rule, cat)
@@ -185,12 +188,14 @@ def evaluate_rules(rulebook: Rulebook, merchant: Merchant, cat: Catalogue) -> Ru
             continue
         pending = np.ones(n, dtype=bool)
         for rule in prog.sku_rules.values():
-            holds, why = eval_sku_rule(rule, cat)
+            holds, explain = eval_sku_rule(rule, cat)
             fail = pending & ~holds
             if fail.any():
                 idx = np.flatnonzero(fail)
                 reason[idx, j] = SKU_RULE
-                detail[idx, j] = np.asarray(why(idx), dtype=object)
+                texts = np.empty(idx.size, dtype=object)
+                texts[:] = explain(idx)
+                detail[idx, j] = texts
                 pending &= ~fail
         ok[:, j] = pending
     return RuleOutcome(programs, ok, reason, detail)

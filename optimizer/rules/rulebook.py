@@ -93,7 +93,8 @@ class Rulebook(_Strict):
         for pid, prog in self.programs.items():
             for item_id, item in prog.fees.items():
                 if item.group not in self.fee_groups:
-                    raise ValueError(f"programs.{pid}.fees.{item_id}: unknown fee group {item.group}")
+                    raise ValueError(
+                        f"programs.{pid}.fees.{item_id}: unknown fee group {item.group}")
         return self
 
     def exclusive_pairs(self) -> list[tuple[str, str]]:
@@ -171,6 +172,7 @@ def build_rulebook(scenario: Scenario, source: YamlSource) -> Rulebook:
         raise InputError.one(rb_file, "", "programs", "the rulebook defines no programs")
     problems: list[Problem] = []
     scen_file = str(source.file)
+    chosen: dict[str, dict[str, Any]]
     if scenario.programs is None:
         chosen = {pid: {} for pid in programs_raw}
     else:
@@ -194,8 +196,8 @@ def build_rulebook(scenario: Scenario, source: YamlSource) -> Rulebook:
         fee_groups[group] = deep_merge(fee_groups[group] or {}, {"cap": over.cap})
     merged = {pid: deep_merge(programs_raw[pid], over) for pid, over in chosen.items()}
     try:
-        rulebook = Rulebook(name=str(raw.get("name", scenario.rulebook)), fee_groups=fee_groups,
-                            programs=merged)
+        rulebook = Rulebook.model_validate({"name": str(raw.get("name", scenario.rulebook)),
+                                            "fee_groups": fee_groups, "programs": merged})
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(err["loc"])
@@ -212,7 +214,8 @@ def build_rulebook(scenario: Scenario, source: YamlSource) -> Rulebook:
         if pid not in rulebook.programs:
             problems.append(Problem(scen_file, source.where(("constraints", "max_skus", pid)),
                                     f"constraints.max_skus.{pid}",
-                                    f"not a program in scope (in scope: {sorted(rulebook.programs)})"))
+                                    "not a program in scope "
+                                    f"(in scope: {sorted(rulebook.programs)})"))
     if problems:
         raise InputError(problems)
     return rulebook

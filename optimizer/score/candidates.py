@@ -35,7 +35,7 @@ class Candidates:
 
 
 def margin_optimal_price(pb: Problem) -> np.ndarray:
-    """Best lattice price per pv for margin alone: two neighbours of the closed-form peak, or an end."""
+    """Best lattice price per pv for margin alone: next to the closed-form peak, or an end."""
     lo, hi, step, e = pb.pv_lo, pb.pv_hi, pb.step, pb.pv_elast
     alpha = 1.0 - pb.pv_fee
     beta = pb.pv_cost.astype(np.float64)
@@ -73,7 +73,7 @@ def lattice_size(pb: Problem) -> int:
 
 
 def active_dims(pb: Problem) -> tuple[np.ndarray, bool, bool]:
-    """Which resources can bind: stock per SKU (units at the lowest prices exceed it), budget, GMV."""
+    """Which resources can bind: stock per SKU (units at lowest prices exceed it), budget, GMV."""
     u_max = pb.units(np.arange(pb.m), pb.pv_lo)
     per_sku_prog = np.zeros((pb.n, len(pb.programs)))
     np.maximum.at(per_sku_prog, (pb.pv_sku, pb.pv_prog), u_max)

@@ -70,5 +70,5 @@ def fee_table(rulebook: Rulebook) -> FeeTable:
             found = [FeeVariant(None, found[0].rate)]
         variants[pid] = tuple(found)
         alone_bits = tuple(h == pid for h in hub)
-        alone[pid] = next((v for v in found if v.pattern in (None, alone_bits)))
+        alone[pid] = next(v for v in found if v.pattern in (None, alone_bits))
     return FeeTable(hub, variants, alone)

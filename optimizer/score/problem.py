@@ -29,7 +29,8 @@ def _ceil_div(num: np.ndarray, den: int) -> np.ndarray:
     return -np.floor_divide(-num, den)
 
 
-def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue, step: int) -> tuple[np.ndarray, np.ndarray]:
+def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue,
+           step: int) -> tuple[np.ndarray, np.ndarray]:
     """Highest lattice price under every cap of `program`, and which cap binds (index, -1 none)."""
     caps = list(rulebook.programs[program].price_caps.values())
     hi = cat.market_price.astype(np.int64) * NO_CAP_MULTIPLE
@@ -40,7 +41,8 @@ def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue, step: int) -> tuple
         if r.numerator * max(int(field.max(initial=0)), 1) > 2**62:
             raise ValueError(f"price cap ratio {cap.ratio} too fine for exact arithmetic")
         prod = field * r.numerator
-        bound = _floor_div(prod - 1, r.denominator) if cap.strict else _floor_div(prod, r.denominator)
+        # strict: p < r*F  <=>  p*den < num*F  <=>  p <= (num*F - 1) // den
+        bound = _floor_div(prod - 1 if cap.strict else prod, r.denominator)
         tighter = bound < hi
         which = np.where(tighter, i, which)
         hi = np.minimum(hi, bound)
@@ -163,10 +165,9 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
             fee_rates.append(var.rate)
     pv_sku, pv_prog, pv_lo, pv_var = (np.concatenate(parts[k]).astype(np.int64)
                                       for k in ("sku", "prog", "lo", "var"))
-    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(-1, len(hub_idx))
     order = np.lexsort((pv_var, pv_prog, pv_sku))  # a SKU's pvs together, programs in order
-    pv_sku, pv_prog, pv_lo, pv_var, pv_hub = (a[order] for a in (pv_sku, pv_prog, pv_lo, pv_var,
-                                                                 pv_hub))
+    pv_sku, pv_prog, pv_lo, pv_var = pv_sku[order], pv_prog[order], pv_lo[order], pv_var[order]
+    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(-1, len(hub_idx))[order]
     rates = np.array([float(f) for f in fee_rates], np.float64)
 
     mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
@@ -178,7 +179,8 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
     return Problem(
         programs=programs,
         offer_level=np.array([rulebook.programs[p].selection == "offer" for p in programs]),
-        exclusive=tuple((programs.index(a), programs.index(b)) for a, b in rulebook.exclusive_pairs()),
+        exclusive=tuple((programs.index(a), programs.index(b))
+                        for a, b in rulebook.exclusive_pairs()),
         hub=hub_idx,
         step=step,
         sku_id=cat.sku_id,

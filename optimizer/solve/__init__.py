@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -66,8 +67,11 @@ def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -
         solver.log_callback = cpsat_log.debug
 
 
+Stats = dict[str, float | int]
+
+
 def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_left: float,
-                    hint: np.ndarray | None) -> tuple[int, np.ndarray, float, dict[str, float | int]]:
+                    hint: np.ndarray | None) -> tuple[Any, np.ndarray, float, Stats]:
     """CP-SAT over candidate prices; returns status, chosen mask, bound (fen), stats."""
     em = build_model(pb, cand)
     if hint is not None:
@@ -87,7 +91,7 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
 
 
 def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left: float
-                 ) -> tuple[int, np.ndarray, np.ndarray, dict[str, float | int]]:
+                 ) -> tuple[Any, np.ndarray, np.ndarray, Stats]:
     """CP-SAT over generated columns (one per offer at most), hinted by the LP solution."""
     pool = mr.pool
     usage = np.array(pool.usage) if len(pool) else np.zeros((0, len(pb.programs) + 2))

@@ -29,6 +29,18 @@ def _ceil_div(num: np.ndarray, den: int) -> np.ndarray:
     return -np.floor_divide(-num, den)
 
 
+def lattice_cap(field: np.ndarray, ratio: Fraction, strict: bool, step: int) -> np.ndarray:
+    """Highest multiple of `step` with p < ratio*field (strict) or p <= ratio*field, exactly.
+
+    p < num/den * F  <=>  p*den < num*F  <=>  p <= (num*F - 1) // den  (all integers).
+    """
+    if ratio.numerator * max(int(field.max(initial=0)), 1) > 2**62:
+        raise ValueError(f"price cap ratio {ratio} too fine for exact arithmetic")
+    prod = field.astype(np.int64) * ratio.numerator
+    bound = _floor_div(prod - 1 if strict else prod, ratio.denominator)
+    return _floor_div(bound, step) * step
+
+
 def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue,
            step: int) -> tuple[np.ndarray, np.ndarray]:
     """Highest lattice price under every cap of `program`, and which cap binds (index, -1 none)."""
@@ -36,13 +48,7 @@ def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue,
     hi = cat.market_price.astype(np.int64) * NO_CAP_MULTIPLE
     which = np.full(cat.n, -1, dtype=np.int64)
     for i, cap in enumerate(caps):
-        r = Fraction(cap.ratio)
-        field = cat.column(cap.field).astype(np.int64)
-        if r.numerator * max(int(field.max(initial=0)), 1) > 2**62:
-            raise ValueError(f"price cap ratio {cap.ratio} too fine for exact arithmetic")
-        prod = field * r.numerator
-        # strict: p < r*F  <=>  p*den < num*F  <=>  p <= (num*F - 1) // den
-        bound = _floor_div(prod - 1 if cap.strict else prod, r.denominator)
+        bound = lattice_cap(cat.column(cap.field), Fraction(cap.ratio), cap.strict, 1)
         tighter = bound < hi
         which = np.where(tighter, i, which)
         hi = np.minimum(hi, bound)

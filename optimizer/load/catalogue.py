@@ -232,7 +232,25 @@ def _read_csv(path: Path) -> _Table:
         raise InputError(problems)
 
     body_start = int(lines.next_start[h])
-    ncol = len(names)
+    body = pa.py_buffer(view[body_start:])
+    quoted = raw.find(b'"', bom + body_start) >= 0
+    table, ragged = _arrow_read(body, len(names), quoted, threads=True, file=file)
+    if table is not None and not ragged and table.num_rows == record_lines.size:
+        columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
+        return _Table(file, "line", names, columns, record_lines)
+    if table is not None and ragged:
+        # Single-threaded, Arrow numbers each bad row (its index among non-empty lines).
+        table, ragged = _arrow_read(body, len(names), quoted, threads=False, file=file)
+        if (table is not None and table.num_rows + len(ragged) == record_lines.size
+                and all(r.number is not None for r in ragged)):
+            return _with_ragged(table, ragged, names, record_lines, file)
+    # Rare path (values with line breaks, or Arrow gave up): the csv module knows every line.
+    return _read_csv_slowly(bytes(view[body_start:]).decode("utf-8"), h + 2, names, file)
+
+
+def _arrow_read(body: pa.Buffer, ncol: int, quoted: bool, *, threads: bool,
+                file: str) -> tuple[pa.Table | None, list[Any]]:
+    """Every cell as text; rows with the wrong number of fields are set aside, not fatal."""
     internal = [f"c{i}" for i in range(ncol)]
     ragged: list[Any] = []
 
@@ -240,11 +258,10 @@ def _read_csv(path: Path) -> _Table:
         ragged.append(row)
         return "skip"
 
-    quoted = raw.find(b'"', bom + body_start) >= 0
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(view[body_start:])),
-            read_options=pacsv.ReadOptions(column_names=internal, use_threads=True),
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(column_names=internal, use_threads=threads),
             parse_options=pacsv.ParseOptions(newlines_in_values=quoted,
                                              invalid_row_handler=on_bad_row),
             convert_options=pacsv.ConvertOptions(
@@ -253,12 +270,33 @@ def _read_csv(path: Path) -> _Table:
         )
     except pa.ArrowInvalid as exc:
         log.debug("pyarrow could not parse %s (%s); reading it with the csv module", file, exc)
-        table = None
-    if table is not None and not ragged and table.num_rows == record_lines.size:
-        columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
-        return _Table(file, "line", names, columns, record_lines)
-    # Rare path (ragged rows, values with line breaks): the csv module knows each record's line.
-    return _read_csv_slowly(bytes(view[body_start:]).decode("utf-8"), h + 2, names, file)
+        return None, ragged
+    return table, ragged
+
+
+def _ragged_message(fields: int, ncol: int) -> str:
+    return (f"has {fields} field(s), the header has {ncol} "
+            "(a stray comma, or a value with a comma that needs \"quotes\"?)")
+
+
+def _with_ragged(table: pa.Table, ragged: list[Any], names: list[str], record_lines: I64,
+                 file: str) -> _Table:
+    """Drop the ragged rows from the line map and report them (whitespace-only lines: skipped)."""
+    bad = np.asarray([r.number - 1 for r in ragged], dtype=np.int64)
+    keep = np.ones(record_lines.size, dtype=bool)
+    keep[bad] = False
+    problems: list[Problem] = []
+    real = [r for r in ragged if r.text.strip()]
+    for row in real[:MAX_PROBLEMS]:
+        line = int(record_lines[row.number - 1])
+        problems.append(Problem(file, f"line {line}", "",
+                                _ragged_message(row.actual_columns, len(names))))
+    if len(real) > MAX_PROBLEMS:
+        problems.append(Problem(file, "", "", f"{len(real) - MAX_PROBLEMS} more ragged line(s)"))
+    if table.num_rows == 0 and not problems:
+        raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
+    columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
+    return _Table(file, "line", names, columns, record_lines[keep], problems)
 
 
 def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) -> _Table:
@@ -277,10 +315,8 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
             if len(record) != len(names):
                 bad += 1
                 if bad <= MAX_PROBLEMS:
-                    problems.append(Problem(
-                        file, f"line {line}", "",
-                        f"has {len(record)} field(s), the header has {len(names)} "
-                        f"(a stray comma, or a value with a comma that needs \"quotes\"?)"))
+                    problems.append(Problem(file, f"line {line}", "",
+                                            _ragged_message(len(record), len(names))))
                 continue
             lines.append(line)
             for col, value in zip(cells, record, strict=True):

@@ -228,6 +228,28 @@ def test_ragged_rows_name_their_lines_and_the_rest_is_still_checked(write: Write
     assert got[1][2].startswith("has 9 field(s), the header has 8")
 
 
+def test_ragged_rows_beside_values_with_line_breaks(write: Writer) -> None:
+    header = HEADER + ",title"
+    rows = [ROWS[0] + ',"two\nlines"', ROWS[1] + ",x,extra", "S3,O2,other,0,1,1,1,1,x"]
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", csv_text(header, rows)))
+    assert [(w, f) for w, f, _ in problems(exc)] == [("line 4", ""), ("line 5", "market_price")]
+
+
+@pytest.mark.parametrize("first", [ROWS[0], ROWS[0].replace("S1", '"S1"')])  # quoted or not
+def test_whitespace_only_lines_are_skipped(write: Writer, first: str) -> None:
+    rows = [first, "   ", ROWS[1] + ",,extra", "\t", "S3,O2,other,0,1,1,1,1"]
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", csv_text(rows=rows)))
+    assert [(w, f) for w, f, _ in problems(exc)] == [("line 4", ""), ("line 6", "market_price")]
+
+
+def test_every_row_ragged(write: Writer) -> None:
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", csv_text(rows=[r + ",x" for r in ROWS])))
+    assert [w for w, _, _ in problems(exc)] == ["line 2", "line 3", "line 4"]
+
+
 def test_bom_crlf_and_blank_lines_keep_line_numbers(write: Writer) -> None:
     text = "\r\n".join([HEADER, ROWS[0], "", ROWS[1], "", "", "S3,O2,other,0,1,1,1,1"]) + "\r\n"
     with pytest.raises(InputError) as exc:

@@ -125,3 +125,8 @@ def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_point
         keep |= ev["revenue"] > ref["revenue"][pv]
     return Candidates(pv[keep], price[keep], ev["units"][keep], ev["margin"][keep],
                       ev["discount"][keep], ev["revenue"][keep], complete)
+
+
+def subset(cand: Candidates, keep: np.ndarray) -> Candidates:
+    return Candidates(cand.pv[keep], cand.price[keep], cand.units[keep], cand.margin[keep],
+                      cand.discount[keep], cand.revenue[keep], cand.complete)

@@ -17,9 +17,9 @@ from ortools.sat.python import cp_model
 
 from optimizer.load.types import SolverConfig
 from optimizer.model.cpsat import build_column_model, build_model
-from optimizer.score.candidates import Candidates, build_candidates, lattice_size
+from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
 from optimizer.score.problem import Problem
-from optimizer.solve.lagrange import Dual
+from optimizer.solve.lagrange import Dual, best_prices, penalised_value
 from optimizer.solve.master import MasterResult, column_generation, dive, plan_of
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,25 @@ def _refine_core(pb: Problem, mr: MasterResult, pv: np.ndarray, price: np.ndarra
     return new_pv, new_price, stats
 
 
+def _prune_by_reduced_cost(pb: Problem, dual: Dual, mr: MasterResult, cand: Candidates,
+                           best: tuple[float, np.ndarray, np.ndarray]) -> Candidates:
+    """Drop candidates that cannot be in a plan better than the incumbent.
+
+    With stock relaxed, L0 = L(lambda*) bounds every plan; forcing (pv, p) lowers its offer's
+    value by at least g(best price of pv) - g(p), so L0 - that < incumbent rules p out exactly.
+    The incumbent's own prices are kept so the model can return it.
+    """
+    mult = mr.best.mult
+    l0 = dual.evaluate(mult, stock=False).value
+    _, g_best, _ = best_prices(pb, mult, 0.0)
+    g = penalised_value(pb, mult, cand.pv, cand.price)
+    slack = 1e-7 * max(abs(l0), 1.0) + 1.0
+    keep = l0 - (g_best[cand.pv] - g) >= best[0] - slack
+    keep |= _hint_mask(cand, best[1], best[2])
+    log.info("reduced-cost pruning keeps %d of %d candidates", int(keep.sum()), cand.size)
+    return subset(cand, keep)
+
+
 def _empty(status: str, seconds: float, bound: float, stats: dict[str, float | int | str],
            reason: str) -> Result:
     return Result(status, 0.0, bound, float("inf"), seconds, np.zeros(0, np.int64),
@@ -231,6 +250,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
                 best = (value, focused.pv[chosen], focused.price[chosen])
         cand = build_candidates(pb, [p.price for p in mr.points], complete_limit=complete_limit,
                                 extra=(best[1], best[2]) if best is not None else None)
+        if best is not None:
+            cand = _prune_by_reduced_cost(pb, dual, mr, cand, best)
         hint = _hint_mask(cand, best[1], best[2]) if best is not None else None
         status, chosen, cp_bound, cstats = _run_candidates(
             pb, cand, config, deadline - time.perf_counter(), hint)

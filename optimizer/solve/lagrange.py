@@ -106,6 +106,14 @@ class DualPoint:
     usage: np.ndarray  # [per-program count (K), discount, revenue] of the relaxed solution
 
 
+def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.ndarray
+                    ) -> np.ndarray:
+    """u(p) * (alpha p - beta) - lambda_k at given prices (stock multiplier 0)."""
+    alpha = 1.0 - pb.pv_fee[pv] + mult.budget + mult.gmv
+    beta = pb.pv_cost[pv] + mult.budget * pb.pv_market[pv]
+    return pb.units(pv, price) * (alpha * price - beta) - mult.prog[pb.pv_prog[pv]]
+
+
 def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
                 pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
@@ -143,7 +151,7 @@ class Dual:
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
 
     def _combo(self, combo: Combo, mult: Multipliers,
-               base: tuple[np.ndarray, np.ndarray, np.ndarray]
+               base: tuple[np.ndarray, np.ndarray, np.ndarray], stock: bool = True
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """SKU values (with nu*avail), pv prices and pv picks for one combo."""
         pb = self.pb
@@ -151,7 +159,7 @@ class Dual:
         take = (combo.status == 2) | ((combo.status == 1) & (value > 0))
         used = np.bincount(pb.pv_sku, np.where(take, units, 0.0), minlength=pb.n)
         v = np.bincount(pb.pv_sku, np.where(take, value, 0.0), minlength=pb.n)
-        over = combo.feasible & (used > pb.avail * (1 + 1e-12) + 1e-9)
+        over = combo.feasible & (used > pb.avail * (1 + 1e-12) + 1e-9) & stock
         if over.any():
             pvs = np.flatnonzero(over[pb.pv_sku] & (combo.status > 0))
             sub_v, sub_price, sub_take = self._stock_bound(combo, mult, over, pvs)
@@ -212,7 +220,8 @@ class Dual:
             best_take = np.where(upd, inset, best_take)
         return best_v, best_price, best_take
 
-    def evaluate(self, mult: Multipliers) -> DualPoint:
+    def evaluate(self, mult: Multipliers, stock: bool = True) -> DualPoint:
+        """L(mult): valid for any multipliers; `stock=False` relaxes stock entirely (weaker)."""
         pb = self.pb
         n_states = self.st.n_states
         state_val = np.full((n_states, pb.n), NEG)
@@ -220,7 +229,7 @@ class Dual:
         prices, picks = [], []
         base = best_prices(pb, mult, 0.0)
         for ci, combo in enumerate(self.st.combos):
-            v, price, take = self._combo(combo, mult, base)
+            v, price, take = self._combo(combo, mult, base, stock)
             prices.append(price)
             picks.append(take)
             si = combo.state

@@ -352,6 +352,44 @@ def test_large_file_spanning_many_parser_blocks(write: Writer) -> None:
     assert cat.line[29_999] == 30_001 and cat.line[30_000] == 30_003
 
 
+def test_repeated_values_parsed_once_still_report_their_own_rows(write: Writer) -> None:
+    """Columns are parsed per distinct value on big files; problems must keep their rows."""
+    rows = [f"S{i},O{i // 5},consumer,9.90,9.90,1,5,1,{'50' if i % 7 else '75.5'}"
+            for i in range(20_000)]
+    cat = load_catalogue(write("good.csv", csv_text(HEADER + ",growth_score", rows)))
+    assert list(cat.growth_score[:8]) == [75.5, 50, 50, 50, 50, 50, 50, 75.5]
+    assert (cat.market_price == 990).all()
+    rows[12_345] = rows[12_345].rsplit(",", 1)[0] + ",abc"
+    rows[17_000] = rows[17_000].rsplit(",", 1)[0] + ",101"
+    rows[5] = rows[5].replace(",9.90,9.90,", ",9.90,,")
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", csv_text(HEADER + ",growth_score", rows)))
+    assert problems(exc) == [
+        ("line 7", "min_price_30d", "empty; min_price_30d is required"),
+        ("line 12347", "growth_score", "'abc' is not a number"),
+        ("line 17002", "growth_score", "'101': growth_score must be 0 to 100"),
+    ]
+
+
+def test_parquet_nulls_in_repeated_text_columns(tmp_path: Path) -> None:
+    n = 20_000
+    prices: list[str | None] = ["9.90"] * n
+    prices[777] = None
+    table = pa.table({
+        "sku_id": [f"S{i}" for i in range(n)], "offer_id": ["O"] * n, "category": ["other"] * n,
+        "market_price": prices, "min_price_30d": ["9.90"] * n, "unit_cost": ["1"] * n,
+        "stock": ["5"] * n, "daily_units": ["1"] * n, "moq": [None] * (n - 1) + ["3"],
+    })
+    pq.write_table(table, tmp_path / "c.parquet")
+    with pytest.raises(InputError) as exc:
+        load_catalogue(tmp_path / "c.parquet")
+    assert problems(exc) == [("row 778", "market_price", "empty; market_price is required")]
+    table = table.set_column(3, "market_price", pa.array(["9.90"] * n))
+    pq.write_table(table, tmp_path / "c.parquet")
+    cat = load_catalogue(tmp_path / "c.parquet")
+    assert cat.moq[0] == 1 and cat.moq[-1] == 3
+
+
 # ---------------------------------------------------------------- Parquet
 
 

@@ -170,11 +170,7 @@ class _Builder:
                 self.problems.append(Problem(self.file, f"line {_line(src)}", _dotted(path),
                                              f"'<<' merges a mapping, not {_kind(src)}"))
                 continue
-            merged = _Builder(self.file, self.lines)
-            merged._scalars = self._scalars
-            values = merged._mapping(src, path)
-            self.problems.extend(merged.problems)
-            for key, value in values.items():
+            for key, value in self._mapping(src, path).items():
                 out.setdefault(key, value)
         return out
 

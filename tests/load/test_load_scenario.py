@@ -360,3 +360,19 @@ def test_merge_keys_work_and_explicit_keys_win(write: Callable[..., Path]) -> No
     scenario, source = load_scenario(write("s.yaml", text))
     assert scenario.solver.time_limit_s == 10 and scenario.solver.workers == 1
     assert source.lines[("solver", "workers")] == 5
+
+
+def test_merge_of_anchored_mappings(write: Callable[..., Path]) -> None:
+    text = MINIMAL + """\
+programs:
+  offsite: &fast {horizon_days: 3, demand_multiplier: 2.0}
+  yanxuan: &slow {horizon_days: 9, elasticity: 1.5}
+  huopin:
+    <<: [*fast, *slow]
+    enabled: true
+"""
+    scenario, source = load_scenario(write("s.yaml", text))
+    assert scenario.programs is not None
+    assert scenario.programs["huopin"] == {"enabled": True, "horizon_days": 3,
+                                           "demand_multiplier": 2.0, "elasticity": 1.5}
+    assert source.lines[("programs", "huopin", "enabled")] == 8

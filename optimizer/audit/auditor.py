@@ -159,8 +159,7 @@ class _Audit:
     def __init__(self, world: World) -> None:
         self.world = world
         self.violations: list[Violation] = []
-        self._merchant: dict[str, list[str]] = {}
-        self._eligible: dict[tuple[str, str], bool] = {}
+        self._offers = world.offers()
 
     def flag(self, code: str, sku_id: str | None, program: str | None, message: str) -> None:
         assert code in CODES, code
@@ -217,19 +216,6 @@ class _Audit:
                if ln.price_fen > 0 else None)
         return Line(ln.row, ln.sku, ln.program, ln.price_fen, ln.printed, fee, eco)
 
-    def merchant_failures(self, pid: str) -> list[str]:
-        if pid not in self._merchant:
-            self._merchant[pid] = sem.merchant_failures(self.world, pid)
-        return self._merchant[pid]
-
-    def eligible(self, pid: str, sku: Sku) -> bool:
-        key = (pid, sku.sku_id)
-        if key not in self._eligible:
-            self._eligible[key] = (not self.merchant_failures(pid)
-                                   and not sem.sku_failures(self.world, pid, sku)
-                                   and sem.has_price_alone(self.world, pid, sku))
-        return self._eligible[key]
-
     # -- row checks -----------------------------------------------------------------------
 
     def check_offer(self, ln: Line) -> None:
@@ -239,7 +225,7 @@ class _Audit:
                       f"offer_id {printed!r}, catalogue says {ln.sku.offer_id!r}")
 
     def check_merchant_rules(self, ln: Line) -> None:
-        for why in self.merchant_failures(ln.program):
+        for why in sem.merchant_failures(self.world, ln.program):
             self.flag("MERCHANT_RULE", ln.sku_id, ln.program, why)
 
     def check_sku_rules(self, ln: Line) -> None:
@@ -331,8 +317,8 @@ class _Audit:
         for pid, prog in self.world.programs.items():
             if prog.selection != "offer":
                 continue
-            for offer_id, skus in self.world.offers().items():
-                group = [s for s in skus if self.eligible(pid, s)]
+            for offer_id, skus in self._offers.items():
+                group = [s for s in skus if sem.eligible(self.world, pid, s)]
                 taken = [s.sku_id for s in group if (s.sku_id, pid) in inside]
                 if not taken:
                     continue

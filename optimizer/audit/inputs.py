@@ -157,6 +157,8 @@ class World:
     constraints: Constraints
     price_step_fen: int
     relative_gap: float
+    # memo of rule outcomes (the world never changes, so auditing many plans reuses them)
+    memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
     def exclusive(self, a: str, b: str) -> bool:
         """Exclusivity is symmetric: either program listing the other is enough."""

@@ -53,7 +53,12 @@ def show(value: Any) -> str:
 
 
 def yuan(fen: Fraction | int) -> str:
-    return show(Fraction(fen) / 100)
+    """Fen as yuan: 2 decimals when a whole fen (9.00), every decimal otherwise (8.991)."""
+    fen = Fraction(fen)
+    if fen.denominator == 1:
+        sign = "-" if fen < 0 else ""
+        return f"{sign}{abs(fen.numerator) // 100}.{abs(fen.numerator) % 100:02d}"
+    return show(fen / 100)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,15 +121,20 @@ def merchant_value(world: World, field: str) -> Any:
 
 
 def merchant_failures(world: World, pid: str) -> list[str]:
-    prog = world.programs[pid]
-    return [m for rid, rule in prog.merchant_rules.items()
+    key = ("merchant", pid)
+    if key not in world.memo:
+        world.memo[key] = [
+            m for rid, rule in world.programs[pid].merchant_rules.items()
             for m in rule_failures(rid, rule, lambda f: merchant_value(world, f))]
+    return list(world.memo[key])
 
 
 def sku_failures(world: World, pid: str, sku: Sku) -> list[str]:
-    prog = world.programs[pid]
-    return [m for rid, rule in prog.sku_rules.items()
-            for m in rule_failures(rid, rule, sku.fields.get)]
+    key = ("sku", pid, sku.sku_id)
+    if key not in world.memo:
+        world.memo[key] = [m for rid, rule in world.programs[pid].sku_rules.items()
+                           for m in rule_failures(rid, rule, sku.fields.get)]
+    return list(world.memo[key])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,8 +237,12 @@ def has_price_alone(world: World, pid: str, sku: Sku) -> bool:
 
 def eligible(world: World, pid: str, sku: Sku) -> bool:
     """SPEC 4: merchant and SKU rules hold and some allowed price keeps the margin alone."""
-    return (not merchant_failures(world, pid) and not sku_failures(world, pid, sku)
-            and has_price_alone(world, pid, sku))
+    key = ("eligible", pid, sku.sku_id)
+    if key not in world.memo:
+        world.memo[key] = (not merchant_failures(world, pid)
+                           and not sku_failures(world, pid, sku)
+                           and has_price_alone(world, pid, sku))
+    return bool(world.memo[key])
 
 
 # ---------------------------------------------------------------------------------------------

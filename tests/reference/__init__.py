@@ -1,0 +1,1 @@
+"""Reference implementations for tests: slow, simple, independent of the optimiser."""

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 cpsat_log = logging.getLogger("optimizer.cpsat")
 
 DTIME_PER_SECOND = 0.5
+FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
 
 
@@ -56,11 +57,13 @@ def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -
     # give the same plan; the wall-clock limit is the user's hard stop
     params.max_time_in_seconds = max(time_left, 0.1)
     params.max_deterministic_time = max(time_left * DTIME_PER_SECOND, 0.05)
-    params.num_workers = config.workers
+    # One worker: CP-SAT's single-threaded search is deterministic for a seed. Its deterministic
+    # parallel mode (interleave_search) aborts the process on some of these models in OR-Tools
+    # 9.15 ("Check failed: heuristics.fixed_search != nullptr"), and plain parallel search is not
+    # reproducible, so `workers` is not spent here.
+    params.num_workers = 1
     params.random_seed = config.seed
     params.relative_gap_limit = config.relative_gap / 4
-    if config.workers > 1:
-        params.interleave_search = True  # same input and seed -> same plan
     if cpsat_log.isEnabledFor(logging.DEBUG):
         params.log_search_progress = True
         params.log_to_stdout = False
@@ -231,23 +234,39 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
     bound = lag_bound
     complete = lattice_size(pb) <= complete_limit
     stats["complete"] = int(complete)
-    need_more = best is None or _gap(bound, best[0]) > config.relative_gap
-    if complete and need_more:
-        # first a focused model (prices the duals and columns proposed, a few fen around them),
-        # small enough for CP-SAT to find a plan fast; then every lattice price, for the proof
+
+    def short(best: tuple[float, np.ndarray, np.ndarray] | None) -> bool:
+        return best is None or _gap(bound, best[0]) > config.relative_gap
+
+    def keep(best: tuple[float, np.ndarray, np.ndarray] | None, value: float, pv: np.ndarray,
+             price: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return best if best is not None and best[0] >= value else (value, pv, price)
+
+    if short(best) and not complete:
+        # the restricted master: each offer picks one of its generated columns
+        status, pv, price, cstats = _run_columns(pb, cg.result(), config,
+                                                 0.3 * (deadline - time.perf_counter()))
+        stats.update(cstats)
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            best = keep(best, float(pb.evaluate(pv, price)["margin"].sum()), pv, price)
+    if short(best):
+        # a focused model: prices the duals and columns proposed, a few fen around them
         col_pv, col_price = plan_of(cg.pool, list(range(len(cg.pool))))
         near_pv = np.concatenate([col_pv] * 5)
         near_price = np.concatenate([col_price + d * pb.step for d in (0, -1, 1, -2, 2)])
         focused = build_candidates(pb, [p.price for p in mr.points], ladder_points=4,
                                    complete_limit=0, extra=(near_pv, near_price))
-        hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
-        status, chosen, _, cstats = _run_candidates(
-            pb, focused, config, 0.4 * (deadline - time.perf_counter()), hint)
-        stats.update({f"focused_{k}": v for k, v in cstats.items()})
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            value = float(focused.margin[chosen].sum())
-            if best is None or value > best[0]:
-                best = (value, focused.pv[chosen], focused.price[chosen])
+        if focused.size <= FOCUSED_LIMIT:
+            hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
+            share = 0.4 if complete else 1.0
+            status, chosen, _, cstats = _run_candidates(
+                pb, focused, config, share * (deadline - time.perf_counter()), hint)
+            stats.update({f"focused_{k}": v for k, v in cstats.items()})
+            if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                best = keep(best, float(focused.margin[chosen].sum()), focused.pv[chosen],
+                            focused.price[chosen])
+    if short(best) and complete:
+        # every non-dominated lattice price: CP-SAT's own bound is then valid for every price
         cand = build_candidates(pb, [p.price for p in mr.points], complete_limit=complete_limit,
                                 extra=(best[1], best[2]) if best is not None else None)
         if best is not None:
@@ -262,17 +281,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
                           "CP-SAT proves that no plan meets every constraint (over every price)")
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             bound = min(bound, cp_bound)
-            value = float(cand.margin[chosen].sum())
-            if best is None or value > best[0]:
-                best = (value, cand.pv[chosen], cand.price[chosen])
-    elif need_more:
-        status, pv, price, cstats = _run_columns(pb, cg.result(), config,
-                                                 deadline - time.perf_counter())
-        stats.update(cstats)
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            value = float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0
-            if best is None or value > best[0]:
-                best = (value, pv, price)
+            best = keep(best, float(cand.margin[chosen].sum()), cand.pv[chosen],
+                        cand.price[chosen])
     seconds = time.perf_counter() - start
     if best is None:
         return _empty(NO_SOLUTION, seconds, bound / 100, stats,

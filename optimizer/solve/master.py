@@ -23,7 +23,10 @@ from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
 
 log = logging.getLogger(__name__)
 
-SHORTFALL_PENALTY = 10.0  # yuan of margin per yuan of GMV below gmv_min in the master LP
+# Every global row of the master LP has a penalised slack so the LP always solves (a dive may
+# fix columns that overrun a row); a plan is only read from an LP whose slacks are all zero.
+SHORTFALL_PENALTY = 1e4  # yuan of margin per yuan of GMV short or of discount over budget
+SLOT_PENALTY = 1e6  # yuan per SKU over max_skus
 
 
 @dataclass
@@ -93,19 +96,25 @@ class _MasterLP:
         inf = self.lp.infinity()
         self.convex: dict[int, pywraplp.Constraint] = {}
         self.rows: dict[int, pywraplp.Constraint] = {}
-        for k in np.flatnonzero(pb.max_skus >= 0):
-            self.rows[int(k)] = self.lp.Constraint(-inf, float(pb.max_skus[k]))
-        if pb.budget is not None:
-            self.rows[self.k_count] = self.lp.Constraint(-inf, pb.budget / 100)
-        self.slack = None
-        if pb.gmv_min is not None and pb.gmv_min > 0:
-            self.rows[self.k_count + 1] = self.lp.Constraint(pb.gmv_min / 100, inf)
-            self.slack = self.lp.NumVar(0, inf, "shortfall")
-            self.rows[self.k_count + 1].SetCoefficient(self.slack, 1.0)
         self.objective = self.lp.Objective()
         self.objective.SetMaximization()
-        if self.slack is not None:
-            self.objective.SetCoefficient(self.slack, -SHORTFALL_PENALTY)
+        self.slacks: list[pywraplp.Variable] = []
+
+        def slack(row: pywraplp.Constraint, sign: float, penalty: float, on: bool = False) -> None:
+            var = self.lp.NumVar(0, inf if on else 0.0, "")
+            row.SetCoefficient(var, sign)
+            self.objective.SetCoefficient(var, -penalty)
+            self.slacks.append(var)
+
+        for k in np.flatnonzero(pb.max_skus >= 0):
+            self.rows[int(k)] = self.lp.Constraint(-inf, float(pb.max_skus[k]))
+            slack(self.rows[int(k)], -1.0, SLOT_PENALTY)
+        if pb.budget is not None:
+            self.rows[self.k_count] = self.lp.Constraint(-inf, pb.budget / 100)
+            slack(self.rows[self.k_count], -1.0, SHORTFALL_PENALTY)
+        if pb.gmv_min is not None and pb.gmv_min > 0:
+            self.rows[self.k_count + 1] = self.lp.Constraint(pb.gmv_min / 100, inf)
+            slack(self.rows[self.k_count + 1], 1.0, SHORTFALL_PENALTY, on=True)
         self.vars: list[pywraplp.Variable] = []
 
     def add(self, pool: ColumnPool, ids: list[int]) -> None:
@@ -123,8 +132,13 @@ class _MasterLP:
                     ct.SetCoefficient(var, float(coef))
             self.objective.SetCoefficient(var, pool.value[c] / 100)
 
+    def allow_overrun(self) -> None:
+        """Once columns are fixed, rows may be overrun at a penalty rather than make the LP fail."""
+        for var in self.slacks:
+            var.SetUb(self.lp.infinity())
+
     def shortfall(self) -> float:
-        return float(self.slack.solution_value()) if self.slack is not None else 0.0
+        return float(sum(v.solution_value() for v in self.slacks))
 
     def solve(self) -> tuple[float, Multipliers, np.ndarray, np.ndarray]:
         status = self.lp.Solve()
@@ -203,7 +217,11 @@ class ColumnGeneration:
         return np.flatnonzero((w > 1e-6) & (w < 1 - 1e-6))
 
     def fix(self, column: int) -> None:
+        self.master.allow_overrun()
         self.master.vars[column].SetBounds(1.0, 1.0)
+
+    def forbid(self, column: int) -> None:
+        self.master.vars[column].SetBounds(0.0, 0.0)
 
     def result(self) -> MasterResult:
         assert self.best is not None
@@ -282,7 +300,12 @@ def dive(cg: ColumnGeneration, bound: float, target_gap: float, deadline: float,
         cg.fix(int(heaviest))
         cg.run(rounds_per_fix, 0.0, deadline, bound_stop=False)
         if cg.shortfall > 1e-6:
-            break
+            cg.run(3 * rounds_per_fix, 0.0, deadline, bound_stop=False)
+        if cg.shortfall > 1e-6:  # this column cannot stay: forbid it instead and go on
+            cg.forbid(int(heaviest))
+            cg.run(rounds_per_fix, 0.0, deadline, bound_stop=False)
+            if cg.shortfall > 1e-6:
+                break
         found = round_lp(cg)
         if found is not None and (best is None or found[0] > best[0]):
             best = found

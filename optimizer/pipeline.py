@@ -7,6 +7,7 @@ reads) and raises InputError on bad input before anything is written.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ class Outcome:
     result: Result
     tables: PlanTables
     phases: dict[str, float]
+
+
+def safe_folder_name(name: str) -> str:
+    """The scenario name as one folder name: no separators, no '..', never empty."""
+    cleaned = re.sub(r"[\\/:\x00]+", "_", name.strip()).strip(". ")
+    return cleaned or "scenario"
 
 
 def max_gmv_bound(pb: Problem) -> float:
@@ -114,7 +121,7 @@ def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
                            "infeasible_reason": explain_infeasible(scenario, pb, result)})
     phases["solve"] = time.perf_counter() - t
     t = time.perf_counter()
-    out = outdir if outdir is not None else Path("out") / scenario.name
+    out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     write_outputs(out, tables)

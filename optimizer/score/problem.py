@@ -173,7 +173,7 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
                                       for k in ("sku", "prog", "lo", "var"))
     order = np.lexsort((pv_var, pv_prog, pv_sku))  # a SKU's pvs together, programs in order
     pv_sku, pv_prog, pv_lo, pv_var = pv_sku[order], pv_prog[order], pv_lo[order], pv_var[order]
-    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(-1, len(hub_idx))[order]
+    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(order.size, len(hub_idx))[order]
     rates = np.array([float(f) for f in fee_rates], np.float64)
 
     mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days

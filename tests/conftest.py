@@ -1,0 +1,50 @@
+"""Shared fixtures for the tests in tests/ (sub-folders may add their own conftest).
+
+Keep each group of fixtures in its own marked section; bigger helpers live in tests/helpers.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# The repository root on sys.path, so `tests.helpers` and `tests.reference.brute` import under
+# pytest's default (prepend) import mode wherever pytest is started from.
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests import helpers  # noqa: E402
+from tests.helpers import SolveCase, WriteCase  # noqa: E402
+
+# =============================================================================================
+# Rule tests: write a tiny case, solve it, audit it (tests/test_rules.py, tests/test_property.py)
+
+
+@pytest.fixture
+def write_case(tmp_path: Path) -> WriteCase:
+    """`write_case(rows, **scenario_overrides) -> scenario path`, each call in a fresh folder
+    of tmp_path (see helpers.write_case for the defaults: every row passes every required
+    column check, the merchant passes every merchant rule, solver limit 10 s, gap 1e-4)."""
+    n = count(1)
+
+    def write(rows: Sequence[Mapping[str, Any]], **overrides: Any) -> Path:
+        return helpers.write_case(tmp_path / f"case{next(n)}", rows, **overrides)
+
+    return write
+
+
+@pytest.fixture
+def solve_case() -> SolveCase:
+    """`solve_case(scenario) -> (Outcome, plan rows, excluded rows)`; the written plan and
+    summary are always audited and must be clean (helpers.solve_case)."""
+    return helpers.solve_case
+
+
+# end of the rule-test fixtures
+# =============================================================================================

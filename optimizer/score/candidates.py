@@ -34,17 +34,31 @@ class Candidates:
         return int(self.pv.shape[0])
 
 
-def margin_optimal_price(pb: Problem) -> np.ndarray:
-    """Best lattice price per pv for margin alone: next to the closed-form peak, or an end."""
-    lo, hi, step, e = pb.pv_lo, pb.pv_hi, pb.step, pb.pv_elast
-    alpha = 1.0 - pb.pv_fee
-    beta = pb.pv_cost.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+def peak_price(pb: Problem, alpha: np.ndarray, beta: np.ndarray, pv: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best lattice price in [lo, hi] of u(p) * (alpha p - beta), its value and its units.
+
+    With constant elasticity e the function is unimodal in p, peaking at e beta / ((e-1) alpha)
+    when e > 1 (monotone otherwise), so the lattice optimum is one of the two lattice neighbours
+    of that peak or an end of the interval: four evaluations, exact.
+    """
+    sel = slice(None) if pv is None else pv
+    lo, hi, step, e = pb.pv_lo[sel], pb.pv_hi[sel], pb.step, pb.pv_elast[sel]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         peak = np.where((e > 1) & (beta > 0) & (alpha > 0), e * beta / ((e - 1) * alpha), -1.0)
+    peak = np.where(np.isfinite(peak), peak, -1.0)
     p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
     cands = np.stack([lo, hi, p1, np.minimum(p1 + step, hi)])
-    margin = pb.pv_demand * (cands / pb.pv_market) ** (-e) * (alpha * cands - beta)
-    return cands[np.argmax(margin, axis=0), np.arange(lo.shape[0])]
+    units = pb.pv_demand[sel] * (cands / pb.pv_market[sel]) ** (-e)
+    value = units * (alpha * cands - beta)
+    best = np.argmax(value, axis=0)
+    cols = np.arange(lo.shape[0])
+    return cands[best, cols], value[best, cols], units[best, cols]
+
+
+def margin_optimal_price(pb: Problem) -> np.ndarray:
+    """Best lattice price per pv for margin alone."""
+    return peak_price(pb, 1.0 - pb.pv_fee, pb.pv_cost.astype(np.float64))[0]
 
 
 def ladder(pb: Problem, points: int) -> tuple[np.ndarray, np.ndarray]:

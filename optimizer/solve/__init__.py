@@ -258,7 +258,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
                                    complete_limit=0, extra=(near_pv, near_price))
         if focused.size <= FOCUSED_LIMIT:
             hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
-            share = 0.4 if complete else 1.0
+            share = 0.15 if complete else 1.0
             status, chosen, _, cstats = _run_candidates(
                 pb, focused, config, share * (deadline - time.perf_counter()), hint)
             stats.update({f"focused_{k}": v for k, v in cstats.items()})

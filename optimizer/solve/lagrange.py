@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from optimizer.score.candidates import peak_price
 from optimizer.score.problem import Problem
 
 log = logging.getLogger(__name__)
@@ -118,22 +119,10 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
                 pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
     sel = slice(None) if pv is None else pv
-    lo, hi, step = pb.pv_lo[sel], pb.pv_hi[sel], pb.step
-    e = pb.pv_elast[sel]
     alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        peak = np.where((e > 1) & (beta > 0) & (alpha > 0), e * beta / ((e - 1) * alpha), -1.0)
-    peak = np.where(np.isfinite(peak), peak, -1.0)
-    p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
-    p2 = np.minimum(p1 + step, hi)
-    cands = np.stack([lo, hi, p1, p2])
-    demand, market = pb.pv_demand[sel], pb.pv_market[sel]
-    units = demand * (cands / market) ** (-e)
-    value = units * (alpha * cands - beta)
-    best = np.argmax(value, axis=0)
-    cols = np.arange(lo.shape[0])
-    return cands[best, cols], value[best, cols] - mult.prog[pb.pv_prog[sel]], units[best, cols]
+    price, value, units = peak_price(pb, alpha, beta, pv)
+    return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
 class Dual:

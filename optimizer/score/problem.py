@@ -169,11 +169,14 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
             parts["hub"].append(np.broadcast_to(pattern, (idx.size, len(hub_idx))))
             parts["var"].append(np.full(idx.size, len(fee_rates), np.int64))
             fee_rates.append(var.rate)
-    pv_sku, pv_prog, pv_lo, pv_var = (np.concatenate(parts[k]).astype(np.int64)
+    def joined(key: str) -> np.ndarray:
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(0, np.int64)
+
+    pv_sku, pv_prog, pv_lo, pv_var = (joined(k).astype(np.int64)
                                       for k in ("sku", "prog", "lo", "var"))
     order = np.lexsort((pv_var, pv_prog, pv_sku))  # a SKU's pvs together, programs in order
     pv_sku, pv_prog, pv_lo, pv_var = pv_sku[order], pv_prog[order], pv_lo[order], pv_var[order]
-    pv_hub = np.concatenate(parts["hub"]).astype(np.int8).reshape(order.size, len(hub_idx))[order]
+    pv_hub = joined("hub").astype(np.int8).reshape(order.size, len(hub_idx))[order]
     rates = np.array([float(f) for f in fee_rates], np.float64)
 
     mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
@@ -184,7 +187,8 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
     max_skus = np.array([c.max_skus.get(p, -1) for p in programs], np.int64)
     return Problem(
         programs=programs,
-        offer_level=np.array([rulebook.programs[p].selection == "offer" for p in programs]),
+        offer_level=np.array([rulebook.programs[p].selection == "offer" for p in programs],
+                             dtype=bool),
         exclusive=tuple((programs.index(a), programs.index(b))
                         for a, b in rulebook.exclusive_pairs()),
         hub=hub_idx,

@@ -212,6 +212,12 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
     """Bound by column generation, incumbent by diving, then CP-SAT to close what remains."""
     start = time.perf_counter()
     deadline = start + config.time_limit_s
+    if pb.m == 0:  # nothing can be enrolled: the empty plan, unless a GMV target needs more
+        if pb.gmv_min is not None and pb.gmv_min > 0:
+            return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), {},
+                          "no SKU can be enrolled in any program, so no GMV can be reached")
+        return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start,
+                      np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
     dual = Dual(pb)
     cg = column_generation(pb, dual, deadline=start + 0.5 * config.time_limit_s)
     mr = cg.result()

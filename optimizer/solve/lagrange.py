@@ -52,10 +52,8 @@ def build_structure(pb: Problem) -> Structure:
         on = {g for g, b in zip(gates, bits, strict=True) if b}
         if any(a in on and b in on for a, b in pb.exclusive):
             continue
-        allowed = np.array([(k not in gates) or (k in on) for k in range(k_count)])
+        allowed = np.array([(k not in gates) or (k in on) for k in range(k_count)], dtype=bool)
         states.append(allowed)
-    has_pv = np.zeros((pb.n, k_count), bool)
-    has_pv[pb.pv_sku, pb.pv_prog] = True
     combos = []
     hub = pb.hub
     for si, allowed in enumerate(states):
@@ -86,7 +84,6 @@ def build_structure(pb: Problem) -> Structure:
             optional &= ~hub_mask  # hub programs are fixed by the pattern
             status = np.where(forced_pv, 2, np.where(optional, 1, 0)).astype(np.int8)
             combos.append(Combo(si, status, feasible))
-    del has_pv
     return Structure(gates, len(states), tuple(combos))
 
 

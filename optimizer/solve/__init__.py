@@ -27,6 +27,7 @@ cpsat_log = logging.getLogger("optimizer.cpsat")
 
 DTIME_PER_SECOND = 0.5
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
+FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
 
 
@@ -219,7 +220,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start,
                       np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
     dual = Dual(pb)
-    cg = column_generation(pb, dual, deadline=start + 0.5 * config.time_limit_s)
+    cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s)
     mr = cg.result()
     lag_bound = mr.best.value  # fen, valid over every fen price
     stats: dict[str, float | int | str] = {
@@ -231,8 +232,12 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                       "the Lagrangian relaxation proves that no plan meets every constraint")
     t_dive = time.perf_counter()
-    dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.6 * config.time_limit_s)
+    dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.85 * config.time_limit_s)
     stats["dive_seconds"] = time.perf_counter() - t_dive
+    # multipliers met during the dive bound the original problem too (pricing ignores fixings)
+    assert cg.best is not None
+    lag_bound = min(lag_bound, cg.best.value)
+    stats["lagrangian_bound"] = lag_bound / 100
     best: tuple[float, np.ndarray, np.ndarray] | None = None
     if dived is not None:
         pv, price = plan_of(cg.pool, dived[1])
@@ -250,8 +255,10 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
 
     if short(best) and not complete:
         # the restricted master: each offer picks one of its generated columns
-        status, pv, price, cstats = _run_columns(pb, cg.result(), config,
-                                                 0.3 * (deadline - time.perf_counter()))
+        focused_fits = pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT
+        status, pv, price, cstats = _run_columns(
+            pb, cg.result(), config,
+            (0.3 if focused_fits else 1.0) * (deadline - time.perf_counter()))
         stats.update(cstats)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             best = keep(best, float(pb.evaluate(pv, price)["margin"].sum()), pv, price)

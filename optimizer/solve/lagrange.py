@@ -24,6 +24,7 @@ from optimizer.score.problem import Problem
 log = logging.getLogger(__name__)
 
 NEG = -1e30
+BISECTION_STEPS = 30  # stock multiplier to ~1e-9 of its bracket; any value gives a valid bound
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class Dual:
             need = np.bincount(skus, np.where(inset, u0, 0.0), minlength=n) > pb.avail
             hi_nu = np.where(need, nu_max, 0.0)
             if need.any():
-                for _ in range(40):
+                for _ in range(BISECTION_STEPS):
                     mid = 0.5 * (lo_nu + hi_nu)
                     _, _, u_sub = best_prices(pb, mult, mid[skus], pvs)
                     u_sku = np.bincount(skus, np.where(inset, u_sub, 0.0), minlength=n)

@@ -88,10 +88,18 @@ def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool:
     return added
 
 
+class MasterNotSolved(RuntimeError):
+    """GLOP stopped (time limit) before an optimal basis: column generation ends here."""
+
+
 class _MasterLP:
     def __init__(self, pb: Problem):
         self.pb = pb
         self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        # dual simplex without presolve re-solves after each batch of columns 5-10x faster than
+        # GLOP's default here (measured at 100k SKUs: 22-32 s -> 1.5-4 s per round)
+        self.lp.SetSolverSpecificParametersAsString(
+            "use_dual_simplex: true use_preprocessing: false")
         self.k_count = len(pb.programs)
         inf = self.lp.infinity()
         self.convex: dict[int, pywraplp.Constraint] = {}
@@ -140,10 +148,13 @@ class _MasterLP:
     def shortfall(self) -> float:
         return float(sum(v.solution_value() for v in self.slacks))
 
-    def solve(self) -> tuple[float, Multipliers, np.ndarray, np.ndarray]:
+    def solve(self, deadline: float | None = None) -> tuple[float, Multipliers, np.ndarray,
+                                                           np.ndarray]:
+        if deadline is not None:
+            self.lp.SetTimeLimit(max(int((deadline - time.perf_counter()) * 1000), 100))
         status = self.lp.Solve()
-        if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
-            raise RuntimeError(f"master LP status {status}")
+        if status != pywraplp.Solver.OPTIMAL:
+            raise MasterNotSolved(f"master LP status {status}")
         prog = np.zeros(self.k_count)
         budget = gmv = 0.0
         for r, ct in self.rows.items():
@@ -176,6 +187,7 @@ class ColumnGeneration:
         self.lp_value = 0.0
         self.weights = np.zeros(0)
         self.shortfall = 0.0
+        self.stopped = False  # the LP hit the time limit: weights are from an earlier round
         zero = Multipliers(np.zeros(len(pb.programs)), 0.0, 0.0)
         self._price(zero, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
 
@@ -194,12 +206,27 @@ class ColumnGeneration:
 
     def run(self, max_rounds: int, tol: float, deadline: float | None,
             bound_stop: bool = True) -> None:
-        """Rounds of LP + pricing until no column improves (or the bound meets the LP)."""
+        """Rounds of LP + pricing until no column improves (or the bound meets the LP).
+
+        A round is not started when the last one says it would end past the deadline; the LP
+        always ends solved over every column added.
+        """
         all_offers = np.arange(self.pb.n_offers)
+        stale = True
+        last_round = 0.0
         for _ in range(max_rounds):
+            if deadline is not None and time.perf_counter() + last_round > deadline:
+                break
+            began = time.perf_counter()
             self.rounds += 1
-            self.lp_value, mult, pi, self.weights = self.master.solve()
+            try:
+                self.lp_value, mult, pi, self.weights = self.master.solve(deadline)
+            except MasterNotSolved:
+                log.info("master LP stopped at the time limit after %d rounds", self.rounds)
+                self.stopped = True
+                return
             self.shortfall = self.master.shortfall()
+            stale = False
             assert self.best is not None
             log.debug("round %d: bound %.2f LP %.2f columns %d", self.rounds,
                       self.best.value / 100, self.lp_value / 100, len(self.pool))
@@ -207,13 +234,17 @@ class ColumnGeneration:
                 break
             if self._price(mult, all_offers, pi) == 0:
                 break
-            if deadline is not None and time.perf_counter() > deadline:
-                break
-        self.lp_value, _, _, self.weights = self.master.solve()
-        self.shortfall = self.master.shortfall()
+            stale = True
+            last_round = time.perf_counter() - began
+        if stale:
+            try:
+                self.lp_value, _, _, self.weights = self.master.solve(deadline)
+                self.shortfall = self.master.shortfall()
+            except MasterNotSolved:
+                self.stopped = True
 
     def fractional(self) -> np.ndarray:
-        w = self.weights
+        w = self.weights[: len(self.master.vars)]
         return np.flatnonzero((w > 1e-6) & (w < 1 - 1e-6))
 
     def fix(self, column: int) -> None:
@@ -287,8 +318,10 @@ def dive(cg: ColumnGeneration, bound: float, target_gap: float, deadline: float,
          max_fixes: int = 12, rounds_per_fix: int = 2) -> tuple[float, list[int]] | None:
     """Round the LP; while short of the target gap, fix the heaviest fractional column and
     re-price the other offers around it (their columns shift to make room), then round again."""
-    best = round_lp(cg)
+    best = round_lp(cg)  # the last solved LP, even if a later one was stopped
     for _ in range(max_fixes):
+        if cg.stopped:
+            break
         if best is not None and bound - best[0] <= target_gap * max(abs(best[0]), 100.0):
             break
         frac = cg.fractional()
@@ -306,6 +339,8 @@ def dive(cg: ColumnGeneration, bound: float, target_gap: float, deadline: float,
             cg.run(rounds_per_fix, 0.0, deadline, bound_stop=False)
             if cg.shortfall > 1e-6:
                 break
+        if cg.stopped:
+            break
         found = round_lp(cg)
         if found is not None and (best is None or found[0] > best[0]):
             best = found

@@ -241,8 +241,11 @@ class ColumnModel:
 
 
 def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
-                       usage: np.ndarray) -> ColumnModel:
-    """Columns as arrays: offer id, margin (fen), usage [count per program, disc, rev]."""
+                       usage: np.ndarray, offset: np.ndarray | None = None) -> ColumnModel:
+    """Columns as arrays: offer id, margin (fen), usage [count per program, disc, rev];
+    `offset` is the usage of the fixed rest of the plan."""
+    k_count = len(pb.programs)
+    used = np.zeros(k_count + 2) if offset is None else offset
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"c{i}") for i in range(offer.size)]
     order = np.argsort(offer, kind="stable")
@@ -250,19 +253,22 @@ def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
     for a, b in itertools.pairwise(bounds):
         if b - a > 1:
             model.add_at_most_one([x[i] for i in order[a:b]])
-    k_count = len(pb.programs)
     for k in np.flatnonzero(pb.max_skus >= 0):
         counts = usage[:, k]
-        if counts.sum() > pb.max_skus[k]:
-            model.add(_sum(x, np.round(counts)) <= int(pb.max_skus[k]))
+        limit = int(pb.max_skus[k] - round(used[k]))
+        if counts.sum() > limit:
+            model.add(_sum(x, np.round(counts)) <= limit)
     if pb.budget is not None:
         disc = usage[:, k_count]
-        scale = _scale(np.append(np.abs(disc), pb.budget))
-        model.add(_sum(x, np.ceil(disc * scale)) <= math.floor(pb.budget * scale))
+        budget = pb.budget - used[k_count]
+        scale = _scale(np.append(np.abs(disc), abs(budget)))
+        model.add(_sum(x, np.ceil(disc * scale)) <= math.floor(budget * scale))
     if pb.gmv_min is not None and pb.gmv_min > 0:
         rev = usage[:, k_count + 1]
-        scale = _scale(np.append(rev, pb.gmv_min))
-        model.add(_sum(x, np.floor(rev * scale)) >= math.ceil(pb.gmv_min * scale))
+        need = pb.gmv_min - used[k_count + 1]
+        if need > 0:
+            scale = _scale(np.append(rev, need))
+            model.add(_sum(x, np.floor(rev * scale)) >= math.ceil(need * scale))
     obj_scale = _scale(value, 2.0**50)
     model.maximize(_sum(x, np.round(value * obj_scale)))
     return ColumnModel(model, x, obj_scale)

@@ -20,7 +20,14 @@ from optimizer.model.cpsat import build_column_model, build_model
 from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Dual, best_prices, penalised_value
-from optimizer.solve.master import MasterResult, column_generation, dive, plan_of
+from optimizer.solve.master import (
+    ColumnGeneration,
+    MasterResult,
+    column_generation,
+    dive,
+    plan_of,
+    round_lp,
+)
 
 log = logging.getLogger(__name__)
 cpsat_log = logging.getLogger("optimizer.cpsat")
@@ -197,6 +204,47 @@ def _prune_by_reduced_cost(pb: Problem, dual: Dual, mr: MasterResult, cand: Cand
     return subset(cand, keep)
 
 
+def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, time_left: float,
+                     max_offers: int = 3000) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The restricted master on a core: offers integral in the last LP keep their column, except
+    a flex set (fractional offers, then those with the most alternative columns, latest first)
+    that may take any of its columns. Small, so CP-SAT settles it fast even at scale."""
+    pool = cg.pool
+    w = np.zeros(len(pool))
+    w[: len(cg.weights)] = cg.weights[: len(pool)]
+    offers = np.array(pool.offer, np.int64)
+    rounds = np.array(pool.round, np.int64)
+    n_cols = np.bincount(offers, minlength=pb.n_offers)
+    latest = np.zeros(pb.n_offers, np.int64)
+    np.maximum.at(latest, offers, rounds)
+    frac = (w > 1e-6) & (w < 1 - 1e-6)
+    score = n_cols * 1000 + latest
+    score[offers[frac]] = 10**12
+    order = np.lexsort((np.arange(pb.n_offers), -score))
+    flex = np.zeros(pb.n_offers, bool)
+    flex[order[:max_offers]] = True
+    flex &= n_cols > 1
+    flex[offers[frac]] = True
+    fixed_cols = np.flatnonzero((w > 1 - 1e-6) & ~flex[offers])
+    usage = np.array(pool.usage)
+    offset = usage[fixed_cols].sum(axis=0) if fixed_cols.size else np.zeros(usage.shape[1])
+    free_cols = np.flatnonzero(flex[offers])
+    cm = build_column_model(pb, offers[free_cols], np.array(pool.value)[free_cols],
+                            usage[free_cols], offset)
+    for i, c in enumerate(free_cols):
+        if w[c] > 0.5:
+            cm.model.add_hint(cm.x[i], True)
+    solver = cp_model.CpSolver()
+    _params(solver, config, time_left)
+    status = solver.solve(cm.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    take = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(cm.x)] > 0
+    columns = [*fixed_cols.tolist(), *free_cols[take].tolist()]
+    pv, price = plan_of(pool, columns)
+    return float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0, pv, price
+
+
 def _empty(status: str, seconds: float, bound: float, stats: dict[str, float | int | str],
            reason: str) -> Result:
     return Result(status, 0.0, bound, float("inf"), seconds, np.zeros(0, np.int64),
@@ -231,20 +279,43 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
     if lag_bound < -1e-6 * max(1.0, abs(lag_bound)):
         return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                       "the Lagrangian relaxation proves that no plan meets every constraint")
-    t_dive = time.perf_counter()
-    dived = dive(cg, lag_bound, config.relative_gap / 2, start + 0.85 * config.time_limit_s)
-    stats["dive_seconds"] = time.perf_counter() - t_dive
+    complete = lattice_size(pb) <= complete_limit
+    stats["complete"] = int(complete)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    rounded = round_lp(cg)
+    if rounded is not None:
+        best = (rounded[0], *plan_of(cg.pool, rounded[1]))
+
+    def run_core() -> None:
+        """Settle the offers in doubt on the clean LP: a small restricted master."""
+        nonlocal best
+        if complete or (best is not None and _gap(lag_bound, best[0]) <= config.relative_gap):
+            return
+        t_core = time.perf_counter()
+        core = _run_column_core(pb, cg, config, 0.5 * (deadline - time.perf_counter()))
+        stats["core_seconds"] = time.perf_counter() - t_core
+        if core is not None and (best is None or core[0] > best[0]):
+            best = core
+
+    # A dive step costs about two pricing rounds: cheap on small catalogues, where the dive is
+    # the better primal; on large ones the core comes first (the dive changes the LP it reads).
+    round_cost = (time.perf_counter() - start) / max(mr.rounds, 1)
+    dive_first = 8 * round_cost <= 0.3 * (deadline - time.perf_counter())
+    if not dive_first:
+        run_core()
+    if best is None or _gap(lag_bound, best[0]) > config.relative_gap / 4:
+        t_dive = time.perf_counter()
+        dived = dive(cg, lag_bound, config.relative_gap / 4, start + 0.7 * config.time_limit_s)
+        stats["dive_seconds"] = time.perf_counter() - t_dive
+        if dived is not None and (best is None or dived[0] > best[0]):
+            best = (dived[0], *plan_of(cg.pool, dived[1]))
+    if dive_first and not cg.stopped:
+        run_core()
     # multipliers met during the dive bound the original problem too (pricing ignores fixings)
     assert cg.best is not None
     lag_bound = min(lag_bound, cg.best.value)
     stats["lagrangian_bound"] = lag_bound / 100
-    best: tuple[float, np.ndarray, np.ndarray] | None = None
-    if dived is not None:
-        pv, price = plan_of(cg.pool, dived[1])
-        best = (dived[0], pv, price)
     bound = lag_bound
-    complete = lattice_size(pb) <= complete_limit
-    stats["complete"] = int(complete)
 
     def short(best: tuple[float, np.ndarray, np.ndarray] | None) -> bool:
         return best is None or _gap(bound, best[0]) > config.relative_gap
@@ -253,7 +324,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
              price: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         return best if best is not None and best[0] >= value else (value, pv, price)
 
-    if short(best) and not complete:
+    if best is None and not complete:
         # the restricted master: each offer picks one of its generated columns
         focused_fits = pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT
         status, pv, price, cstats = _run_columns(

@@ -42,10 +42,6 @@ class EnrollModel:
     pair_prog: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     obj_scale: float = 1.0
     n_rows: dict[str, int] = field(default_factory=dict)
-    offset: np.ndarray | None = None  # usage of the fixed rest of the plan [count per k, disc, rev]
-
-    def used(self, row: int) -> float:
-        return 0.0 if self.offset is None else float(self.offset[row])
 
     def pair_expr(self, p: int) -> cp_model.LinearExprT:
         lo, hi = self.pair_start[p], self.pair_start[p + 1]
@@ -172,7 +168,7 @@ def add_stock(em: EnrollModel) -> None:
 def add_max_skus(em: EnrollModel) -> None:
     for k in np.flatnonzero(em.pb.max_skus >= 0):
         sel = np.flatnonzero(em.pb.pv_prog[em.cand.pv] == k)
-        limit = int(em.pb.max_skus[k] - round(em.used(int(k))))
+        limit = int(em.pb.max_skus[k])
         if sel.size > limit:
             em.model.add(LinearExpr.sum([em.x[i] for i in sel]) <= limit)
             em.n_rows[f"max_skus_{em.pb.programs[k]}"] = 1
@@ -182,7 +178,7 @@ def add_discount_budget(em: EnrollModel) -> None:
     pb, cand = em.pb, em.cand
     if pb.budget is None:
         return
-    budget = pb.budget - em.used(len(pb.programs))
+    budget = pb.budget
     if cand.discount.clip(min=0).sum() <= budget:
         return
     scale = _scale(np.append(np.abs(cand.discount), abs(budget)))
@@ -195,9 +191,7 @@ def add_gmv_min(em: EnrollModel) -> None:
     pb, cand = em.pb, em.cand
     if pb.gmv_min is None or pb.gmv_min <= 0:
         return
-    need = pb.gmv_min - em.used(len(pb.programs) + 1)
-    if need <= 0:
-        return
+    need = pb.gmv_min
     scale = _scale(np.append(cand.revenue, need))
     coefs = np.floor(cand.revenue * scale)
     em.model.add(_sum(em.x, coefs) >= math.ceil(need * scale))
@@ -215,9 +209,8 @@ RULES = (add_one_price_per_pair, add_fee_variants, add_all_or_none, add_exclusiv
          add_max_skus, add_discount_budget, add_gmv_min)
 
 
-def build_model(pb: Problem, cand: Candidates, offset: np.ndarray | None = None) -> EnrollModel:
-    """The model over `cand`; `offset` is the usage of a fixed rest of the plan (whole offers)."""
-    em = EnrollModel(pb, cand, offset=offset)
+def build_model(pb: Problem, cand: Candidates) -> EnrollModel:
+    em = EnrollModel(pb, cand)
     em.x = [em.model.new_bool_var(f"x{i}") for i in range(cand.size)]
     pair_key = pb.pv_sku[cand.pv] * len(pb.programs) + pb.pv_prog[cand.pv]
     starts = np.flatnonzero(np.r_[True, pair_key[1:] != pair_key[:-1]]) if cand.size else \

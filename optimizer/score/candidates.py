@@ -102,14 +102,14 @@ def active_dims(pb: Problem) -> tuple[np.ndarray, bool, bool]:
 
 
 def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_points: int = 6,
-                     complete_limit: int = 200_000, only: np.ndarray | None = None,
+                     complete_limit: int = 200_000,
                      extra: tuple[np.ndarray, np.ndarray] | None = None) -> Candidates:
     """Score suggested + ladder prices (or the full lattice when small) and drop dominated ones.
 
-    `only` (bool per pv) restricts the output to some pvs; `extra` adds (pv, price) pairs.
+    `extra` adds (pv, price) pairs, e.g. the incumbent's, so that a hint is always a candidate.
     """
     best = margin_optimal_price(pb)
-    complete = only is None and lattice_size(pb) <= complete_limit
+    complete = lattice_size(pb) <= complete_limit
     pv_parts = [np.arange(pb.m)] + [np.arange(pb.m) for _ in suggestions]
     price_parts = [best, *[np.clip(s, pb.pv_lo, pb.pv_hi) for s in suggestions]]
     if complete:
@@ -121,9 +121,6 @@ def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_point
         price_parts.append(np.clip(extra[1], pb.pv_lo[extra[0]], pb.pv_hi[extra[0]]))
     pv = np.concatenate([*pv_parts, fpv]).astype(np.int64)
     price = np.concatenate([*price_parts, fprice]).astype(np.int64)
-    if only is not None:
-        inside = only[pv]
-        pv, price = pv[inside], price[inside]
     key = np.unique(pv * (1 << 40) + price)
     pv, price = key >> 40, key & ((1 << 40) - 1)
     ev = pb.evaluate(pv, price)

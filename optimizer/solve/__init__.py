@@ -122,69 +122,6 @@ def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left:
     return status, pv.astype(np.int64), price.astype(np.int64), stats
 
 
-def usage_of(pb: Problem, pv: np.ndarray, price: np.ndarray) -> np.ndarray:
-    """[SKUs per program..., discount, revenue] of a set of enrollments."""
-    k_count = len(pb.programs)
-    ev = pb.evaluate(pv, price)
-    out = np.zeros(k_count + 2)
-    out[:k_count] = np.bincount(pb.pv_prog[pv], minlength=k_count)
-    out[k_count], out[k_count + 1] = ev["discount"].sum(), ev["revenue"].sum()
-    return out
-
-
-def _core_offers(pb: Problem, mr: MasterResult, max_pvs: int) -> np.ndarray:
-    """Offers whose choice is in doubt: fractional in the LP, then those that got columns late."""
-    offers = np.array(mr.pool.offer, np.int64)
-    rounds = np.array(mr.pool.round, np.int64)
-    frac = (mr.weights > 1e-6) & (mr.weights < 1 - 1e-6)
-    score = np.zeros(pb.n_offers)
-    np.maximum.at(score, offers, rounds.astype(float))
-    score[offers[frac]] = 1e9
-    pvs_per_offer = np.bincount(pb.sku_offer[pb.pv_sku], minlength=pb.n_offers)
-    order = np.lexsort((np.arange(pb.n_offers), -score))
-    order = order[score[order] > 0]
-    keep = np.cumsum(pvs_per_offer[order]) <= max_pvs
-    return order[keep]
-
-
-def _refine_core(pb: Problem, mr: MasterResult, pv: np.ndarray, price: np.ndarray,
-                 config: SolverConfig, time_left: float, max_pvs: int = 6000
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
-    """Re-price the offers in doubt at fen level with CP-SAT, the rest of the plan fixed."""
-    core = np.zeros(pb.n_offers, bool)
-    core[_core_offers(pb, mr, max_pvs)] = True
-    if not core.any():
-        return pv, price, {}
-    core_pv = core[pb.sku_offer[pb.pv_sku]]
-    inside = core_pv[pv]
-    offset = usage_of(pb, pv[~inside], price[~inside])
-    step = pb.step
-    extra_pv = np.concatenate([pv[inside]] * 5)
-    extra_price = np.concatenate([price[inside] + d * step for d in (0, -1, 1, -2, 2)])
-    cand = build_candidates(pb, [p.price for p in mr.points[-4:]], only=core_pv,
-                            extra=(extra_pv, extra_price), ladder_points=4)
-    em = build_model(pb, cand, offset)
-    inc = set(zip(pv[inside].tolist(), price[inside].tolist(), strict=True))
-    for i, (a, b) in enumerate(zip(cand.pv.tolist(), cand.price.tolist(), strict=True)):
-        if (a, b) in inc:
-            em.model.add_hint(em.x[i], True)
-    solver = cp_model.CpSolver()
-    _params(solver, config, time_left)
-    status = solver.solve(em.model)
-    stats: dict[str, float | int] = {"core_offers": int(core.sum()), "core_variables": len(em.x),
-                                     "core_wall": solver.wall_time}
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return pv, price, stats
-    chosen = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(em.x)] > 0
-    new_pv = np.concatenate([pv[~inside], cand.pv[chosen]])
-    new_price = np.concatenate([price[~inside], cand.price[chosen]])
-    old = pb.evaluate(pv, price)["margin"].sum()
-    new = pb.evaluate(new_pv, new_price)["margin"].sum()
-    if new <= old:
-        return pv, price, stats
-    return new_pv, new_price, stats
-
-
 def _prune_by_reduced_cost(pb: Problem, dual: Dual, mr: MasterResult, cand: Candidates,
                            best: tuple[float, np.ndarray, np.ndarray]) -> Candidates:
     """Drop candidates that cannot be in a plan better than the incumbent.

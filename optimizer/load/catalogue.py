@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, Problem, read_input
 from optimizer.load.types import (
     BOOL_COLUMNS,
     CATALOGUE_SUFFIXES,
@@ -144,18 +144,6 @@ def _show(arr: pa.Array, i: int) -> str:
 # ---------------------------------------------------------------- reading
 
 
-def _read_bytes(path: Path) -> bytes:
-    file = str(path)
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError.one(file, "", "", "catalogue file not found") from None
-    except IsADirectoryError:
-        raise InputError.one(file, "", "", "is a folder, not a catalogue file") from None
-    except OSError as exc:
-        raise InputError.one(file, "", "", f"cannot read: {exc.strerror or exc}") from None
-
-
 def _check_utf8(data: memoryview, line_of: Callable[[int], int], file: str) -> None:
     """Incremental decode in 1 MB pieces: exact error position without a copy of the whole file."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -207,7 +195,7 @@ class _Lines:
 
 def _read_csv(path: Path) -> _Table:
     file = str(path)
-    raw = _read_bytes(path)
+    raw = read_input(path, "catalogue")
     bom = 3 if raw.startswith(codecs.BOM_UTF8) else 0
     view = memoryview(raw)[bom:]
     buf = np.frombuffer(raw, dtype=np.uint8, offset=bom)

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, Problem, read_input
 from optimizer.load.types import Merchant, Scenario, YamlSource
 
 log = logging.getLogger("optimizer.load")
@@ -196,15 +196,7 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
 def _read_text(path: Path) -> str:
     """The file as text, or InputError naming the file (and the line of a bad byte)."""
     file = str(path)
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise InputError.one(file, "", "", "scenario file not found") from None
-    except IsADirectoryError:
-        raise InputError.one(file, "", "", "is a folder, not a scenario file") from None
-    except OSError as exc:
-        raise InputError.one(file, "", "", f"cannot read: {exc.strerror or exc}") from None
+    data = read_input(path, "scenario", MAX_BYTES)
     if len(data) > MAX_BYTES:
         raise InputError.one(file, "", "", f"larger than {MAX_BYTES // 1024 // 1024} MB; "
                              "a scenario file is a short YAML file")

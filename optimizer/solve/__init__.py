@@ -85,9 +85,9 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
                     hint: np.ndarray | None) -> tuple[Any, np.ndarray, float, Stats]:
     """CP-SAT over candidate prices; returns status, chosen mask, bound (fen), stats."""
     em = build_model(pb, cand)
-    if hint is not None:
-        for i in np.flatnonzero(hint):
-            em.model.add_hint(em.x[i], True)
+    if hint is not None:  # a complete hint: CP-SAT starts from the incumbent, not a repair
+        for var, value in zip(em.x, hint.tolist(), strict=True):
+            em.model.add_hint(var, value)
     solver = cp_model.CpSolver()
     _params(solver, config, time_left)
     status = solver.solve(em.model)

@@ -32,7 +32,7 @@ from optimizer.solve.master import (
 log = logging.getLogger(__name__)
 cpsat_log = logging.getLogger("optimizer.cpsat")
 
-DTIME_PER_SECOND = 0.8  # measured dtime/wall 0.4-0.5 here: the dtime limit still fires first
+DTIME_PER_SECOND = 0.8  # of the wall time left; dtime accrues at ~0.4-0.5 per wall second here
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
@@ -61,8 +61,9 @@ def _gap(bound: float, objective: float) -> float:
 
 def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -> None:
     params = solver.parameters
-    # the deterministic limit normally stops the search first, so that the same input and seed
-    # give the same plan; the wall-clock limit is the user's hard stop
+    # CP-SAT's search is deterministic for a seed; where it stops is not when the wall-clock
+    # limit (the user's hard stop) binds before the deterministic one. Plans still reproduce when
+    # the last improvement comes before the stop (the usual case: the incumbent is the dive's).
     params.max_time_in_seconds = max(time_left, 0.1)
     params.max_deterministic_time = max(time_left * DTIME_PER_SECOND, 0.05)
     # One worker: CP-SAT's single-threaded search is deterministic for a seed. Its deterministic

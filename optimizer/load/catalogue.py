@@ -429,53 +429,44 @@ def _digits(arr: pa.Array, pattern: str, scale: int) -> tuple[I64, Mask]:
     return np.where(ok, values, 0).astype(np.int64), ok
 
 
-def _parse_money(arr: pa.Array) -> _Parsed:
-    """Yuan -> int64 fen. Text by digit splitting; float64 only if it is a whole number of fen."""
+def _parse_fixed(arr: pa.Array, pattern: str, decimals: int, max_digits: int,
+                 float_slack: float) -> _Parsed:
+    """Exact fixed-point numbers as int64 in units of 10**-decimals: text by digit splitting,
+    integers scaled, float64 only within `float_slack` units of a whole unit."""
     arr = _normalise(arr)
     n = len(arr)
     t = arr.type
     if pa.types.is_string(t):
         text, empty = _text(arr)
-        fen, ok = _digits(text, _YUAN, 2)
-        return _Parsed(fen, empty, ~ok & ~empty)
+        vals, ok = _digits(text, pattern, decimals)
+        return _Parsed(vals, empty, ~ok & ~empty)
     empty = _np_bool(arr.is_null())
+    unit = 10**decimals
     if pa.types.is_integer(t):
         x = pc.fill_null(arr, 0).cast(pa.float64()).to_numpy()
-        ok = np.abs(x) < 10.0 ** MAX_YUAN_DIGITS
+        ok = np.abs(x) < 10.0 ** max_digits
         vals = pc.fill_null(arr, 0).cast(pa.int64(), safe=False).to_numpy()
-        return _Parsed(np.where(ok, vals * 100, 0).astype(np.int64), empty, ~ok & ~empty)
+        return _Parsed(np.where(ok, vals * unit, 0).astype(np.int64), empty, ~ok & ~empty)
     if pa.types.is_floating(t):
         x = pc.fill_null(arr, 0.0).cast(pa.float64()).to_numpy()
         with np.errstate(invalid="ignore", over="ignore"):
-            scaled = x * 100.0
-            fen = np.round(scaled)
-            tol = np.maximum(1e-6, np.abs(scaled) * 1e-15)
-            ok = np.isfinite(x) & (np.abs(x) < 10.0 ** MAX_YUAN_DIGITS) & (
-                np.abs(scaled - fen) <= tol)
-        return _Parsed(np.where(ok, fen, 0).astype(np.int64), empty, ~ok & ~empty)
+            scaled = x * float(unit)
+            whole = np.round(scaled)
+            tol = np.maximum(float_slack, np.abs(scaled) * 1e-15) if float_slack else 0.0
+            ok = np.isfinite(x) & (np.abs(x) < 10.0 ** max_digits) & (
+                np.abs(scaled - whole) <= tol)
+        return _Parsed(np.where(ok, whole, 0).astype(np.int64), empty, ~ok & ~empty)
     return _Parsed(np.zeros(n, np.int64), empty, ~empty, _wrong_type(arr))
+
+
+def _parse_money(arr: pa.Array) -> _Parsed:
+    """Yuan -> int64 fen; a float64 column only if it is a whole number of fen (to 1e-6)."""
+    return _parse_fixed(arr, _YUAN, 2, MAX_YUAN_DIGITS, 1e-6)
 
 
 def _parse_int(arr: pa.Array) -> _Parsed:
-    arr = _normalise(arr)
-    n = len(arr)
-    t = arr.type
-    if pa.types.is_string(t):
-        text, empty = _text(arr)
-        vals, ok = _digits(text, _INT, 0)
-        return _Parsed(vals, empty, ~ok & ~empty)
-    empty = _np_bool(arr.is_null())
-    if pa.types.is_integer(t):
-        x = pc.fill_null(arr, 0).cast(pa.float64()).to_numpy()
-        ok = np.abs(x) < 10.0 ** MAX_INT_DIGITS
-        vals = pc.fill_null(arr, 0).cast(pa.int64(), safe=False).to_numpy()
-        return _Parsed(np.where(ok, vals, 0).astype(np.int64), empty, ~ok & ~empty)
-    if pa.types.is_floating(t):
-        x = pc.fill_null(arr, 0.0).cast(pa.float64()).to_numpy()
-        with np.errstate(invalid="ignore"):
-            ok = np.isfinite(x) & (np.abs(x) < 10.0 ** MAX_INT_DIGITS) & (x == np.round(x))
-        return _Parsed(np.where(ok, x, 0).astype(np.int64), empty, ~ok & ~empty)
-    return _Parsed(np.zeros(n, np.int64), empty, ~empty, _wrong_type(arr))
+    """Whole numbers; a float64 column only if every value is exactly whole."""
+    return _parse_fixed(arr, _INT, 0, MAX_INT_DIGITS, 0.0)
 
 
 def _parse_float(arr: pa.Array) -> _Parsed:

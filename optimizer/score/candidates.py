@@ -34,26 +34,44 @@ class Candidates:
         return int(self.pv.shape[0])
 
 
-def peak_price(pb: Problem, alpha: np.ndarray, beta: np.ndarray, pv: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def peak_price(pb: Problem, alpha: np.ndarray | float, beta: np.ndarray | float,
+               pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price in [lo, hi] of u(p) * (alpha p - beta), its value and its units.
 
-    With constant elasticity e the function is unimodal in p, peaking at e beta / ((e-1) alpha)
-    when e > 1 (monotone otherwise), so the lattice optimum is one of the two lattice neighbours
-    of that peak or an end of the interval: four evaluations, exact.
+    With constant elasticity e > 1, beta > 0 and alpha > 0 the function rises then falls, peaking
+    at e beta / ((e-1) alpha), so the lattice optimum is one of the two lattice neighbours of that
+    peak, clipped to [lo, hi]: two evaluations, exact. Any other row (inelastic demand, a
+    non-positive cost) also compares both ends of the interval. This is the hot loop of the
+    Lagrangian pricing: one power per candidate, nothing stacked.
     """
     sel = slice(None) if pv is None else pv
     lo, hi, step, e = pb.pv_lo[sel], pb.pv_hi[sel], pb.step, pb.pv_elast[sel]
+    market, demand = pb.pv_market[sel], pb.pv_demand[sel]
+    alpha = np.broadcast_to(np.asarray(alpha, np.float64), lo.shape)
+    beta = np.broadcast_to(np.asarray(beta, np.float64), lo.shape)
+    regular = (e > 1) & (beta > 0) & (alpha > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        peak = np.where((e > 1) & (beta > 0) & (alpha > 0), e * beta / ((e - 1) * alpha), -1.0)
-    peak = np.where(np.isfinite(peak), peak, -1.0)
+        peak = e * beta / ((e - 1) * alpha)
+    peak = np.where(regular & np.isfinite(peak), peak, -1.0)
     p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
-    cands = np.stack([lo, hi, p1, np.minimum(p1 + step, hi)])
-    units = pb.pv_demand[sel] * (cands / pb.pv_market[sel]) ** (-e)
-    value = units * (alpha * cands - beta)
-    best = np.argmax(value, axis=0)
-    cols = np.arange(lo.shape[0])
-    return cands[best, cols], value[best, cols], units[best, cols]
+    p2 = np.minimum(p1 + step, hi)
+    u1 = demand * (p1 / market) ** (-e)
+    u2 = demand * (p2 / market) ** (-e)
+    v1 = u1 * (alpha * p1 - beta)
+    v2 = u2 * (alpha * p2 - beta)
+    second = v2 > v1
+    price = np.where(second, p2, p1)
+    value = np.where(second, v2, v1)
+    units = np.where(second, u2, u1)
+    odd = np.flatnonzero(~regular)
+    if odd.size:
+        for end in (lo[odd], hi[odd]):
+            u_end = demand[odd] * (end / market[odd]) ** (-e[odd])
+            v_end = u_end * (alpha[odd] * end - beta[odd])
+            better = v_end > value[odd]
+            idx = odd[better]
+            price[idx], value[idx], units[idx] = end[better], v_end[better], u_end[better]
+    return price, value, units
 
 
 def margin_optimal_price(pb: Problem) -> np.ndarray:

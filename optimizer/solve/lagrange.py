@@ -24,7 +24,7 @@ from optimizer.score.problem import Problem
 log = logging.getLogger(__name__)
 
 NEG = -1e30
-BISECTION_STEPS = 30  # stock multiplier to ~1e-9 of its bracket; any value gives a valid bound
+BISECTION_STEPS = 22  # multiplier to ~2e-7 of its bracket: under a fen per SKU; any is valid
 
 
 @dataclass(frozen=True)
@@ -123,105 +123,176 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
     return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [start, start + count) without a Python loop."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    return offsets + np.arange(total, dtype=np.int64)
+
+
 class Dual:
     """Evaluates the Lagrangian bound at given multipliers.
 
     Stock is relaxed per SKU *and per combo* (weak duality holds for each SKU's subproblem under
     each offer state separately), with the multiplier found by bisection so that the combo's
     units fit the stock: the relaxed choices are then stock-feasible, hence usable as columns.
+    Many combos ask the same stock question of a SKU (the same programs in, the same fixed ones),
+    so the questions are deduplicated and answered in one batch.
     """
 
     def __init__(self, pb: Problem):
         self.pb = pb
         self.st = build_structure(pb)
-        self.nu_scale = float(pb.pv_market.max(initial=1)) * 20.0 + float(pb.pv_cost.max(initial=0))
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
+        self.status = (np.stack([c.status for c in self.st.combos]) if self.st.combos
+                       else np.zeros((0, pb.m), np.int8))
+        counts = np.bincount(pb.pv_sku, minlength=pb.n)
+        self.sku_count = counts
+        self.sku_start = np.cumsum(counts) - counts
+        self.local = np.arange(pb.m) - self.sku_start[pb.pv_sku]
+        if pb.m and int(self.local.max()) >= 62:
+            raise ValueError("more than 62 program fee variants for one SKU")
+        self.bit = np.left_shift(np.int64(1), self.local.astype(np.int64))
+        self.feasible = (np.stack([c.feasible for c in self.st.combos]) if self.st.combos
+                         else np.zeros((0, pb.n), bool))
 
-    def _combo(self, combo: Combo, mult: Multipliers,
-               base: tuple[np.ndarray, np.ndarray, np.ndarray], stock: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """SKU values (with nu*avail), pv prices and pv picks for one combo."""
+    def _questions(self, over: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray]:
+        """Every (SKU, set of pvs taken) a combo's overflowing SKUs can choose: the combo's forced
+        pvs plus any subset of its optional programs. Returns (combo, sku, sku, mask) rows."""
         pb = self.pb
-        price, value, units = (a.copy() for a in base)
-        take = (combo.status == 2) | ((combo.status == 1) & (value > 0))
-        used = np.bincount(pb.pv_sku, np.where(take, units, 0.0), minlength=pb.n)
-        v = np.bincount(pb.pv_sku, np.where(take, value, 0.0), minlength=pb.n)
-        over = combo.feasible & (used > pb.avail * (1 + 1e-12) + 1e-9) & stock
-        if over.any():
-            pvs = np.flatnonzero(over[pb.pv_sku] & (combo.status > 0))
-            sub_v, sub_price, sub_take = self._stock_bound(combo, mult, over, pvs)
-            v = np.where(over, sub_v, v)
-            price[pvs], take[pvs] = sub_price, sub_take
-        return np.where(combo.feasible, v, NEG), price, take
-
-    def _stock_bound(self, combo: Combo, mult: Multipliers, over: np.ndarray, pvs: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """SKUs whose choice overflows their stock: per subset of optional programs taken, the
-        penalised margin is concave in units, so a stock multiplier found by bisection bounds the
-        subset exactly (up to the fen lattice), and its prices fit the stock."""
-        pb = self.pb
-        skus, progs, status = pb.pv_sku[pvs], pb.pv_prog[pvs], combo.status[pvs]
-        optional = status == 1
-        opt_progs = sorted(set(progs[optional].tolist()))
-        n = pb.n
-        best_v = np.full(n, NEG)
-        best_price = pb.pv_hi[pvs].copy()
-        best_take = np.zeros(pvs.size, bool)
-        # beyond this stock multiplier every enrollment of the SKU loses money: all sit at hi
-        alpha = 1.0 - pb.pv_fee[pvs] + mult.budget + mult.gmv
-        slope = alpha * pb.pv_hi[pvs] - pb.pv_cost[pvs] - mult.budget * pb.pv_market[pvs]
-        nu_max = np.zeros(n)
-        np.maximum.at(nu_max, skus, slope)
-        nu_max = np.maximum(nu_max, 0.0) * 1.001 + 1.0
-        opt_count = {k: np.bincount(skus, optional & (progs == k), minlength=n) for k in opt_progs}
-        for bits in itertools.product((False, True), repeat=len(opt_progs)):
-            members = {k for k, b in zip(opt_progs, bits, strict=True) if b}
-            valid = over.copy()
-            for k in members:
-                valid &= opt_count[k] > 0
-            inset = (status == 2) | (optional & np.isin(progs, list(members)))
-            if not valid.any():
+        rows_c, rows_s, rows_m = [], [], []
+        for c, skus in enumerate(over):
+            if skus.size == 0:
                 continue
-            lo_nu, hi_nu = np.zeros(n), np.zeros(n)
-            _, _, u0 = best_prices(pb, mult, 0.0, pvs)
-            need = np.bincount(skus, np.where(inset, u0, 0.0), minlength=n) > pb.avail
-            hi_nu = np.where(need, nu_max, 0.0)
-            if need.any():
-                for _ in range(BISECTION_STEPS):
-                    mid = 0.5 * (lo_nu + hi_nu)
-                    _, _, u_sub = best_prices(pb, mult, mid[skus], pvs)
-                    u_sku = np.bincount(skus, np.where(inset, u_sub, 0.0), minlength=n)
-                    too_much = u_sku > pb.avail
-                    lo_nu = np.where(need & too_much, mid, lo_nu)
-                    hi_nu = np.where(need & ~too_much, mid, hi_nu)
-            nu = hi_nu
-            p_sub, v_sub, u_sub = best_prices(pb, mult, nu[skus], pvs)
-            used = np.bincount(skus, np.where(inset, u_sub, 0.0), minlength=n)
-            val = np.bincount(skus, np.where(inset, v_sub, 0.0), minlength=n) + nu * pb.avail
-            # not fitting even at nu_max (highest prices): this subset is infeasible
-            val = np.where(valid & (used <= pb.avail * (1 + 1e-9) + 1e-9), val, NEG)
-            better = val > best_v
-            best_v = np.where(better, val, best_v)
-            upd = better[skus]
-            best_price = np.where(upd, p_sub, best_price)
-            best_take = np.where(upd, inset, best_take)
-        return best_v, best_price, best_take
+            cnt = self.sku_count[skus]  # >= 1: the SKU overflows
+            pvs = _ranges(self.sku_start[skus], cnt)
+            seg = np.cumsum(cnt) - cnt
+            bit = self.bit[pvs]
+            status = self.status[c][pvs]
+            prog = pb.pv_prog[pvs]
+
+            def bits(on: np.ndarray, bit: np.ndarray = bit, seg: np.ndarray = seg) -> np.ndarray:
+                return np.add.reduceat(np.where(on, bit, 0), seg)
+
+            forced = bits(status == 2)
+            optional = status == 1
+            progs = sorted(set(prog[optional].tolist()))
+            per_prog = [bits(optional & (prog == k)) for k in progs]
+            for pick in itertools.product((False, True), repeat=len(progs)):
+                mask = forced.copy()
+                valid = np.ones(skus.size, bool)
+                for b, pm in zip(pick, per_prog, strict=True):
+                    if b:
+                        valid &= pm != 0
+                        mask |= pm
+                rows_c.append(np.full(int(valid.sum()), c, np.int64))
+                rows_s.append(skus[valid])
+                rows_m.append(mask[valid])
+        if not rows_c:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty, empty
+        return (np.concatenate(rows_c), np.concatenate(rows_s), np.concatenate(rows_s),
+                np.concatenate(rows_m))
+
+    def _stock_answers(self, mult: Multipliers, sku: np.ndarray, mask: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For each (SKU, pv set): the penalised margin of the set under the SKU's stock, exact
+        per set up to the fen lattice (concave in units, so a multiplier found by bisection
+        bounds it), NEG where the set cannot fit even at its highest prices.
+
+        Returns (value per question, row question, row pv, row price), rows sorted by question.
+        """
+        pb = self.pb
+        q = sku.size
+        cnt = self.sku_count[sku]
+        rep = np.repeat(np.arange(q), cnt)
+        local = np.arange(rep.size) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        keep = ((mask[rep] >> local) & 1) == 1
+        rq = rep[keep]
+        rpv = self.sku_start[sku][rq] + local[keep]
+        avail = pb.avail[sku]
+        alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv
+        beta = pb.pv_cost[rpv] + mult.budget * pb.pv_market[rpv]
+        _, _, u0 = peak_price(pb, alpha, beta, rpv)
+        need = np.bincount(rq, u0, minlength=q) > avail
+        nu = np.zeros(q)
+        needy = np.flatnonzero(need)
+        if needy.size:
+            # beyond this multiplier every pv of the set sits at its highest price
+            slope = alpha * pb.pv_hi[rpv] - beta
+            nu_max = np.zeros(q)
+            np.maximum.at(nu_max, rq, slope)
+            nu_max = np.maximum(nu_max, 0.0) * 1.001 + 1.0
+            remap = np.full(q, -1, np.int64)
+            remap[needy] = np.arange(needy.size)
+            r_sel = np.flatnonzero(need[rq])
+            r_q = remap[rq[r_sel]]
+            r_pv, r_a, r_b = rpv[r_sel], alpha[r_sel], beta[r_sel]
+            lo, hi = np.zeros(needy.size), nu_max[needy]
+            cap = avail[needy]
+            for _ in range(BISECTION_STEPS):
+                mid = 0.5 * (lo + hi)
+                _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv)
+                too_much = np.bincount(r_q, u, minlength=needy.size) > cap
+                lo = np.where(too_much, mid, lo)
+                hi = np.where(too_much, hi, mid)
+            nu[needy] = hi
+        price, value, units = peak_price(pb, alpha, beta + nu[rq], rpv)
+        value = value - mult.prog[pb.pv_prog[rpv]]
+        used = np.bincount(rq, units, minlength=q)
+        val = np.bincount(rq, value, minlength=q) + nu * avail
+        # not fitting even at the highest prices: this set is infeasible
+        val = np.where(used <= avail * (1 + 1e-9) + 1e-9, val, NEG)
+        return val, rq, rpv, price
 
     def evaluate(self, mult: Multipliers, stock: bool = True) -> DualPoint:
         """L(mult): valid for any multipliers; `stock=False` relaxes stock entirely (weaker)."""
         pb = self.pb
+        combos = self.st.combos
         n_states = self.st.n_states
+        base_price, base_value, base_units = best_prices(pb, mult, 0.0)
+        positive = base_value > 0
+        sku_val = np.empty((len(combos), pb.n))
+        over: list[np.ndarray] = []
+        tol = pb.avail * (1 + 1e-12) + 1e-9
+        for ci, combo in enumerate(combos):
+            status = self.status[ci]
+            take = (status == 2) | ((status == 1) & positive)
+            v = np.bincount(pb.pv_sku, np.where(take, base_value, 0.0), minlength=pb.n)
+            sku_val[ci] = np.where(combo.feasible, v, NEG)
+            if stock:
+                used = np.bincount(pb.pv_sku, np.where(take, base_units, 0.0), minlength=pb.n)
+                over.append(np.flatnonzero(combo.feasible & (used > tol)))
+        # stock: deduplicated (SKU, pv set) questions, answered in one batch
+        q_combo, q_sku, _, q_mask = self._questions(over) if stock else (np.zeros(0, np.int64),) * 4
+        sku_q = np.full((len(combos), pb.n), -1, np.int64)  # the answer a combo's SKU took
+        if q_combo.size:
+            # one integer key per (SKU, pv set): the set is a bitmask over the SKU's pvs
+            width = int(self.local.max()) + 1
+            uniq, inverse = np.unique(q_sku << width | q_mask, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            ans_val, row_q, row_pv, row_price = self._stock_answers(
+                mult, uniq >> width, uniq & ((1 << width) - 1))
+            val = ans_val[inverse]
+            # per (combo, SKU), the best of its questions
+            cell = q_combo * pb.n + q_sku
+            top_val = np.full(len(combos) * pb.n, NEG)
+            np.maximum.at(top_val, cell, val)
+            top = np.flatnonzero(val >= top_val[cell])
+            c_, s_ = q_combo[top], q_sku[top]
+            sku_val[c_, s_] = np.where(self.feasible[c_, s_], val[top], NEG)
+            sku_q[c_, s_] = inverse[top]
+            q_start = np.searchsorted(row_q, np.arange(uniq.size))
+            q_end = np.searchsorted(row_q, np.arange(uniq.size), side="right")
         state_val = np.full((n_states, pb.n), NEG)
         state_combo = np.zeros((n_states, pb.n), np.int64)
-        prices, picks = [], []
-        base = best_prices(pb, mult, 0.0)
-        for ci, combo in enumerate(self.st.combos):
-            v, price, take = self._combo(combo, mult, base, stock)
-            prices.append(price)
-            picks.append(take)
+        for ci, combo in enumerate(combos):
             si = combo.state
-            better = v > state_val[si]
-            state_val[si] = np.where(better, v, state_val[si])
+            better = sku_val[ci] > state_val[si]
+            state_val[si] = np.where(better, sku_val[ci], state_val[si])
             state_combo[si] = np.where(better, ci, state_combo[si])
         offer_val = np.array([np.bincount(pb.sku_offer, state_val[s], minlength=pb.n_offers)
                               for s in range(n_states)])
@@ -230,9 +301,18 @@ class Dual:
         per_offer = offer_val[best_state, np.arange(pb.n_offers)]
         sku_combo = state_combo[best_state[pb.sku_offer], np.arange(pb.n)]
         pv_combo = sku_combo[pb.pv_sku]
-        rows = np.arange(pb.m)
-        chosen = np.array(picks)[pv_combo, rows]
-        price = np.array(prices)[pv_combo, rows]
+        status = self.status[pv_combo, np.arange(pb.m)]
+        chosen = (status == 2) | ((status == 1) & positive)
+        price = base_price.copy()
+        answered = sku_q[sku_combo, np.arange(pb.n)]
+        hit = np.flatnonzero(answered >= 0)
+        if hit.size:
+            # SKUs whose combo needed its stock question: that answer's pvs and prices
+            chosen[_ranges(self.sku_start[hit], self.sku_count[hit])] = False
+            a = answered[hit]
+            rows = _ranges(q_start[a], q_end[a] - q_start[a])
+            chosen[row_pv[rows]] = True
+            price[row_pv[rows]] = row_price[rows]
         k_count = len(pb.programs)
         capped = pb.max_skus >= 0
         limits = float((mult.prog[capped] * pb.max_skus[capped]).sum())
@@ -246,3 +326,4 @@ class Dual:
             [ev["discount"].sum(), ev["revenue"].sum()],
         ])
         return DualPoint(float(per_offer.sum()) + limits, mult, price, chosen, per_offer, usage)
+

@@ -59,3 +59,27 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool) -> Non
         sys.exit(EXIT_INTERNAL)
     click.echo(outcome.text)
     sys.exit(outcome.exit_code)
+
+
+@main.command("generate")
+@click.option("--skus", type=click.IntRange(min=1), required=True, help="Number of SKUs.")
+@click.option("--offers", type=click.IntRange(min=1), default=None,
+              help="Number of offers (default SKUs / 4; 1 to 12 SKUs an offer).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
+              show_default=True, help="Catalogue file format.")
+@click.option("-o", "--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Output folder (created if missing).")
+def generate_command(skus: int, offers: int | None, seed: int, fmt: str, outdir: Path) -> None:
+    """Write a synthetic catalogue and scenario.yaml: same arguments, same bytes."""
+    from optimizer.generate import generate
+
+    try:
+        path = generate(skus, offers, seed, outdir, fmt=fmt)
+    except ValueError as exc:
+        click.echo(f"error: invalid input\n{exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except OSError as exc:
+        click.echo(f"error: cannot write {outdir}: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    click.echo(path)

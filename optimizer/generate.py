@@ -21,8 +21,8 @@ and the global constraints of the scenario bind:
 
 from __future__ import annotations
 
-import argparse
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,29 +325,32 @@ def generate(n_skus: int, n_offers: int | None, seed: int, outdir: Path, *,
     outdir.mkdir(parents=True, exist_ok=True)
     table = _table(cat, n_offers, fmt)
     cat_name = f"catalogue.{fmt}"
-    if fmt == "csv":
-        pacsv.write_csv(table, outdir / cat_name,
-                        pacsv.WriteOptions(quoting_style="none", batch_size=65536))
-    else:
-        pq.write_table(table, outdir / cat_name, compression="zstd")
     scenario = outdir / "scenario.yaml"
-    scenario.write_text(
-        _scenario_yaml(f"synthetic-{n_skus}-seed{seed}", cat_name, limits, n_skus, seed),
-        encoding="utf-8",
-    )
+    # each file is written beside its final name and moved into place: never half-written
+    tmp_cat, tmp_scn = outdir / f".{cat_name}.tmp", outdir / ".scenario.yaml.tmp"
+    try:
+        if fmt == "csv":
+            pacsv.write_csv(table, tmp_cat,
+                            pacsv.WriteOptions(quoting_style="none", batch_size=65536))
+        else:
+            pq.write_table(table, tmp_cat, compression="zstd")
+        tmp_scn.write_text(
+            _scenario_yaml(f"synthetic-{n_skus}-seed{seed}", cat_name, limits, n_skus, seed),
+            encoding="utf-8",
+        )
+        os.replace(tmp_cat, outdir / cat_name)
+        os.replace(tmp_scn, scenario)
+    finally:
+        tmp_cat.unlink(missing_ok=True)
+        tmp_scn.unlink(missing_ok=True)
     return scenario
 
 
 def _main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m optimizer.generate",
-                                 description="Write a synthetic catalogue and scenario.")
-    ap.add_argument("--skus", type=int, required=True, help="number of SKUs")
-    ap.add_argument("--offers", type=int, default=None, help="number of offers (default skus/4)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    ap.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    a = ap.parse_args(argv)
-    print(generate(a.skus, a.offers, a.seed, a.out, fmt=a.format))
+    """`python -m optimizer.generate ...` is `enroll-opt generate ...`."""
+    from optimizer.cli import generate_command
+
+    generate_command.main(args=argv, prog_name="python -m optimizer.generate")
 
 
 if __name__ == "__main__":

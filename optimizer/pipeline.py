@@ -17,6 +17,7 @@ import numpy as np
 from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.types import Scenario
 from optimizer.plan.writer import PlanTables, build_tables, write_outputs
+from optimizer.progress import Progress
 from optimizer.rules.eligibility import evaluate_rules
 from optimizer.rules.rulebook import build_rulebook
 from optimizer.score.problem import Problem, build_problem
@@ -96,12 +97,15 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path) -> str:
 def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
     """Solve one scenario file and write its outputs. Raises InputError on bad input."""
     phases: dict[str, float] = {}
+    progress = Progress()
+    progress.phase("load")
     t = time.perf_counter()
     scenario, source = load_scenario(scenario_path)
     cat_path = source.file.parent / scenario.catalogue
     catalogue = load_catalogue(cat_path)
     rulebook = build_rulebook(scenario, source)
     phases["load"] = time.perf_counter() - t
+    progress.phase("rules")
     t = time.perf_counter()
     try:
         outcome = evaluate_rules(rulebook, scenario.merchant, catalogue)
@@ -109,21 +113,28 @@ def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
         raise InputError.one(scenario.rulebook, "", str(exc.args[0]),
                              f"a rule reads a field that does not exist: {exc.args[0]}") from None
     phases["rules"] = time.perf_counter() - t
+    progress.phase("score")
     t = time.perf_counter()
     pb = build_problem(scenario, rulebook, catalogue, outcome)
     phases["score"] = time.perf_counter() - t
     log.info("%d SKUs, %d offers, %d programs, %d pair-variants", pb.n, pb.n_offers,
              len(pb.programs), pb.m)
+    progress.phase("solve")
     t = time.perf_counter()
-    result = solve(pb, scenario.solver)
+    result = solve(pb, scenario.solver, progress=progress)
     if result.status == INFEASIBLE:
         result = Result(**{**result.__dict__,
                            "infeasible_reason": explain_infeasible(scenario, pb, result)})
     phases["solve"] = time.perf_counter() - t
+    model = float(result.stats.get("model_seconds", 0.0))
+    if model:
+        phases["model"], phases["solve"] = model, phases["solve"] - model
+    progress.phase("write")
     t = time.perf_counter()
     out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
+    tables.summary["trace"] = progress.trace
     write_outputs(out, tables)
     phases["write"] = time.perf_counter() - t
     return Outcome(EXIT_CODES[result.status], human_summary(tables, result, out), out, result,

@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.load.types import SolverConfig
 from optimizer.model.cpsat import build_column_model, build_model
+from optimizer.progress import Progress
 from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Dual, best_prices, penalised_value
@@ -82,10 +83,32 @@ def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -
 Stats = dict[str, float | int]
 
 
+class _StopAt(cp_model.CpSolverSolutionCallback):
+    """Stop at the first solution whose objective reaches `target` (model units): the bound is
+    known from elsewhere, so a plan within the gap is all CP-SAT is asked for. Where it stops
+    depends on the search only, not on the clock."""
+
+    def __init__(self, target: float):
+        super().__init__()
+        self.target = target
+
+    def on_solution_callback(self) -> None:
+        if self.objective_value >= self.target:
+            self.stop_search()
+
+
+def _target(bound_fen: float, config: SolverConfig) -> float:
+    """The objective (fen) that proves the gap against a valid bound, with room for rounding."""
+    return bound_fen / (1 + config.relative_gap / 2) if bound_fen > 0 else float("inf")
+
+
 def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_left: float,
-                    hint: np.ndarray | None) -> tuple[Any, np.ndarray, float, Stats]:
+                    hint: np.ndarray | None, timing: dict[str, Any]
+                    ) -> tuple[Any, np.ndarray, float, Stats]:
     """CP-SAT over candidate prices; returns status, chosen mask, bound (fen), stats."""
+    t0 = time.perf_counter()
     em = build_model(pb, cand)
+    timing["model_seconds"] = timing.get("model_seconds", 0.0) + time.perf_counter() - t0
     if hint is not None:  # a complete hint: CP-SAT starts from the incumbent, not a repair
         for var, value in zip(em.x, hint.tolist(), strict=True):
             em.model.add_hint(var, value)
@@ -102,12 +125,15 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
     return status, values.astype(bool), bound_fen, stats
 
 
-def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left: float
+def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left: float,
+                 timing: dict[str, Any]
                  ) -> tuple[Any, np.ndarray, np.ndarray, Stats]:
     """CP-SAT over generated columns (one per offer at most), hinted by the LP solution."""
     pool = mr.pool
     usage = np.array(pool.usage) if len(pool) else np.zeros((0, len(pb.programs) + 2))
+    t0 = time.perf_counter()
     cm = build_column_model(pb, np.array(pool.offer, np.int64), np.array(pool.value), usage)
+    timing["model_seconds"] = timing.get("model_seconds", 0.0) + time.perf_counter() - t0
     for i in np.flatnonzero(mr.weights > 0.5):
         cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
@@ -143,7 +169,8 @@ def _prune_by_reduced_cost(pb: Problem, dual: Dual, mr: MasterResult, cand: Cand
 
 
 def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, time_left: float,
-                     max_offers: int = 3000) -> tuple[float, np.ndarray, np.ndarray] | None:
+                     bound_fen: float, timing: dict[str, Any], max_offers: int = 3000
+                     ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """The restricted master on a core: offers integral in the last LP keep their column, except
     a flex set (fractional offers, then those with the most alternative columns, latest first)
     that may take any of its columns. Small, so CP-SAT settles it fast even at scale."""
@@ -167,14 +194,18 @@ def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, ti
     usage = np.array(pool.usage)
     offset = usage[fixed_cols].sum(axis=0) if fixed_cols.size else np.zeros(usage.shape[1])
     free_cols = np.flatnonzero(flex[offers])
+    t0 = time.perf_counter()
     cm = build_column_model(pb, offers[free_cols], np.array(pool.value)[free_cols],
                             usage[free_cols], offset)
+    timing["model_seconds"] = timing.get("model_seconds", 0.0) + time.perf_counter() - t0
     for i, c in enumerate(free_cols):
         if w[c] > 0.5:
             cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
     _params(solver, config, time_left)
-    status = solver.solve(cm.model)
+    fixed_value = float(np.array(pool.value)[fixed_cols].sum()) if fixed_cols.size else 0.0
+    stop = _StopAt((_target(bound_fen, config) - fixed_value) * cm.obj_scale)
+    status = solver.solve(cm.model, stop)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     take = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(cm.x)] > 0
@@ -195,8 +226,11 @@ def _hint_mask(cand: Candidates, pv: np.ndarray, price: np.ndarray) -> np.ndarra
                                                     strict=True)], dtype=bool)
 
 
-def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) -> Result:
+def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
+          progress: Progress | None = None) -> Result:
     """Bound by column generation, incumbent by diving, then CP-SAT to close what remains."""
+    progress = progress if progress is not None else Progress()
+    progress.begin_solve()
     start = time.perf_counter()
     deadline = start + config.time_limit_s
     if pb.m == 0:  # nothing can be enrolled: the empty plan, unless a GMV target needs more
@@ -206,7 +240,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start,
                       np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
     dual = Dual(pb)
-    cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s)
+    cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s,
+                           progress=progress)
     mr = cg.result()
     lag_bound = mr.best.value  # fen, valid over every fen price
     stats: dict[str, float | int | str] = {
@@ -223,6 +258,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
     rounded = round_lp(cg)
     if rounded is not None:
         best = (rounded[0], *plan_of(cg.pool, rounded[1]))
+        progress.solver("LP rounding", best[0], lag_bound)
 
     def run_core() -> None:
         """Settle the offers in doubt on the clean LP: a small restricted master."""
@@ -230,10 +266,12 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         if complete or (best is not None and _gap(lag_bound, best[0]) <= config.relative_gap):
             return
         t_core = time.perf_counter()
-        core = _run_column_core(pb, cg, config, 0.5 * (deadline - time.perf_counter()))
+        core = _run_column_core(pb, cg, config, 0.5 * (deadline - time.perf_counter()),
+                                lag_bound, stats)
         stats["core_seconds"] = time.perf_counter() - t_core
         if core is not None and (best is None or core[0] > best[0]):
             best = core
+            progress.solver("core", best[0], lag_bound)
 
     # A dive step costs about two pricing rounds: cheap on small catalogues, where the dive is
     # the better primal; on large ones the core comes first (the dive changes the LP it reads).
@@ -247,6 +285,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         stats["dive_seconds"] = time.perf_counter() - t_dive
         if dived is not None and (best is None or dived[0] > best[0]):
             best = (dived[0], *plan_of(cg.pool, dived[1]))
+            progress.solver("dive", best[0], lag_bound)
     if dive_first and not cg.stopped:
         run_core()
     # multipliers met during the dive bound the original problem too (pricing ignores fixings)
@@ -267,10 +306,11 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
         focused_fits = pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT
         status, pv, price, cstats = _run_columns(
             pb, cg.result(), config,
-            (0.3 if focused_fits else 1.0) * (deadline - time.perf_counter()))
+            (0.3 if focused_fits else 1.0) * (deadline - time.perf_counter()), stats)
         stats.update(cstats)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             best = keep(best, float(pb.evaluate(pv, price)["margin"].sum()), pv, price)
+            progress.solver("restricted master", best[0], bound)
     if short(best):
         # a focused model: prices the duals and columns proposed, a few fen around them
         col_pv, col_price = plan_of(cg.pool, list(range(len(cg.pool))))
@@ -282,11 +322,12 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
             hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
             share = 0.15 if complete else 1.0
             status, chosen, _, cstats = _run_candidates(
-                pb, focused, config, share * (deadline - time.perf_counter()), hint)
+                pb, focused, config, share * (deadline - time.perf_counter()), hint, stats)
             stats.update({f"focused_{k}": v for k, v in cstats.items()})
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 best = keep(best, float(focused.margin[chosen].sum()), focused.pv[chosen],
                             focused.price[chosen])
+                progress.solver("focused model", best[0], bound)
     if short(best) and complete:
         # every non-dominated lattice price: CP-SAT's own bound is then valid for every price
         cand = build_candidates(pb, [p.price for p in mr.points], complete_limit=complete_limit,
@@ -295,7 +336,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
             cand = _prune_by_reduced_cost(pb, dual, mr, cand, best)
         hint = _hint_mask(cand, best[1], best[2]) if best is not None else None
         status, chosen, cp_bound, cstats = _run_candidates(
-            pb, cand, config, deadline - time.perf_counter(), hint)
+            pb, cand, config, deadline - time.perf_counter(), hint, stats)
         stats.update(cstats)
         stats["candidates"] = cand.size
         if status == cp_model.INFEASIBLE:
@@ -305,6 +346,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000) ->
             bound = min(bound, cp_bound)
             best = keep(best, float(cand.margin[chosen].sum()), cand.pv[chosen],
                         cand.price[chosen])
+            progress.solver("complete model", best[0], bound)
     seconds = time.perf_counter() - start
     if best is None:
         return _empty(NO_SOLUTION, seconds, bound / 100, stats,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.linear_solver import pywraplp
 
+from optimizer.progress import Progress
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
 
@@ -39,7 +40,7 @@ class ColumnPool:
     pv: list[np.ndarray] = field(default_factory=list)
     price: list[np.ndarray] = field(default_factory=list)
     round: list[int] = field(default_factory=list)  # the round that generated it
-    seen: set[tuple[int, bytes]] = field(default_factory=set)
+    seen: set[tuple[int, int]] = field(default_factory=set)  # (offer, fingerprint)
 
     def __len__(self) -> int:
         return len(self.offer)
@@ -55,34 +56,59 @@ class MasterResult:
     rounds: int
 
 
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixer (splitmix64 finaliser), wrapping: order-free column fingerprints."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
 def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool: ColumnPool,
                         round_no: int) -> list[int]:
-    """Add each listed offer's relaxed choice at `point` as a column (once); new column ids."""
+    """Add each listed offer's relaxed choice at `point` as a column (once); new column ids.
+
+    Array-at-a-time: a column's usage and value are sums over its pvs, and a column already in
+    the pool is recognised by a fingerprint of its (pv, price) pairs.
+    """
     chosen = np.flatnonzero(point.chosen)
     offer_of = pb.sku_offer[pb.pv_sku[chosen]]
+    listed = np.zeros(pb.n_offers, bool)
+    listed[offers] = True
+    keep = listed[offer_of]
+    chosen, offer_of = chosen[keep], offer_of[keep]
     order = np.argsort(offer_of, kind="stable")
     chosen, offer_of = chosen[order], offer_of[order]
     starts = np.searchsorted(offer_of, offers)
     ends = np.searchsorted(offer_of, offers, side="right")
+    price = point.price[chosen]
+    seg = np.repeat(np.arange(offers.size), ends - starts)
+    with np.errstate(over="ignore"):
+        fp = _mix(chosen.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                  + _mix(price.astype(np.uint64)))
+        finger = np.zeros(offers.size, np.uint64)
+        np.add.at(finger, seg, fp)
+        finger = _mix(finger + _mix(offers.astype(np.uint64)))
+    ev = pb.evaluate(chosen, price)
     k_count = len(pb.programs)
+    usage = np.zeros((offers.size, k_count + 2))
+    np.add.at(usage, (seg, pb.pv_prog[chosen]), 1.0)
+    usage[:, k_count] = np.bincount(seg, ev["discount"], minlength=offers.size)
+    usage[:, k_count + 1] = np.bincount(seg, ev["revenue"], minlength=offers.size)
+    value = np.bincount(seg, ev["margin"], minlength=offers.size)
     added = []
-    for o, lo, hi in zip(offers.tolist(), starts.tolist(), ends.tolist(), strict=True):
-        pv = chosen[lo:hi]
-        price = point.price[pv]
-        key = (o, pv.tobytes() + price.tobytes())
+    for i, (o, f) in enumerate(zip(offers.tolist(), finger.tolist(), strict=True)):
+        key = (o, f)
         if key in pool.seen:
             continue
         pool.seen.add(key)
-        ev = pb.evaluate(pv, price)
-        usage = np.zeros(k_count + 2)
-        np.add.at(usage, pb.pv_prog[pv], 1.0)
-        usage[k_count] = ev["discount"].sum()
-        usage[k_count + 1] = ev["revenue"].sum()
+        a, b = starts[i], ends[i]
         pool.offer.append(o)
-        pool.value.append(float(ev["margin"].sum()))
-        pool.usage.append(usage)
-        pool.pv.append(pv)
-        pool.price.append(price)
+        pool.value.append(float(value[i]))
+        pool.usage.append(usage[i])
+        pool.pv.append(chosen[a:b])
+        pool.price.append(price[a:b])
         pool.round.append(round_no)
         added.append(len(pool) - 1)
     return added
@@ -177,8 +203,9 @@ class ColumnGeneration:
     """The master LP, its column pool and the Lagrangian pricing, kept between rounds so that a
     dive can fix offers and re-price the rest."""
 
-    def __init__(self, pb: Problem, dual: Dual):
+    def __init__(self, pb: Problem, dual: Dual, progress: Progress | None = None):
         self.pb, self.dual = pb, dual
+        self.progress = progress
         self.pool = ColumnPool()
         self.master = _MasterLP(pb)
         self.points: list[DualPoint] = []
@@ -196,6 +223,8 @@ class ColumnGeneration:
         self.points.append(point)
         if self.best is None or point.value < self.best.value:
             self.best = point
+            if self.progress is not None:
+                self.progress.solver("column generation", None, point.value)
         finite = np.isfinite(pi[offers])
         threshold = np.full(offers.size, -np.inf)
         threshold[finite] = pi[offers][finite] * (1 + 1e-6 * np.sign(pi[offers][finite])) + 1e-6
@@ -263,9 +292,10 @@ class ColumnGeneration:
 
 
 def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: float = 2e-6,
-                      deadline: float | None = None) -> ColumnGeneration:
+                      deadline: float | None = None, progress: Progress | None = None
+                      ) -> ColumnGeneration:
     """Alternate master LP and pricing until the Lagrangian bound meets the LP value."""
-    cg = ColumnGeneration(pb, dual)
+    cg = ColumnGeneration(pb, dual, progress)
     cg.run(max_rounds, tol, deadline)
     assert cg.best is not None
     log.info("column generation: %d rounds, %d columns, bound %.2f, LP %.2f", cg.rounds,

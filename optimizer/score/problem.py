@@ -218,3 +218,24 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
         budget=float(c.discount_budget * 100) if c.discount_budget is not None else None,
         gmv_min=float(c.gmv_min * 100) if c.gmv_min is not None else None,
     )
+
+
+def restrict(pb: Problem, offers: np.ndarray, *, max_skus: np.ndarray, budget: float | None,
+             gmv_min: float | None) -> Problem:
+    """The sub-problem of some offers, with the global limits given (a sample's share)."""
+    keep_offer = np.zeros(pb.n_offers, bool)
+    keep_offer[offers] = True
+    sku_keep = keep_offer[pb.sku_offer]
+    sku_new = np.cumsum(sku_keep) - 1
+    offer_new = np.cumsum(keep_offer) - 1
+    pv_keep = sku_keep[pb.pv_sku]
+    fields = {name: getattr(pb, name) for name in pb.__dataclass_fields__}
+    for name in ("sku_id", "offer_id", "avail", "eligible", "hi", "cap_which", "lo_alone"):
+        fields[name] = fields[name][sku_keep]
+    for name in ("pv_prog", "pv_hub", "pv_fee", "pv_var", "pv_lo", "pv_hi", "pv_cost",
+                 "pv_market", "pv_demand", "pv_elast"):
+        fields[name] = fields[name][pv_keep]
+    fields.update(sku_offer=offer_new[pb.sku_offer[sku_keep]], n_offers=int(keep_offer.sum()),
+                  pv_sku=sku_new[pb.pv_sku[pv_keep]], max_skus=max_skus, budget=budget,
+                  gmv_min=gmv_min)
+    return Problem(**fields)

@@ -19,8 +19,14 @@ from optimizer.load.types import SolverConfig
 from optimizer.model.cpsat import build_column_model, build_model
 from optimizer.progress import Progress
 from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
-from optimizer.score.problem import Problem
-from optimizer.solve.lagrange import Dual, best_prices, penalised_value
+from optimizer.score.problem import Problem, restrict
+from optimizer.solve.dualspace import (
+    DualSpaceResult,
+    dual_space_cg,
+    round_flex_lp,
+    split_by_doubt,
+)
+from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, best_prices, penalised_value
 from optimizer.solve.master import (
     ColumnGeneration,
     MasterResult,
@@ -36,6 +42,11 @@ cpsat_log = logging.getLogger("optimizer.cpsat")
 DTIME_PER_SECOND = 0.8  # of the wall time left; dtime accrues at ~0.4-0.5 per wall second here
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
+# From this many offers on, the master is solved in multiplier space (an LP with a row per
+# offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
+LARGE_OFFERS = 20_000
+SAMPLE_MIN, SAMPLE_MAX = 2_000, 6_000  # offers in the large path's warm-start sample
+LARGE_FLEX = 2_000  # offers in doubt handed to CP-SAT on the large path (x4 while infeasible)
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
 
 
@@ -226,8 +237,119 @@ def _hint_mask(cand: Candidates, pv: np.ndarray, price: np.ndarray) -> np.ndarra
                                                     strict=True)], dtype=bool)
 
 
+def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline: float,
+                bound_fen: float, timing: dict[str, Any]
+                ) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The plan from the pool at the best multipliers: clear choices kept, the offers in doubt
+    settled by CP-SAT under the global rows (more of them if the rows cannot be met)."""
+    pool = ds.pool
+    n_flex = min(LARGE_FLEX, pb.n_offers)
+    while True:
+        fixed, flex = split_by_doubt(pool, ds.z, n_flex)
+        rounded = round_flex_lp(pool, fixed, flex)
+        if rounded is None and n_flex < pb.n_offers and time.perf_counter() < deadline:
+            n_flex = min(2 * n_flex, pb.n_offers)  # the fixed rest leaves the rows no room
+            continue
+        break
+    start_plan = None
+    if rounded is not None:
+        pv, price = pool.plan(rounded)
+        start_plan = (float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0, pv,
+                      price)
+        log.info("LP over %d offers in doubt, rounded: %.2f yuan", flex.size,
+                 start_plan[0] / 100)
+        if _gap(bound_fen, start_plan[0]) <= config.relative_gap / 2:
+            return start_plan
+    offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
+    in_flex = np.zeros(pb.n_offers, bool)
+    in_flex[flex] = True
+    free = np.flatnonzero(in_flex[pool.offer])
+    t0 = time.perf_counter()
+    cm = build_column_model(pb, pool.offer[free], pool.value[free], pool.usage[free], offset)
+    timing["model_seconds"] = timing.get("model_seconds", 0.0) + time.perf_counter() - t0
+    if rounded is not None:  # a complete hint: CP-SAT starts from the rounded LP
+        for var, on in zip(cm.x, np.isin(free, rounded).tolist(), strict=True):
+            cm.model.add_hint(var, on)
+    solver = cp_model.CpSolver()
+    _params(solver, config, max(deadline - time.perf_counter(), 0.1))
+    fixed_value = float(pool.value[fixed].sum())
+    status = solver.solve(cm.model,
+                          _StopAt((_target(bound_fen, config) - fixed_value) * cm.obj_scale))
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        take = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(cm.x)]
+        pv, price = pool.plan(np.concatenate([fixed, free[take > 0]]))
+        found = (float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0, pv, price)
+        if start_plan is None or found[0] >= start_plan[0]:
+            return found
+    return start_plan
+
+
+def _sample_multipliers(pb: Problem, first: DualPoint, seed: int, deadline: float
+                        ) -> Multipliers | None:
+    """Multipliers from a random sample of offers, each global limit scaled by the sample's share
+    of that row's use in the first (unconstrained) pricing. Only a warm start: every bound still
+    comes from pricing the full problem."""
+    size = min(SAMPLE_MAX, max(SAMPLE_MIN, pb.n_offers // 10))
+    if pb.n_offers < 4 * size:
+        return None
+    sample = np.sort(np.random.default_rng(seed).choice(pb.n_offers, size=size, replace=False))
+    chosen = np.flatnonzero(first.chosen)
+    ev = pb.evaluate(chosen, first.price[chosen])
+    in_sample = np.zeros(pb.n_offers, bool)
+    in_sample[sample] = True
+    mine = in_sample[pb.sku_offer[pb.pv_sku[chosen]]]
+
+    def share(weights: np.ndarray) -> float:
+        total = float(weights.sum())
+        return float(weights[mine].sum()) / total if total > 0 else size / pb.n_offers
+
+    prog = pb.pv_prog[chosen]
+    max_skus = np.array([-1 if pb.max_skus[k] < 0 else
+                         int(pb.max_skus[k] * share((prog == k).astype(float)))
+                         for k in range(len(pb.programs))], np.int64)
+    sub = restrict(pb, sample, max_skus=max_skus,
+                   budget=None if pb.budget is None else pb.budget * share(ev["discount"]),
+                   gmv_min=None if pb.gmv_min is None else pb.gmv_min * share(ev["revenue"]))
+    ds = dual_space_cg(sub, Dual(sub), deadline=deadline, tol=1e-6)
+    if ds.best.value <= 0:  # the scaled sample cannot meet its limits: no guidance
+        return None
+    log.info("warm start from a sample of %d offers (%d rounds)", size, ds.rounds)
+    return ds.best.mult
+
+
+def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: float
+                 ) -> Result:
+    """Many offers: the master in multiplier space, then a CP-SAT core (see dualspace)."""
+    deadline = start + config.time_limit_s
+    ds = dual_space_cg(
+        pb, Dual(pb), deadline=start + 0.75 * config.time_limit_s, tol=config.relative_gap / 20,
+        progress=progress,
+        warm=lambda first: _sample_multipliers(pb, first, config.seed,
+                                               start + 0.2 * config.time_limit_s))
+    bound = ds.best.value
+    stats: dict[str, Any] = {"pair_variants": pb.m, "lagrangian_bound": bound / 100,
+                             "cg_rounds": ds.rounds, "columns": len(ds.pool),
+                             "cg_seconds": time.perf_counter() - start, "complete": 0}
+    if bound < -1e-6 * max(1.0, abs(bound)):
+        return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
+                      "the Lagrangian relaxation proves that no plan meets every constraint")
+    t_core = time.perf_counter()
+    best = _large_core(pb, ds, config, deadline, bound, stats)
+    stats["core_seconds"] = time.perf_counter() - t_core
+    seconds = time.perf_counter() - start
+    if best is None:
+        return _empty(NO_SOLUTION, seconds, bound / 100, stats,
+                      "no plan found within the time limit")
+    progress.solver("core", best[0], bound)
+    objective_fen, pv, price = best
+    bound_fen = max(bound, objective_fen)
+    gap = _gap(bound_fen / 100, objective_fen / 100)
+    return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective_fen / 100,
+                  bound_fen / 100, gap, seconds, pv, price, stats)
+
+
 def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
-          progress: Progress | None = None) -> Result:
+          progress: Progress | None = None, large_offers: int | None = None) -> Result:
     """Bound by column generation, incumbent by diving, then CP-SAT to close what remains."""
     progress = progress if progress is not None else Progress()
     progress.begin_solve()
@@ -239,6 +361,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
                           "no SKU can be enrolled in any program, so no GMV can be reached")
         return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start,
                       np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
+    if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
+        return _solve_large(pb, config, progress, start)
     dual = Dual(pb)
     cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s,
                            progress=progress)

@@ -1,0 +1,433 @@
+"""Column generation with the master solved in multiplier space, for catalogues too large for an
+LP with a row per offer.
+
+The restricted master's dual is min over y >= 0 of M(y) = sum over offers of the best of its
+pooled columns' penalised values (or nothing) + b.y: a convex function of a handful of multipliers
+(one per capped program, the budget, the GMV target). M is cheap to evaluate over every pooled
+column at once, so it is minimised by cutting planes on M itself (a tiny LP in y); the full
+Lagrangian L is priced only at M's minimiser, which adds each offer's new best choice to the pool.
+Every L(y) is a valid bound over every fen price; M(y) <= L(y) says how far the bound can still
+fall. The plan comes from the pool at the best multipliers: offers with a clear choice keep it,
+the few in doubt go to CP-SAT with the global rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+
+from optimizer.progress import Progress
+from optimizer.score.problem import Problem
+from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, _ranges
+
+log = logging.getLogger(__name__)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, wrapping: order-free column fingerprints."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The global rows as `a.x <= b`, scaled so each limit is about 1 (y = z / scale)."""
+
+    prog: np.ndarray  # program index per count row
+    budget: bool
+    gmv: bool
+    b: np.ndarray  # (R,) scaled limits
+    scale: np.ndarray  # (R,)
+
+    @staticmethod
+    def of(pb: Problem) -> Rows:
+        prog = np.flatnonzero(pb.max_skus >= 0)
+        b = [float(pb.max_skus[k]) for k in prog]
+        budget = pb.budget is not None
+        gmv = pb.gmv_min is not None and pb.gmv_min > 0
+        if budget:
+            assert pb.budget is not None
+            b.append(pb.budget)
+        if gmv:
+            assert pb.gmv_min is not None
+            b.append(-pb.gmv_min)
+        raw = np.array(b, np.float64)
+        scale = np.maximum(np.abs(raw), 1.0)
+        return Rows(prog, budget, gmv, raw / scale, scale)
+
+    def usage(self, pb: Problem, usage: np.ndarray) -> np.ndarray:
+        """[count per program..., discount, revenue] (C, K+2) -> scaled a (C, R)."""
+        k_count = len(pb.programs)
+        cols = [usage[:, k] for k in self.prog]
+        if self.budget:
+            cols.append(usage[:, k_count])
+        if self.gmv:
+            cols.append(-usage[:, k_count + 1])
+        a = np.stack(cols, axis=1) if cols else np.zeros((usage.shape[0], 0))
+        return a / self.scale
+
+    def z_of(self, pb: Problem, mult: Multipliers) -> np.ndarray:
+        """The inverse of `multipliers`."""
+        y = [mult.prog[k] for k in self.prog]
+        if self.budget:
+            y.append(mult.budget)
+        if self.gmv:
+            y.append(mult.gmv)
+        return np.array(y, np.float64) * self.scale
+
+    def multipliers(self, pb: Problem, z: np.ndarray) -> Multipliers:
+        y = np.maximum(z, 0.0) / self.scale
+        prog = np.zeros(len(pb.programs))
+        prog[self.prog] = y[: self.prog.size]
+        i = self.prog.size
+        budget = gmv = 0.0
+        if self.budget:
+            budget, i = float(y[i]), i + 1
+        if self.gmv:
+            gmv = float(y[i])
+        return Multipliers(prog, budget, gmv)
+
+
+class Pool:
+    """Columns as arrays: offer, margin (fen), usage, scaled row use, and their (pv, price)."""
+
+    def __init__(self, pb: Problem, rows: Rows):
+        self.pb, self.rows = pb, rows
+        k = len(pb.programs) + 2
+        self.offer = np.zeros(0, np.int64)
+        self.value = np.zeros(0)
+        self.usage = np.zeros((0, k))
+        self.a = np.zeros((0, rows.b.size))
+        self.start = np.zeros(0, np.int64)
+        self.length = np.zeros(0, np.int64)
+        self._pv: list[np.ndarray] = []
+        self._price: list[np.ndarray] = []
+        self._stored = 0
+        self.finger = np.zeros(0, np.uint64)
+
+    def __len__(self) -> int:
+        return int(self.offer.size)
+
+    def add(self, point: DualPoint) -> int:
+        """Each offer's relaxed choice at `point` (that is new) joins the pool."""
+        pb = self.pb
+        chosen = np.flatnonzero(point.chosen)
+        offer_of = pb.sku_offer[pb.pv_sku[chosen]]
+        order = np.argsort(offer_of, kind="stable")
+        chosen, offer_of = chosen[order], offer_of[order]
+        price = point.price[chosen]
+        counts = np.bincount(offer_of, minlength=pb.n_offers)
+        with np.errstate(over="ignore"):
+            fp = _mix(chosen.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                      + _mix(price.astype(np.uint64)))
+            finger = np.zeros(pb.n_offers, np.uint64)
+            np.add.at(finger, offer_of, fp)
+            finger = _mix(finger + _mix(np.arange(pb.n_offers, dtype=np.uint64)))
+        new = ~np.isin(finger, self.finger)
+        ev = pb.evaluate(chosen, price)
+        k_count = len(pb.programs)
+        usage = np.zeros((pb.n_offers, k_count + 2))
+        np.add.at(usage, (offer_of, pb.pv_prog[chosen]), 1.0)
+        usage[:, k_count] = np.bincount(offer_of, ev["discount"], minlength=pb.n_offers)
+        usage[:, k_count + 1] = np.bincount(offer_of, ev["revenue"], minlength=pb.n_offers)
+        value = np.bincount(offer_of, ev["margin"], minlength=pb.n_offers)
+        offers = np.flatnonzero(new)
+        keep = new[offer_of]
+        self._pv.append(chosen[keep])
+        self._price.append(price[keep])
+        self.start = np.append(self.start, self._stored + np.cumsum(counts[offers])
+                               - counts[offers])
+        self.length = np.append(self.length, counts[offers])
+        self._stored += int(keep.sum())
+        self.offer = np.append(self.offer, offers)
+        self.value = np.append(self.value, value[offers])
+        self.usage = np.vstack([self.usage, usage[offers]])
+        self.a = np.vstack([self.a, self.rows.usage(pb, usage[offers])])
+        self.finger = np.append(self.finger, finger[offers])
+        return int(offers.size)
+
+    def plan(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        pv, price = np.concatenate(self._pv), np.concatenate(self._price)
+        idx = _ranges(self.start[columns], self.length[columns])
+        return pv[idx].astype(np.int64), price[idx].astype(np.int64)
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat."""
+        if getattr(self, "_order_size", -1) != len(self):
+            order = np.argsort(self.offer, kind="stable")
+            offers = self.offer[order]
+            starts = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]])
+            self._order = (order, starts, offers[starts])
+            self._order_size = len(self)
+        return self._order
+
+    def model(self, z: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        """M(z), a subgradient, each offer's best column (-1: none) and its reduced value."""
+        r = self.value - self.a @ z
+        order, starts, seg_offer = self._sorted()
+        best = np.zeros(self.pb.n_offers)
+        col = np.full(self.pb.n_offers, -1, np.int64)
+        if order.size:
+            r_sorted = r[order]
+            seg_best = np.maximum.reduceat(r_sorted, starts)
+            # the first column (in pool order) reaching its offer's maximum, if positive
+            lengths = np.diff(np.r_[starts, order.size])
+            at_max = r_sorted >= np.repeat(seg_best, lengths)
+            first = np.flatnonzero(at_max)
+            seg_of = np.repeat(np.arange(starts.size), lengths)[first]
+            keep = np.r_[True, seg_of[1:] != seg_of[:-1]]
+            arg = order[first[keep]]
+            pos = seg_best > 0
+            best[seg_offer[pos]] = seg_best[pos]
+            col[seg_offer[pos]] = arg[pos]
+        taken = col[col >= 0]
+        grad = self.rows.b - self.a[taken].sum(axis=0)
+        return float(best.sum() + self.rows.b @ z), grad, col, best
+
+
+class Kelley:
+    """Cutting planes on M, kept across rounds: M only grows as columns join the pool, so every
+    cut stays below it. Steps stay in a box around the best multipliers (a trust region that
+    doubles after a good step and halves after a bad one), so an early model with one column per
+    offer cannot send the multipliers far away."""
+
+    def __init__(self, dim: int, upper: np.ndarray, radius: np.ndarray):
+        self.dim, self.upper, self.radius = dim, upper.astype(float), radius.astype(float)
+        self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        self.z = [self.lp.NumVar(0.0, float(upper[r]), "") for r in range(dim)]
+        self.t = self.lp.NumVar(-self.lp.infinity(), self.lp.infinity(), "")
+        obj = self.lp.Objective()
+        obj.SetCoefficient(self.t, 1.0)
+        obj.SetMinimization()
+
+    def cut(self, z: np.ndarray, value: float, grad: np.ndarray) -> None:
+        row = self.lp.Constraint(value - float(grad @ z), self.lp.infinity())
+        row.SetCoefficient(self.t, 1.0)
+        for r in range(self.dim):
+            row.SetCoefficient(self.z[r], -float(grad[r]))
+
+    def step(self, center: np.ndarray) -> tuple[np.ndarray, float, bool] | None:
+        """The model's minimiser in the box around `center`, the model value, on the box edge."""
+        lo = np.maximum(center - self.radius, 0.0)
+        hi = np.minimum(center + self.radius, self.upper)
+        for r in range(self.dim):
+            self.z[r].SetBounds(float(lo[r]), float(hi[r]))
+        if self.lp.Solve() != pywraplp.Solver.OPTIMAL:
+            return None
+        z = np.array([v.solution_value() for v in self.z])
+        edge = bool(((z <= lo + 1e-9 * (1 + np.abs(lo))) & (lo > 0)).any()
+                    or (z >= hi - 1e-9 * (1 + np.abs(hi))).any())
+        return z, self.t.solution_value(), edge
+
+
+def minimise_model(pool: Pool, kelley: Kelley, center: np.ndarray, tol: float = 1e-9,
+                   max_iter: int = 200) -> tuple[np.ndarray, float, float, bool]:
+    """Minimise M in the trust box around `center` by cutting planes: (best z, M there, the
+    model's lower bound, whether the minimiser sits on the box's edge)."""
+    value, grad, _, _ = pool.model(center)
+    kelley.cut(center, value, grad)
+    best_z, best_v = center.copy(), value
+    lower, edge = -np.inf, False
+    n_cuts = 1
+    while n_cuts < max_iter:
+        n_cuts += 1
+        found = kelley.step(center)
+        if found is None:
+            break
+        z, lower, edge = found
+        value, grad, _, _ = pool.model(z)
+        kelley.cut(z, value, grad)
+        if value < best_v:
+            best_z, best_v = z, value
+        if best_v - lower <= tol * max(abs(best_v), 1.0):
+            break
+    log.debug("model minimised in %d cuts: %.2f >= %.2f", n_cuts, best_v / 100, lower / 100)
+    return best_z, best_v, lower, edge
+
+
+@dataclass
+class DualSpaceResult:
+    best: DualPoint
+    z: np.ndarray  # minimiser of the final pooled model M (the restricted master's duals)
+    pool: Pool
+    rounds: int
+    model_value: float  # M at the last model minimum (the restricted master's LP value)
+
+
+def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
+                  progress: Progress | None = None, max_rounds: int = 40,
+                  warm: Callable[[DualPoint], Multipliers | None] | None = None
+                  ) -> DualSpaceResult:
+    """Price L at the minimiser of the pooled model M until they meet (or time runs out)."""
+    rows = Rows.of(pb)
+    pool = Pool(pb, rows)
+    zero = np.zeros(rows.b.size)
+    best = dual.evaluate(rows.multipliers(pb, zero))
+    best_z = zero
+    pool.add(best)
+    if progress is not None:
+        progress.solver("pricing", None, best.value)
+    # no multiplier beyond the most any single column is worth per unit of a row's use
+    a_abs = np.abs(pool.a).max(axis=0) if len(pool) else np.ones(rows.b.size)
+    upper = np.maximum(pool.value.max(initial=1.0) / np.maximum(a_abs, 1e-12), 1.0) * 1e3
+    # a first step of a few percent of the objective per row (rows are scaled to limit ~1)
+    kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * max(abs(best.value), 1.0)))
+    start = warm(best) if warm is not None else None
+    start_z = rows.z_of(pb, start) if start is not None else None
+    z = zero
+    if start_z is not None:
+        point = dual.evaluate(rows.multipliers(pb, start_z))
+        pool.add(point)
+        if point.value < best.value:
+            best, best_z = point, start_z
+            if progress is not None:
+                progress.solver("pricing", None, best.value)
+    model_value = -np.inf
+    rounds = 0
+    last = 0.0
+    for rounds in range(1, max_rounds + 1):
+        began = time.perf_counter()
+        if began + last > deadline:
+            break
+        z, _, model_value, edge = minimise_model(pool, kelley, best_z)
+        if best.value - model_value <= tol * max(abs(best.value), 1.0) and not edge:
+            break
+        point = dual.evaluate(rows.multipliers(pb, z))
+        if point.value < best.value:  # a good step: trust the model further if it was cut short
+            best, best_z = point, z
+            if edge:
+                kelley.radius *= 4
+            if progress is not None:
+                progress.solver("pricing", None, best.value)
+        else:
+            kelley.radius /= 2
+        added = pool.add(point)
+        log.debug("round %d: L %.2f, model %.2f, %d new columns", rounds, point.value / 100,
+                  model_value / 100, added)
+        if added == 0:
+            break
+        last = time.perf_counter() - began
+    log.info("dual-space column generation: %d rounds, %d columns, bound %.2f, model %.2f",
+             rounds, len(pool), best.value / 100, model_value / 100)
+    # the restricted master's duals: the multipliers that say which offers are in doubt
+    z_model, _, model_value, _ = minimise_model(pool, kelley, best_z)
+    return DualSpaceResult(best, z_model, pool, rounds, model_value)
+
+
+def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, np.ndarray]:
+    """At multipliers z, each offer's best pooled column (or none); the `n_flex` offers whose
+    best and second-best choices are closest are in doubt. Returns (fixed columns, flex offers).
+    """
+    pb = pool.pb
+    _, _, col, best = pool.model(z)
+    r = pool.value - pool.a @ z
+    others = np.where(np.arange(len(pool)) == col[pool.offer], -np.inf, r)
+    second = np.zeros(pb.n_offers)  # "none" is always an option worth 0
+    np.maximum.at(second, pool.offer, others)
+    chosen_r = np.where(col >= 0, best, 0.0)
+    regret = np.abs(chosen_r - second)
+    has = np.bincount(pool.offer, minlength=pb.n_offers) > 0
+    order = np.lexsort((np.arange(pb.n_offers), regret))
+    order = order[has[order]]
+    flex = np.zeros(pb.n_offers, bool)
+    flex[order[:n_flex]] = True
+    fixed = col[(col >= 0) & ~flex]
+    return fixed, np.flatnonzero(flex)
+
+
+def _fits(pb: Problem, usage: np.ndarray) -> bool:
+    k_count = len(pb.programs)
+    capped = pb.max_skus >= 0
+    if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
+        return False
+    if pb.budget is not None and usage[k_count] > pb.budget * (1 - 1e-12):
+        return False
+    return not (pb.gmv_min is not None and usage[k_count + 1] < pb.gmv_min * (1 + 1e-12))
+
+
+def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractional: int = 10,
+                  attempts: int = 4) -> np.ndarray | None:
+    """The restricted master LP over the offers in doubt (the rest fixed), rounded.
+
+    A basic LP solution has at most one fractional offer per global row. Rounding each of them
+    up or down may break a tight row by at most its columns' use, so the LP is re-solved with
+    the rows tightened by exactly that much for the offers found fractional; then every
+    rounding fits, and the best one is kept. Returns the plan's columns, or None.
+    """
+    pb = pool.pb
+    in_flex = np.zeros(pb.n_offers, bool)
+    in_flex[flex] = True
+    free = np.flatnonzero(in_flex[pool.offer])
+    offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
+    rows = pool.rows
+    a = pool.a[free]
+    limit = rows.b - rows.usage(pb, offset[None, :])[0]
+    lp = pywraplp.Solver.CreateSolver("GLOP")
+    x = [lp.NumVar(0.0, 1.0, "") for _ in range(free.size)]
+    obj = lp.Objective()
+    for i, c in enumerate(free.tolist()):
+        obj.SetCoefficient(x[i], float(pool.value[c]) / 100)
+    obj.SetMaximization()
+    order = np.argsort(pool.offer[free], kind="stable")
+    offers = pool.offer[free][order]
+    bounds = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1], True])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        row = lp.Constraint(-lp.infinity(), 1.0)
+        for i in order[lo:hi].tolist():
+            row.SetCoefficient(x[i], 1.0)
+    global_rows = []
+    for r in range(limit.size):
+        row = lp.Constraint(-lp.infinity(), float(limit[r]))
+        for i in np.flatnonzero(a[:, r]).tolist():
+            row.SetCoefficient(x[i], float(a[i, r]))
+        global_rows.append(row)
+    tightened = np.zeros(limit.size)
+    best: tuple[float, list[int]] | None = None
+    for _ in range(attempts):
+        status = lp.Solve()
+        if status != pywraplp.Solver.OPTIMAL:
+            log.debug("flex LP status %d", status)
+            return None
+        w = np.array([v.solution_value() for v in x])
+        whole = free[w > 1 - 1e-6]
+        frac = np.flatnonzero((w > 1e-6) & (w < 1 - 1e-6))
+        frac_offers = sorted(set(pool.offer[free[frac]].tolist()))
+        if len(frac_offers) > max_fractional:
+            log.debug("flex LP: %d fractional offers", len(frac_offers))
+            return None
+        base = np.concatenate([fixed, whole])
+        base_usage = pool.usage[base].sum(axis=0) if base.size else \
+            np.zeros(pool.usage.shape[1])
+        base_value = float(pool.value[base].sum())
+        options = [[-1, *free[frac][pool.offer[free[frac]] == o].tolist()]
+                   for o in frac_offers]
+        for pick in itertools.product(*options):
+            cols = [c for c in pick if c >= 0]
+            usage = base_usage + (pool.usage[cols].sum(axis=0) if cols else 0.0)
+            value = base_value + (float(pool.value[cols].sum()) if cols else 0.0)
+            if _fits(pb, usage) and (best is None or value > best[0]):
+                best = (value, [*base.tolist(), *cols])
+        if best is not None or not frac_offers:
+            break
+        # no rounding fits: tighten the rows the natural rounding breaks, by what it breaks
+        natural = [c for c in free[frac].tolist() if w[np.searchsorted(free, c)] >= 0.5]
+        usage = base_usage + (pool.usage[natural].sum(axis=0) if natural else 0.0)
+        over = np.maximum(rows.usage(pb, usage[None, :])[0] - rows.b, 0.0)
+        over = np.where(over > 0, over * 1.5 + 1e-9, 0.0)
+        if not over.any():  # the natural rounding breaks nothing the rows see: give up
+            break
+        tightened += over
+        for r, row in enumerate(global_rows):
+            row.SetUb(float(limit[r] - tightened[r]))
+    if best is None:
+        return None
+    return np.array(best[1], np.int64)

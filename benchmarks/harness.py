@@ -276,11 +276,12 @@ def highspy_available() -> bool:
 
 
 def run_baseline(solver: str, scenario: Path, rundir: Path, time_limit: float,
-                 ladder: int) -> dict[str, Any]:
+                 ladder: int, solve_only: bool = False) -> dict[str, Any]:
     out = rundir / f"{solver}.json"
     out.unlink(missing_ok=True)
     cmd = [sys.executable, str(HERE / "baselines.py"), solver, str(scenario), "--time-limit",
-           f"{time_limit:g}", "--ladder", str(ladder), "--json", str(out)]
+           f"{time_limit:g}", "--ladder", str(ladder), "--json", str(out),
+           *(["--solve-only"] if solve_only else [])]
     print(f"  {solver} ({time_limit:g} s)", file=sys.stderr, flush=True)
     child = run_child(cmd, rundir / f"{solver}.log", timeout=3 * time_limit + 300)
     if child.timed_out or child.returncode != 0 or not out.exists():
@@ -318,7 +319,7 @@ def time_to_gap(trace: list[dict[str, Any]], bound: float | None, target: float,
 
 
 def side_by_side(case: Case, workdir: Path, time_limit: float, ladder: int,
-                 solvers: tuple[str, ...]) -> dict[str, Any]:
+                 solvers: tuple[str, ...], solve_only: bool = False) -> dict[str, Any]:
     folder, meta = ensure_case(case, workdir)
     scenario = scenario_with_limit(folder, time_limit)
     rundir = workdir / "runs" / f"side-{case.name}"
@@ -326,7 +327,7 @@ def side_by_side(case: Case, workdir: Path, time_limit: float, ladder: int,
           file=sys.stderr, flush=True)
     rows = [run_enroll_opt(scenario, rundir, time_limit)]
     for solver in solvers:
-        rows.append(run_baseline(solver, scenario, rundir, time_limit, ladder))
+        rows.append(run_baseline(solver, scenario, rundir, time_limit, ladder, solve_only))
     ours = rows[0]
     valid = ours["bound"] if ours["status"] in ("OPTIMAL", "FEASIBLE", "NO_SOLUTION") else None
     t_ours = None
@@ -343,7 +344,8 @@ def side_by_side(case: Case, workdir: Path, time_limit: float, ladder: int,
         row["speedup_of_enroll_opt"] = None if row is ours else _speedup(t_ours, row, time_limit)
     return {"case": case.name, "skus": case.skus, "offers": meta["offers"], "seed": case.seed,
             "pair_variants": ours.get("pair_variants"), "time_limit_s": time_limit,
-            "ladder_points": ladder, "target_gap": TARGET_GAP, "valid_bound": valid,
+            "ladder_points": ladder, "baseline_limit_excludes_build": solve_only,
+            "target_gap": TARGET_GAP, "valid_bound": valid,
             "valid_bound_from": "enroll-opt (valid over every fen price)",
             "scenario": str(scenario), "solvers": rows}
 
@@ -469,18 +471,22 @@ def side_markdown(side: dict[str, Any]) -> str:
     names = {"enroll-opt": "enroll-opt",
              "naive-cpsat": f"naive CP-SAT, {side['ladder_points']}-point ladder",
              "highs": f"HiGHS MIP, same {side['ladder_points']}-point ladder model"}
+    excl = (" (baselines: for the solver alone, model building not counted)"
+            if side.get("baseline_limit_excludes_build") else "")
     lines = [f"Case `{side['case']}`: {side['skus']:,} SKUs, {side['offers']:,} offers, "
              f"{_num(side.get('pair_variants'), '{:,}')} SKU x program x fee-variant pairs, "
-             f"{side['time_limit_s']:g} s each, one after the other. Valid bound (enroll-opt, "
-             f"over every fen price): {_num(side['valid_bound'])} yuan.", "",
+             f"{side['time_limit_s']:g} s each{excl}, one after the other. Valid bound "
+             f"(enroll-opt, over every fen price): {_num(side['valid_bound'])} yuan.", "",
              "| solver | status | objective (yuan) | gap vs valid bound | time to 0.1 % (s) "
-             "| enroll-opt speed-up | own bound (yuan) | own-bound gap | variables | wall s "
-             "| peak RSS MB |",
-             "|" + "---|" * 11]
+             "| enroll-opt speed-up | own bound (yuan) | own-bound gap | variables "
+             "| model build s | wall s | peak RSS MB |",
+             "|" + "---|" * 12]
     for r in side["solvers"]:
-        size = r.get("variables")
+        size, build = r.get("variables"), r.get("model_seconds")
         if r["solver"] == "enroll-opt":
-            size = r.get("solver_stats", {}).get("variables")
+            stats = r.get("solver_stats", {})
+            size = stats.get("variables", stats.get("focused_variables"))
+            build = r.get("phases", {}).get("model")
         lines.append("| " + " | ".join([
             names.get(r["solver"], r["solver"]),
             r["status"] + (f" ({r['raw_status']})" if r.get("raw_status") not in
@@ -491,7 +497,7 @@ def side_markdown(side: dict[str, Any]) -> str:
             "-" if r["speedup_of_enroll_opt"] is None else r["speedup_of_enroll_opt"],
             _num(r.get("bound")), _pct(r.get("own_gap")) +
             (" (valid)" if r["solver"] == "enroll-opt" else " (ladder only)"),
-            _num(size, "{:,}"), _num(r.get("wall_s"), "{:.1f}"),
+            _num(size, "{:,}"), _num(build, "{:.1f}"), _num(r.get("wall_s"), "{:.1f}"),
             _num(r.get("peak_rss_mb"), "{:,.0f}")]) + " |")
     ours = side["solvers"][0]
     lines += ["", f"enroll-opt trace: {ours.get('trace_source', '-')}."]
@@ -545,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
                          "--smoke)")
     ap.add_argument("--ladder", type=int, default=20, help="ladder points of the baselines")
     ap.add_argument("--no-highs", action="store_true", help="leave HiGHS out of --side-by-side")
+    ap.add_argument("--baseline-solve-only", action="store_true",
+                    help="give the baselines their time limit for the solver alone (their model "
+                         "building not counted; enroll-opt's limit counts everything)")
     ap.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                     help=f"generated cases and run outputs (default {DEFAULT_WORKDIR})")
     ap.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -553,7 +562,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write-readme", action="store_true",
                     help=f"replace the {BEGIN} ... {END} section of --readme")
     ap.add_argument("--readme", type=Path, default=HERE / "README.md")
+    ap.add_argument("--from-json", type=Path, default=None,
+                    help="run nothing: render the tables (and --write-readme) from a saved report")
     a = ap.parse_args(argv)
+    if a.from_json is not None:
+        return render(json.loads(a.from_json.read_text(encoding="utf-8")), a)
 
     if a.cases is not None:
         names = [n for n in a.cases.split(",") if n.strip()]
@@ -581,15 +594,21 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             solvers = ("naive-cpsat",)
         limit = time_limit if time_limit is not None else side_case.time_limit
-        report["side_by_side"] = side_by_side(side_case, a.workdir, limit, a.ladder, solvers)
+        report["side_by_side"] = side_by_side(side_case, a.workdir, limit, a.ladder, solvers,
+                                              a.baseline_solve_only)
     report["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    problems = sanity(report)
-    report["problems"] = problems
-
-    markdown = report_markdown(report)
+    report["problems"] = sanity(report)
     if a.json is not None:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return render(report, a)
+
+
+def render(report: dict[str, Any], a: argparse.Namespace) -> int:
+    """Tables to stdout / --markdown-out / the README section; exit 1 if the report has
+    problems."""
+    problems = sanity(report)
+    markdown = report_markdown(report)
     if a.markdown_out is not None:
         a.markdown_out.write_text(markdown, encoding="utf-8")
     if a.write_readme:

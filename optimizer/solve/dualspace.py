@@ -200,33 +200,56 @@ class Kelley:
     doubles after a good step and halves after a bad one), so an early model with one column per
     offer cannot send the multipliers far away."""
 
-    def __init__(self, dim: int, upper: np.ndarray, radius: np.ndarray):
-        self.dim, self.upper, self.radius = dim, upper.astype(float), radius.astype(float)
-        self.lp = pywraplp.Solver.CreateSolver("GLOP")
-        self.z = [self.lp.NumVar(0.0, float(upper[r]), "") for r in range(dim)]
+    def __init__(self, dim: int, upper: np.ndarray, radius: np.ndarray, unit: float):
+        # the LP works in units of `unit` fen (about the objective), so its numbers are O(1)
+        self.dim, self.unit = dim, unit
+        self.upper, self.radius = upper.astype(float), radius.astype(float)
+        self.cuts: list[tuple[float, np.ndarray]] = []  # (rhs, grad) in LP units
+        self._build()
+
+    def _build(self) -> None:
+        # CLP: GLOP (OR-Tools 9.15) reports some of these small, plainly feasible cut systems
+        # infeasible, warm or cold (seen on the 10k scenario); CLP solves them
+        self.lp = pywraplp.Solver.CreateSolver("CLP") or pywraplp.Solver.CreateSolver("GLOP")
+        self.z = [self.lp.NumVar(0.0, float(self.upper[r] / self.unit), "")
+                  for r in range(self.dim)]
         self.t = self.lp.NumVar(-self.lp.infinity(), self.lp.infinity(), "")
         obj = self.lp.Objective()
         obj.SetCoefficient(self.t, 1.0)
         obj.SetMinimization()
+        for rhs, grad in self.cuts:
+            self._row(rhs, grad)
 
-    def cut(self, z: np.ndarray, value: float, grad: np.ndarray) -> None:
-        row = self.lp.Constraint(value - float(grad @ z), self.lp.infinity())
+    def _row(self, rhs: float, grad: np.ndarray) -> None:
+        row = self.lp.Constraint(rhs, self.lp.infinity())
         row.SetCoefficient(self.t, 1.0)
         for r in range(self.dim):
             row.SetCoefficient(self.z[r], -float(grad[r]))
+
+    def cut(self, z: np.ndarray, value: float, grad: np.ndarray) -> None:
+        rhs = value / self.unit - float(grad @ (z / self.unit))
+        self.cuts.append((rhs, grad.copy()))
+        self._row(rhs, grad)
 
     def step(self, center: np.ndarray) -> tuple[np.ndarray, float, bool] | None:
         """The model's minimiser in the box around `center`, the model value, on the box edge."""
         lo = np.maximum(center - self.radius, 0.0)
         hi = np.minimum(center + self.radius, self.upper)
-        for r in range(self.dim):
-            self.z[r].SetBounds(float(lo[r]), float(hi[r]))
-        if self.lp.Solve() != pywraplp.Solver.OPTIMAL:
+        for fresh in (False, True):
+            if fresh:  # a cold solve when the warm one fails
+                self._build()
+            for r in range(self.dim):
+                self.z[r].SetBounds(float(lo[r] / self.unit), float(hi[r] / self.unit))
+            status = self.lp.Solve()
+            if status == pywraplp.Solver.OPTIMAL:
+                break
+            log.debug("cutting-plane LP status %d%s", status, " (cold)" if fresh else "")
+        else:
             return None
-        z = np.array([v.solution_value() for v in self.z])
-        edge = bool(((z <= lo + 1e-9 * (1 + np.abs(lo))) & (lo > 0)).any()
-                    or (z >= hi - 1e-9 * (1 + np.abs(hi))).any())
-        return z, self.t.solution_value(), edge
+        z = np.array([v.solution_value() for v in self.z]) * self.unit
+        edge = bool(((z <= lo + 1e-7 * (1 + np.abs(lo))) & (lo > 0)).any()
+                    or (z >= hi - 1e-7 * (1 + np.abs(hi))).any())
+        return np.clip(z, lo, hi), self.t.solution_value() * self.unit, edge
 
 
 def minimise_model(pool: Pool, kelley: Kelley, center: np.ndarray, tol: float = 1e-9,
@@ -280,7 +303,8 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     a_abs = np.abs(pool.a).max(axis=0) if len(pool) else np.ones(rows.b.size)
     upper = np.maximum(pool.value.max(initial=1.0) / np.maximum(a_abs, 1e-12), 1.0) * 1e3
     # a first step of a few percent of the objective per row (rows are scaled to limit ~1)
-    kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * max(abs(best.value), 1.0)))
+    unit = max(abs(best.value), 1.0)
+    kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * unit), unit)
     start = warm(best) if warm is not None else None
     start_z = rows.z_of(pb, start) if start is not None else None
     z = zero
@@ -355,13 +379,14 @@ def _fits(pb: Problem, usage: np.ndarray) -> bool:
 
 
 def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractional: int = 10,
-                  attempts: int = 4) -> np.ndarray | None:
+                  attempts: int = 6) -> np.ndarray | None:
     """The restricted master LP over the offers in doubt (the rest fixed), rounded.
 
-    A basic LP solution has at most one fractional offer per global row. Rounding each of them
-    up or down may break a tight row by at most its columns' use, so the LP is re-solved with
-    the rows tightened by exactly that much for the offers found fractional; then every
-    rounding fits, and the best one is kept. Returns the plan's columns, or None.
+    A basic LP solution has at most one fractional offer per global row; each takes one of its
+    columns or none, the best combination that keeps the rows. When none does, the LP is
+    re-solved with the broken rows tightened by what rounding breaks them by, and after a few
+    tries by the GMV that rounding every fractional offer down would lose (the <= rows only gain
+    from rounding down), which always leaves a rounding that fits. Returns columns, or None.
     """
     pb = pool.pb
     in_flex = np.zeros(pb.n_offers, bool)
@@ -392,7 +417,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
         global_rows.append(row)
     tightened = np.zeros(limit.size)
     best: tuple[float, list[int]] | None = None
-    for _ in range(attempts):
+    for attempt in range(attempts):
         status = lp.Solve()
         if status != pywraplp.Solver.OPTIMAL:
             log.debug("flex LP status %d", status)
@@ -416,15 +441,29 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
             value = base_value + (float(pool.value[cols].sum()) if cols else 0.0)
             if _fits(pb, usage) and (best is None or value > best[0]):
                 best = (value, [*base.tolist(), *cols])
-        if best is not None or not frac_offers:
+        log.debug("flex LP %.2f yuan: %d fractional offers, rounding %s", lp.Objective().Value(),
+                  len(frac_offers), "fits" if best is not None else "breaks a row")
+        if best is not None:
             break
-        # no rounding fits: tighten the rows the natural rounding breaks, by what it breaks
-        natural = [c for c in free[frac].tolist() if w[np.searchsorted(free, c)] >= 0.5]
-        usage = base_usage + (pool.usage[natural].sum(axis=0) if natural else 0.0)
-        over = np.maximum(rows.usage(pb, usage[None, :])[0] - rows.b, 0.0)
-        over = np.where(over > 0, over * 1.5 + 1e-9, 0.0)
-        if not over.any():  # the natural rounding breaks nothing the rows see: give up
-            break
+        base_use = rows.usage(pb, base_usage[None, :])[0]
+        if attempt < attempts // 2:
+            # No rounding fits: tighten the rows that rounding the heavier half up breaks, by
+            # what it breaks (against the limits as _fits reads them: a hair inside)
+            natural = [c for c in free[frac].tolist() if w[np.searchsorted(free, c)] >= 0.5]
+            usage = base_usage + (pool.usage[natural].sum(axis=0) if natural else 0.0)
+            strict = rows.b - np.abs(rows.b) * 2e-12
+            over = np.maximum(rows.usage(pb, usage[None, :])[0] - strict, 0.0) * 1.5
+        else:
+            # Still none: rounding every fractional offer down keeps the <= rows and only loses
+            # GMV, so ask the LP for that much more GMV; the next basis rounds down.
+            over = np.zeros(limit.size)
+            if rows.gmv and frac.size:
+                k_rev = len(pb.programs) + 1
+                over[-1] = float((w[frac] * pool.usage[free[frac], k_rev]).sum()) / \
+                    rows.scale[-1]
+            over = np.maximum(over, np.maximum(base_use - rows.b, 0.0))
+        over += np.abs(rows.b) * 4e-12 + 1e-12
+        log.debug("tightening the rows by %s", over)
         tightened += over
         for r, row in enumerate(global_rows):
             row.SetUb(float(limit[r] - tightened[r]))

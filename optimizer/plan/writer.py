@@ -2,6 +2,11 @@
 
 Everything is written into a temporary folder beside the output folder first; each file is then
 moved into place with os.replace, so a crash or a kill never leaves a half-written file.
+
+The tables are built and written a column at a time, in pieces of some hundred thousand rows
+(numpy and pyarrow string kernels, no Python loop per row), as exactly the bytes Python's csv
+module writes (`csv.writer(..., lineterminator="\\n")`, its default minimal quoting), numbers as
+Python's f-strings format them; a million SKUs (millions of rows) take seconds.
 """
 
 from __future__ import annotations
@@ -12,16 +17,29 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from optimizer.load.types import Scenario
-from optimizer.rules.eligibility import RuleOutcome
+from optimizer.rules.eligibility import (
+    MERCHANT_RULE,
+    REASONS,
+    SKU_RULE,
+    TEXT,
+    RuleOutcome,
+    fixed_text,
+    join_text,
+    str_text,
+)
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import Problem
 from optimizer.solve import Result
@@ -29,6 +47,9 @@ from optimizer.solve import Result
 PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
                 "margin")
 EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
+PRICE_CAP, EXCLUSIVE, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN"
+DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
+CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time
 
 
 def fraction_text(value: Fraction) -> str:
@@ -41,80 +62,162 @@ def yuan(fen: float | int) -> str:
     return f"{fen / 100:.2f}"
 
 
+def yuan_text(fen: np.ndarray) -> pa.Array:
+    """yuan(v) for every element."""
+    return fixed_text(np.asarray(fen) / 100, 2)
+
+
 @dataclass(frozen=True)
 class PlanTables:
-    plan: list[tuple[str, ...]]
-    excluded: list[tuple[str, ...]]
+    """plan.csv and excluded.csv as Arrow tables, columns in file order, and summary.json.
+
+    Text columns hold the texts as written before CSV quoting, dictionary-encoded (the pools of
+    SKU ids, programs, reasons are shared by many rows). Number columns are float64 whose field
+    metadata `decimals` says how they are written: yuan columns hold fen / 100, written
+    f"{v:.2f}", units f"{v:.3f}". Iterating a table gives the rows the files have.
+    """
+
+    plan: pa.Table
+    excluded: pa.Table
     summary: dict[str, Any]
 
 
-Row = tuple[str, ...]
+def _coded(indices: np.ndarray, texts: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(pa.array(np.asarray(indices, dtype=np.int64)), texts)
 
 
-def _plan_rows(pb: Problem, result: Result) -> tuple[list[Row], dict[str, np.ndarray]]:
+def _plan_table(pb: Problem, result: Result, sku_ids: pa.Array,
+                offer_ids: pa.Array) -> tuple[pa.Table, dict[str, np.ndarray]]:
     pv, price = result.pv, result.price
-    order = np.lexsort((pb.pv_prog[pv], pb.pv_sku[pv]))
-    pv, price = pv[order], price[order]
+    key = pb.pv_sku[pv] * len(pb.programs) + pb.pv_prog[pv]
+    if np.any(key[1:] < key[:-1]):  # SKU by SKU, programs in order (pair-variant order already)
+        order = np.lexsort((pb.pv_prog[pv], pb.pv_sku[pv]))
+        pv, price = pv[order], price[order]
     ev = pb.evaluate(pv, price)
     fees = ev["revenue"] * pb.pv_fee[pv]
-    rows: list[Row] = []
-    for i in range(pv.size):
-        p = pv[i]
-        s = pb.pv_sku[p]
-        rows.append((
-            str(pb.sku_id[s]), str(pb.offer_id[s]), pb.programs[pb.pv_prog[p]], yuan(price[i]),
-            f"{ev['units'][i]:.3f}", yuan(ev["revenue"][i]),
-            fraction_text(pb.fee_rates[pb.pv_var[p]]), yuan(fees[i]), yuan(ev["margin"][i]),
-        ))
+    sku = pb.pv_sku[pv]
+    fee_texts = pa.array([fraction_text(f) for f in pb.fee_rates], TEXT)
+    columns: dict[str, Any] = {
+        "sku_id": _coded(sku, sku_ids),
+        "offer_id": _coded(sku, offer_ids),
+        "program": _coded(pb.pv_prog[pv], pa.array(pb.programs, TEXT)),
+        "price": np.asarray(price) / 100,
+        "units": ev["units"],
+        "revenue": ev["revenue"] / 100,
+        "fee_rate": _coded(pb.pv_var[pv], fee_texts),
+        "fees": fees / 100,
+        "margin": ev["margin"] / 100,
+    }
+    decimals = {"price": 2, "units": 3, "revenue": 2, "fees": 2, "margin": 2}
+    arrays = [pa.array(np.asarray(v, np.float64)) if name in decimals else v
+              for name, v in columns.items()]
+    schema = pa.schema([
+        pa.field(name, a.type, metadata={DECIMALS: str(decimals[name])} if name in decimals
+                 else None) for name, a in zip(columns, arrays, strict=True)])
     ev["fees"] = fees
     ev["pv"] = pv
-    return rows, ev
+    return pa.Table.from_arrays(arrays, schema=schema), ev
 
 
-def _excluded_rows(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome,
-                   result: Result) -> list[tuple[str, ...]]:
-    enrolled = np.zeros((pb.n, len(pb.programs)), bool)
+def _excluded_table(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome, result: Result,
+                    sku_ids: pa.Array, offer_ids: pa.Array) -> pa.Table:
+    """A row per SKU x program pair not enrolled, SKU by SKU, programs in order. (The rows were
+    sorted by where their sku_id is in the catalogue: the same order, the loader refusing
+    repeated ids.) Every column is dictionary-encoded: the details are the rules' own texts
+    (each distinct one once) and those made here, a row taking one of them."""
+    k_count = len(pb.programs)
+    enrolled = np.zeros((pb.n, k_count), bool)
     enrolled[pb.pv_sku[result.pv], pb.pv_prog[result.pv]] = True
-    offer_in = np.zeros((pb.n_offers, len(pb.programs)), bool)
+    offer_in = np.zeros((pb.n_offers, k_count), bool)
     offer_in[pb.sku_offer[pb.pv_sku[result.pv]], pb.pv_prog[result.pv]] = True
-    rows: list[Row] = []
-    for k, pid in enumerate(pb.programs):
-        caps = list(rulebook.programs[pid].price_caps.items())
+    not_in = ~enrolled
+    pair = np.flatnonzero(not_in.reshape(-1))  # into the (n, K) arrays, row-major
+    sku = np.repeat(np.arange(pb.n), np.count_nonzero(not_in, axis=1))
+    prog = pair - sku * k_count
+
+    # the first reason that applies: a rule, the price caps, an exclusive program, not chosen
+    ruled = ~outcome.ok.reshape(-1)[pair]
+    capped = ~pb.eligible.reshape(-1)[pair] & ~ruled
+    open_ = ~(ruled | capped)
+    rival = np.full(sku.size, -1, np.int64)
+    for k in range(k_count):
         rivals = [b if a == k else a for a, b in pb.exclusive if k in (a, b)]
-        for s in np.flatnonzero(~enrolled[:, k]):
-            sku = str(pb.sku_id[s])
-            if not outcome.ok[s, k]:
-                rows.append((sku, pid, str(outcome.reason[s, k]), str(outcome.detail[s, k])))
-                continue
-            if not pb.eligible[s, k]:
-                lowest = yuan(pb.lo_alone[s, k]) if pb.lo_alone[s, k] < 2**62 else "none"
-                which = int(pb.cap_which[s, k])
-                cap = (f"{caps[which][1].field} x {caps[which][1].ratio}"
-                       f" ({'strict' if caps[which][1].strict else 'non-strict'})"
-                       if which >= 0 else "no cap")
-                rows.append((sku, pid, "PRICE_CAP",
-                             "no price under the caps keeps a non-negative margin: highest "
-                             f"allowed {yuan(pb.hi[s, k])} under {cap}, lowest keeping the margin "
-                             f"rule {lowest}"))
-                continue
-            offer = int(pb.sku_offer[s])
-            rival = next((r for r in rivals if offer_in[offer, r]), None)
-            if rival is not None:
-                rows.append((sku, pid, "EXCLUSIVE",
-                             f"offer {pb.offer_id[s]} is in {pb.programs[rival]}"))
-                continue
-            detail = (f"offer {pb.offer_id[s]} not enrolled (all or none)"
-                      if pb.offer_level[k] else "not in the optimal plan")
-            rows.append((sku, pid, "NOT_CHOSEN", detail))
-    order = {sku: i for i, sku in enumerate(pb.sku_id.tolist())}
-    prog_order = {p: i for i, p in enumerate(pb.programs)}
-    rows.sort(key=lambda r: (order[r[0]], prog_order[r[1]]))
-    return rows
+        if rivals:
+            rows = np.flatnonzero(open_ & (prog == k))
+            offer = pb.sku_offer[sku[rows]]
+            for r in rivals:
+                hit = rows[offer_in[offer, r] & (rival[rows] < 0)]
+                rival[hit] = r
+    exclusive = rival >= 0
+    chosen = open_ & ~exclusive
+    reasons = (*REASONS, PRICE_CAP, EXCLUSIVE, NOT_CHOSEN)
+    assert reasons.index(MERCHANT_RULE) == REASONS.index(MERCHANT_RULE)
+    assert reasons.index(SKU_RULE) == REASONS.index(SKU_RULE)
+    reason = np.full(sku.size, reasons.index(NOT_CHOSEN), np.int64)
+    np.putmask(reason, exclusive, reasons.index(EXCLUSIVE))
+    np.putmask(reason, capped, reasons.index(PRICE_CAP))
+    np.copyto(reason, outcome.reason_code.reshape(-1)[pair], where=ruled)
+
+    # the details: the rules' texts, then those made here, and which one each row has
+    pool: list[pa.Array] = [outcome.detail_texts]
+    size = len(outcome.detail_texts)
+    detail = np.zeros(sku.size, np.int64)
+    np.copyto(detail, outcome.detail_index.reshape(-1)[pair], where=ruled)
+
+    def add(rows: np.ndarray, texts: pa.Array, which: np.ndarray | int) -> None:
+        nonlocal size
+        pool.append(texts)
+        detail[rows] = size + which
+        size += len(texts)
+
+    at = np.flatnonzero(capped)
+    if at.size:
+        caps: list[str] = []  # per program: its caps, then "no cap"
+        cap_base = np.zeros(k_count, np.int64)
+        cap_count = np.zeros(k_count, np.int64)
+        for j, pid in enumerate(pb.programs):
+            cap_base[j], cap_count[j] = len(caps), len(rulebook.programs[pid].price_caps)
+            caps += [f"{c.field} x {c.ratio} ({'strict' if c.strict else 'non-strict'})"
+                     for c in rulebook.programs[pid].price_caps.values()]
+            caps.append("no cap")
+        p, flat = prog[at], pair[at]
+        which = pb.cap_which.reshape(-1)[flat]
+        cap = pa.array(caps, TEXT).take(cap_base[p] + np.where(which >= 0, which, cap_count[p]))
+        lo = pb.lo_alone.reshape(-1)[flat]
+        known = lo < 2**62
+        lowest = pa.concat_arrays([yuan_text(lo[known]), pa.array(["none"], TEXT)]).take(
+            np.where(known, np.cumsum(known) - 1, int(known.sum())))
+        add(at, join_text(
+            "no price under the caps keeps a non-negative margin: highest allowed ",
+            yuan_text(pb.hi.reshape(-1)[flat]), " under ", cap,
+            ", lowest keeping the margin rule ", lowest), np.arange(at.size))
+    at = np.flatnonzero(exclusive)
+    if at.size:
+        add(at, join_text("offer ", offer_ids.take(sku[at]), " is in ",
+                          pa.array(pb.programs, TEXT).take(rival[at])), np.arange(at.size))
+    at = np.flatnonzero(chosen)
+    whole = pb.offer_level[prog[at]]
+    if (~whole).any():
+        add(at[~whole], pa.array(["not in the optimal plan"], TEXT), 0)
+    if whole.any():  # one text per SKU (rows come SKU by SKU)
+        at = at[whole]
+        new = np.ones(at.size, bool)
+        new[1:] = sku[at[1:]] != sku[at[:-1]]
+        add(at, join_text("offer ", offer_ids.take(sku[at[new]]), " not enrolled (all or none)"),
+            np.cumsum(new) - 1)
+
+    return pa.table({
+        "sku_id": _coded(sku, sku_ids),
+        "program": _coded(prog, pa.array(pb.programs, TEXT)),
+        "reason": _coded(reason, pa.array(reasons, TEXT)),
+        "detail": _coded(detail, pa.concat_arrays(pool)),
+    })
 
 
 def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: RuleOutcome,
                  result: Result) -> PlanTables:
-    plan, ev = _plan_rows(pb, result)
+    sku_ids, offer_ids = str_text(pb.sku_id), str_text(pb.offer_id)
+    plan, ev = _plan_table(pb, result, sku_ids, offer_ids)
     pv = ev["pv"]
     programs: dict[str, Any] = {}
     for k, pid in enumerate(pb.programs):
@@ -155,33 +258,210 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
     }
     if result.infeasible_reason:
         summary["reason"] = result.infeasible_reason
-    return PlanTables(plan, _excluded_rows(pb, rulebook, outcome, result), summary)
+    return PlanTables(plan, _excluded_table(pb, rulebook, outcome, result, sku_ids, offer_ids),
+                      summary)
 
 
-def _csv_text(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+# ---------------------------------------------------------------- CSV, as the csv module writes it
+
+def _csv_row(fields: tuple[str, ...] | list[str]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    csv.writer(buf, lineterminator="\n").writerow(fields)
     return buf.getvalue()
 
 
+def _quote_rule() -> tuple[str, bool]:
+    """Which characters make the csv module quote a field (asked of it, as it varies with the
+    Python version: 3.11 quotes for ',', '"' and the line terminator only), and whether it quotes
+    an empty field in a row of several."""
+    chars = ""
+    for c in map(chr, range(128)):
+        try:
+            plain = _csv_row([f"a{c}b", ""]) == f"a{c}b,\n"
+        except csv.Error:  # a character it cannot write at all (NUL in old Pythons)
+            plain = True
+        chars += "" if plain else c
+    return chars, _csv_row(["", ""]) != ",\n"
+
+
+_QUOTE_CHARS, _QUOTE_EMPTY = _quote_rule()
+_QUOTE_BYTES = tuple(np.uint8(ord(c)) for c in _QUOTE_CHARS)
+_SCAN_BYTES = 1 << 18
+
+
+def _offsets(texts: pa.Array) -> np.ndarray:
+    """The len(texts) + 1 offsets of a large_string array into its data buffer."""
+    return np.frombuffer(texts.buffers()[1], np.int64)[texts.offset:texts.offset + len(texts) + 1]
+
+
+def csv_fields(texts: pa.Array) -> pa.Array:
+    """Each text as one field of a CSV row: quoted, inner quotes doubled, where the csv module
+    quotes it. Which ones need quotes is found in numpy passes over all their bytes."""
+    size = len(texts)
+    if size == 0:
+        return texts
+    offsets = _offsets(texts)
+    data = texts.buffers()[2]
+    raw = (np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None
+           else np.zeros(0, np.uint8))
+    must = np.zeros(size, bool)
+    special = np.empty(min(raw.size, _SCAN_BYTES), bool)
+    scratch = np.empty_like(special)
+    for start in range(0, raw.size, _SCAN_BYTES):  # a cache-sized piece at a time
+        piece = raw[start:start + _SCAN_BYTES]
+        found, spare = special[:piece.size], scratch[:piece.size]
+        found[:] = False
+        for c in _QUOTE_BYTES:
+            found |= np.equal(piece, c, out=spare)
+        hits = np.flatnonzero(found) + (offsets[0] + start)
+        must[np.searchsorted(offsets, hits, side="right") - 1] = True
+    if _QUOTE_EMPTY:
+        must |= offsets[1:] == offsets[:-1]
+    rows = np.flatnonzero(must)
+    if rows.size == 0:
+        return texts
+    quoted = join_text('"', pc.replace_substring(texts.take(rows), '"', '""'), '"')
+    where = np.arange(size, dtype=np.int64)
+    where[rows] = size + np.arange(rows.size)
+    return pa.concat_arrays([texts, quoted]).take(where)
+
+
+def _write_buffer(fh: BinaryIO, texts: pa.Array) -> None:
+    """The bytes of a large_string array, all its values back to back."""
+    if len(texts) == 0:
+        return
+    offsets = _offsets(texts)
+    fh.write(memoryview(texts.buffers()[2])[offsets[0]:offsets[-1]])
+
+
+Part = tuple[pa.Array, np.ndarray | None]  # CSV-ready texts, and which one each row takes
+
+
+class _Pools:
+    """Dictionaries of a table as CSV fields (quoted, joined with a neighbour, with the line break
+    in front), each made once: the pieces of a table share their dictionaries."""
+
+    def __init__(self) -> None:
+        self.made: dict[tuple[Any, ...], pa.Array] = {}
+
+    @staticmethod
+    def key(texts: pa.Array) -> tuple[Any, ...]:
+        """Which array (the table holds it, so no other takes its place while writing)."""
+        return (str(texts.type), texts.offset, len(texts),
+                *(b.address if b is not None else 0 for b in texts.buffers()))
+
+    def get(self, how: tuple[Any, ...], make: Callable[..., pa.Array], *args: Any) -> pa.Array:
+        if how not in self.made:
+            self.made[how] = make(*args)
+        return self.made[how]
+
+
+def _every_pair(first: pa.Array, second: pa.Array) -> pa.Array:
+    """"a,b" for every a of first and b of second, at a * len(second) + b."""
+    grid = np.arange(len(first) * len(second))
+    return join_text(first.take(grid // len(second)), second.take(grid % len(second)), sep=",")
+
+
+def _side_by_side(first: pa.Array, second: pa.Array) -> pa.Array:
+    return join_text(first, second, sep=",")
+
+
+def _line_break(texts: pa.Array) -> pa.Array:
+    return join_text("\n", texts)
+
+
+def _parts(batch: pa.RecordBatch, pools: _Pools) -> list[Part]:
+    """One piece of a table as CSV fields. Neighbouring dictionary columns are joined up front
+    when their pools are small (program and reason: every pair) or when the rows take the same
+    entry of same-sized pools (sku_id and offer_id), so rows have fewer parts to join."""
+    parts: list[Part] = []
+    keys: list[tuple[Any, ...] | None] = []
+    for i, field in enumerate(batch.schema):
+        column = batch.column(i)
+        if isinstance(column, pa.DictionaryArray):
+            key: tuple[Any, ...] = ("quoted", _Pools.key(column.dictionary))
+            texts = pools.get(key, lambda d: csv_fields(d.cast(TEXT)), column.dictionary)
+            rows = column.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+            before_key = keys[-1] if keys else None
+            if before_key is not None:
+                before, before_rows = parts[-1]
+                assert before_rows is not None
+                if len(before) <= 64 and len(texts) <= 64:
+                    key = (before_key, key, "pairs")
+                    parts[-1] = (pools.get(key, _every_pair, before, texts),
+                                 before_rows * len(texts) + rows)
+                    keys[-1] = key
+                    continue
+                if len(before) == len(texts) and np.array_equal(before_rows, rows):
+                    key = (before_key, key, "side by side")
+                    parts[-1] = (pools.get(key, _side_by_side, before, texts), rows)
+                    keys[-1] = key
+                    continue
+            parts.append((texts, rows))
+            keys.append(key)
+        elif field.metadata and DECIMALS in field.metadata:
+            values = column.to_numpy(zero_copy_only=False)
+            parts.append((fixed_text(values, int(field.metadata[DECIMALS])), None))
+            keys.append(None)
+        else:
+            parts.append((csv_fields(column.cast(TEXT)), None))
+            keys.append(None)
+    first, rows = parts[0]  # the line break before each row
+    first_key = keys[0]
+    parts[0] = (pools.get(("line", first_key), _line_break, first) if first_key is not None
+                else _line_break(first), rows)
+    return parts
+
+
+def _write_csv(fh: BinaryIO, header: tuple[str, ...], table: pa.Table) -> None:
+    """header + rows, each line ended by '\\n': written as the header without its '\\n', then
+    every row with a '\\n' in front (carried by its first field), then the last '\\n'."""
+    fh.write(_csv_row(header)[:-1].encode("utf-8"))
+    pools = _Pools()
+    for batch in table.select(list(header)).to_batches(max_chunksize=CHUNK_ROWS):
+        if batch.num_rows:
+            parts = _parts(batch, pools)
+            _write_buffer(fh, join_text(*(texts if rows is None else texts.take(rows)
+                                          for texts, rows in parts), sep=","))
+    fh.write(b"\n")
+
+
+def _sync_and_close(fh: BinaryIO) -> None:
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    finally:
+        fh.close()
+
+
 def write_outputs(outdir: Path, tables: PlanTables) -> None:
-    """All three files or none: write into a sibling temp folder, then move each into place."""
+    """All three files or none: write into a sibling temp folder, then move each into place.
+
+    Each file is flushed to disk (fsync) before any is moved; the disk works on one file while
+    the next is being made (the largest first)."""
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
+    files = ("plan.csv", "excluded.csv", "summary.json")
     try:
-        files = {
-            "plan.csv": _csv_text(PLAN_COLUMNS, tables.plan),
-            "excluded.csv": _csv_text(EXCLUDED_COLUMNS, tables.excluded),
-            "summary.json": json.dumps(tables.summary, indent=2, ensure_ascii=False) + "\n",
-        }
-        for name, text in files.items():
-            with open(tmp / name, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
+        with ThreadPoolExecutor(max_workers=1) as disk:
+            synced = []
+            for name in ("excluded.csv", "plan.csv", "summary.json"):
+                fh = open(tmp / name, "wb")  # noqa: SIM115 - closed by _sync_and_close
+                try:
+                    if name == "plan.csv":
+                        _write_csv(fh, PLAN_COLUMNS, tables.plan)
+                    elif name == "excluded.csv":
+                        _write_csv(fh, EXCLUDED_COLUMNS, tables.excluded)
+                    else:
+                        fh.write((json.dumps(tables.summary, indent=2, ensure_ascii=False)
+                                  + "\n").encode("utf-8"))
+                except BaseException:
+                    fh.close()
+                    raise
+                synced.append(disk.submit(_sync_and_close, fh))
+            for done in synced:
+                done.result()
         if not outdir.exists():
             os.replace(tmp, outdir)
             return

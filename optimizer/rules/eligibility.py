@@ -2,17 +2,25 @@
 
 Evaluated a rule at a time over whole catalogue columns (no loop per SKU), so that a million
 SKUs cost a few numpy passes. Price caps are exact fen arithmetic and live in `optimizer.score`.
+The reasons are built a column at a time too: each distinct value of a rule's field is formatted
+once (numbers exactly as Python's f-strings format them) and the texts joined with pyarrow string
+kernels, so the reasons of a million failing SKUs cost no Python loop per SKU.
 """
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from optimizer.load.types import MONEY_COLUMNS, Catalogue, Merchant
 from optimizer.rules.rulebook import Rule, Rulebook
@@ -105,68 +113,325 @@ def eval_merchant_rule(rule: Rule, get: Callable[[str], Any]) -> str | None:
     return f"{rule.field} {_show(value)} {_NEGATED[rule.op]} {_show(threshold)}"
 
 
+# ---------------------------------------------------------------- text columns (pyarrow)
+
+TEXT = pa.large_string()  # 64-bit offsets: a column of millions of reasons may pass 2 GiB
+
+
+def join_text(*parts: pa.Array | str, sep: str = "") -> pa.Array:
+    """Element-wise `sep.join(parts)`; a str part is the same text on every row (at least one
+    part must be an array)."""
+    args = [pa.scalar(p, TEXT) if isinstance(p, str) else p for p in parts]
+    joined: pa.Array = pc.binary_join_element_wise(*args, pa.scalar(sep, TEXT))
+    return joined
+
+
+def _plain_strings(values: np.ndarray) -> pa.Array | None:
+    """An object array of plain str (the catalogue's text columns) as Arrow text, else None."""
+    if values.dtype != object:
+        return None
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    return arr.cast(TEXT) if arr.type == pa.string() and arr.null_count == 0 else None
+
+
+def str_text(values: np.ndarray) -> pa.Array:
+    """str(v) for every element, without a Python loop for an object array of str."""
+    texts = _plain_strings(values)
+    return texts if texts is not None else pa.array([str(v) for v in values], TEXT)
+
+
+# ---- numbers as Python formats them: f"{v:.2f}", f"{v:.3f}" for whole float64 arrays
+
+_U = np.uint64
+
+
+def _big_shifts_are_zero() -> bool:
+    """numpy defines x << b and x >> b as 0 for b >= 64 (C does not); checked, not assumed."""
+    x = np.full(4096, 0xFFFF, _U)
+    b = np.arange(4096, dtype=_U) % _U(65)
+    small = np.minimum(b, _U(63))
+    return bool(np.array_equal(x << b, np.where(b < 64, x << small, _U(0)))
+                and np.array_equal(x >> b, np.where(b < 64, x >> small, _U(0))))
+
+
+if _big_shifts_are_zero():
+    def _shr(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """x >> bits for 0 <= bits <= 64."""
+        return x >> bits
+
+    def _shl(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        return x << bits
+else:  # pragma: no cover - two steps, each below 64
+    def _shr(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        half = bits >> _U(1)
+        return (x >> half) >> (bits - half)
+
+    def _shl(x: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        half = bits >> _U(1)
+        return (x << half) << (bits - half)
+
+
+def _digit_table(width: int, point: int) -> np.ndarray:
+    """For i < 10**width: the text of i zero-padded to `width` digits (a '.' inserted before the
+    last `point` digits when point > 0), its 4 ASCII bytes as a little-endian integer."""
+    texts = (f"{i:0{width}d}" for i in range(10**width))
+    if point:
+        texts = (t[:-point] + "." + t[-point:] for t in texts)
+    return np.frombuffer("".join(texts).encode("ascii"), dtype="<u4").astype(_U)
+
+
+_DIGITS4 = _digit_table(4, 0)
+_DIGITS4_HIGH = _DIGITS4 << _U(32)
+_TAILS = {d: _digit_table(3, d) for d in (2, 3)}  # the last 3 digits with the point: "d.dd"
+_ZEROS = _U(int.from_bytes(b"0" * 8, "little"))
+_TOP = 99_999_999_999.0  # up to 11 digits; |v| * 10**digits below this is formatted here
+_BLOCK = 1 << 14  # values per pass: a block's temporaries stay in the CPU cache
+
+
+def _exact_round(x: np.ndarray, digits: int) -> np.ndarray:
+    """round(|v| * 10**digits), half to even on the exact binary value as Python's formatting
+    rounds it, for |v| < 2**52: |v| = m * 2**(e-1075) with an integer m < 2**53 (IEEE 754), so
+    q = round(m * 10**digits / 2**(1075-e)) in integers below 2**64."""
+    bits = x.view(_U)
+    e = ((bits >> _U(52)) & _U(0x7FF)).astype(np.int64)
+    m = (bits & _U((1 << 52) - 1)) | _U(1 << 52)
+    m *= (e > 1011).astype(_U)  # |v| < 2**-11 (and 0, subnormals) rounds to 0
+    sh = np.clip(1075 - e, 1, 63).astype(_U)
+    scaled = m * _U(10**digits)  # < 2**63
+    q = (scaled + ((_U(1) << (sh - _U(1))) - _U(1)) + ((scaled >> sh) & _U(1))) >> sh
+    return q.view(np.int64)
+
+
+def _fixed_block(x: np.ndarray, digits: int, views: np.ndarray) -> np.ndarray:
+    """f"{v:.{digits}f}" for a block of float64 values, as Arrow string views with the text
+    inline (int32 length, then 12 bytes; little-endian), written into `views` (n, 2) uint64.
+    Returns which values it wrote; the others (12 characters and more, inf, nan) get some valid
+    view of 4 to 12 bytes, for the caller to replace.
+
+    q = round(|v| * 10**digits) comes from the float product y, which is within half an ulp of
+    the exact one: rounding y gives the exact answer unless y lies within an ulp of a half, and
+    those few are rounded exactly in integers. Three table look-ups of 4 characters give q as
+    text zero-padded to 12 characters; it is shifted left past its padding (a 96-bit shift over
+    two words), and the sign, if any, goes over the last padding zero.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # inf, nan: not formatted here
+        y = np.fmin(np.abs(x) * 10.0**digits, _TOP)  # nan -> _TOP
+    fits = y < _TOP
+    whole = np.floor(y)
+    frac = y - whole  # exact
+    q = whole.astype(np.int64) + (frac > 0.5)
+    near = np.flatnonzero(np.abs(frac - 0.5) <= y * 2.0**-50)  # ulp(y) <= y * 2**-52
+    if near.size:
+        q[near] = _exact_round(x[near], digits)
+    thousands = q // 1000
+    high = thousands // 10_000  # < 10**4 when fits
+    lo = (_DIGITS4[np.minimum(high, 9_999)]
+          | _DIGITS4_HIGH[thousands - high * 10_000])
+    hi = _TAILS[digits][q - thousands * 1000]
+    # leading '0' characters of the first 8 = trailing zero bytes of lo ^ "00000000"
+    z = lo ^ _ZEROS
+    pad = np.minimum(np.bitwise_count((z & (~z + _U(1))) - _U(1)) >> np.uint8(3),
+                     np.uint8(10 - digits))  # never past the units digit: 0..8
+    signed = np.flatnonzero(np.signbit(x) & fits)
+    if signed.size:  # the '-' needs one padding character
+        room = pad[signed] > 0
+        fits[signed] &= room
+        pad[signed] -= room.astype(np.uint8)
+        at = pad[signed].astype(_U) << _U(3)
+        lo[signed] = lo[signed] & ~(_U(0xFF) << at) | (_U(ord("-")) << at)
+    shift = pad.astype(_U) << _U(3)
+    lo = _shr(lo, shift) | _shl(hi, _U(64) - shift)
+    hi = _shr(hi, shift)
+    views[:, 0] = (_U(12) - pad) | (lo << _U(32))
+    views[:, 1] = (lo >> _U(32)) | (hi << _U(32))
+    return fits
+
+
+def fixed_text(x: np.ndarray, digits: int) -> pa.Array:
+    """f"{v:.{digits}f}" for every float64 v (digits 2 or 3), exactly as Python writes it: the
+    usual values (below 10**(11-digits)) in integer arithmetic, a block at a time; the rest
+    (huge, inf, nan) by Python itself."""
+    if digits not in _TAILS:
+        raise ValueError(f"digits {digits}: 2 or 3 only")
+    x = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+    size = x.size
+    views = np.empty((size, 2), dtype=_U)
+    done = np.zeros(size, dtype=bool)
+    if sys.byteorder == "little":  # Arrow's views are little-endian
+        for start in range(0, size, _BLOCK):
+            stop = min(start + _BLOCK, size)
+            done[start:stop] = _fixed_block(x[start:stop], digits, views[start:stop])
+    else:  # pragma: no cover
+        views[:] = 0
+    text = pa.Array.from_buffers(pa.string_view(), size, [None, pa.py_buffer(views)]).cast(TEXT)
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        python = pa.array([f"{v:.{digits}f}" for v in x[rest].tolist()], TEXT)
+        where = np.arange(size, dtype=np.int64)
+        where[rest] = size + np.arange(rest.size)
+        text = pa.concat_arrays([text, python]).take(where)
+    return text
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct values, where each value is among them) for a numeric column; floats are
+    told apart by their bits (-0.0 and 0.0 print differently). Other dtypes: no merging."""
+    kind, width = values.dtype.kind, values.dtype.itemsize
+    if kind == "f" and width in (2, 4, 8):
+        key = values.view(f"i{width}").astype(np.int64)
+    elif kind in "bi" or (kind == "u" and width < 8):
+        key = values.astype(np.int64)
+    else:
+        return values, np.arange(values.size)
+    if key.size == 0:
+        return values, np.zeros(0, np.int64)
+    low, high = int(key.min()), int(key.max())
+    if high - low <= 4 * key.size + 4096:  # a dense range: no sort
+        present = np.zeros(high - low + 1, bool)
+        present[key - low] = True
+        keys = np.flatnonzero(present) + low
+        index = (np.cumsum(present) - 1)[key - low]
+    else:
+        keys, index = np.unique(key, return_inverse=True)
+    if kind == "f":
+        return keys.astype(f"i{width}").view(values.dtype), index.reshape(-1)
+    return keys.astype(values.dtype), index.reshape(-1)
+
+
+Reasons = tuple[pa.Array, np.ndarray]  # distinct texts, and which one each SKU has
+
+
+def _show_pool(values: np.ndarray) -> Reasons:
+    """`_show(v)` of a catalogue column's values, each distinct value formatted once."""
+    kind = values.dtype.kind
+    if kind == "O":
+        plain = _plain_strings(values)
+        if plain is not None:
+            coded = plain.dictionary_encode()
+            return coded.dictionary, coded.indices.to_numpy().astype(np.int64)
+    elif kind in "biuf":
+        distinct, index = _distinct(values)
+        if kind == "b":
+            return pa.array(["false", "true"], TEXT).take(distinct.astype(np.int8)), index
+        if kind in "iu":
+            return pa.array(distinct).cast(TEXT), index
+        return pa.array([_show(v) for v in distinct], TEXT), index
+    return pa.array([_show(v) for v in values], TEXT), np.arange(values.size)
+
+
 # ---------------------------------------------------------------- SKU rules (vectorised)
+
+Explain = Callable[[np.ndarray], Reasons]  # SKU indices (all failing the rule) -> why
+
 
 def _sku_leaf(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Explain]:
     assert rule.field is not None and rule.op is not None
     column = cat.column(rule.field)
     threshold = rule.value
+    head, tail = rule.field, f"{_NEGATED[rule.op]} {_show(threshold)}"
     if rule.field in MONEY_COLUMNS and not isinstance(threshold, list):
         # money rules are written in yuan; compare exactly in fen: fen*den op yuan_num*100
         frac = Fraction(str(threshold))
         ok = _compare(rule.op, column.astype(np.int64) * frac.denominator, frac.numerator * 100)
 
-        def detail(idx: np.ndarray) -> list[str]:
-            return [f"{rule.field} {v / 100:.2f} {_NEGATED[rule.op or '']} {_show(threshold)}"
-                    for v in column[idx]]
+        def detail(idx: np.ndarray) -> Reasons:  # f"{fen / 100:.2f}"
+            fen, index = _distinct(column[idx])
+            return join_text(head, fixed_text(fen / 100, 2), tail, sep=" "), index
     else:
         thr = threshold if isinstance(threshold, list) else _threshold(threshold)
         ok = np.asarray(_compare(rule.op, column, thr), dtype=bool)
 
-        def detail(idx: np.ndarray) -> list[str]:
-            return [f"{rule.field} {_show(v)} {_NEGATED[rule.op or '']} {_show(threshold)}"
-                    for v in column[idx]]
+        def detail(idx: np.ndarray) -> Reasons:
+            shown, index = _show_pool(column[idx])
+            return join_text(head, shown, tail, sep=" "), index
     return np.asarray(ok, dtype=bool), detail
 
 
-Explain = Callable[[np.ndarray], list[str]]
-
-
 def eval_sku_rule(rule: Rule, cat: Catalogue) -> tuple[np.ndarray, Explain]:
-    """(holds per SKU, a function giving the reason for the SKUs at given indices)."""
+    """(holds per SKU, a function giving the reasons for the failing SKUs at given indices)."""
     if rule.field is not None:
         return _sku_leaf(rule, cat)
     subs = [eval_sku_rule(r, cat) for r in (rule.any_of or rule.all_of or {}).values()]
     if rule.any_of is not None:
         ok = np.logical_or.reduce([s[0] for s in subs]) if subs else np.ones(cat.n, bool)
 
-        def any_detail(idx: np.ndarray) -> list[str]:
+        def any_detail(idx: np.ndarray) -> Reasons:  # every sub-rule fails here: all of them
             parts = [s[1](idx) for s in subs]
-            return ["none of: " + "; ".join(p[i] for p in parts) for i in range(len(idx))]
+            sizes = [len(texts) for texts, _ in parts]
+            if math.prod(sizes) < 2**62:  # each distinct combination once
+                key = np.zeros(idx.size, np.int64)
+                for (_, which), size in zip(parts, sizes, strict=True):
+                    key = key * size + which
+                keys, index = _distinct(key)
+                picks = []
+                for size in reversed(sizes):
+                    keys, pick = np.divmod(keys, size)
+                    picks.append(pick)
+                picks.reverse()
+            else:
+                index, picks = np.arange(idx.size), [which for _, which in parts]
+            texts = join_text(*(t.take(pick) for (t, _), pick in zip(parts, picks, strict=True)),
+                              sep="; ")
+            return join_text("none of: ", texts), index
         return ok, any_detail
     ok = np.logical_and.reduce([s[0] for s in subs]) if subs else np.ones(cat.n, bool)
 
-    def all_detail(idx: np.ndarray) -> list[str]:
-        out = [""] * len(idx)
-        pending = np.ones(len(idx), bool)
+    def all_detail(idx: np.ndarray) -> Reasons:  # the first failing sub-rule of each SKU
+        pieces: list[pa.Array] = []
+        index = np.zeros(idx.size, np.int64)
+        size = 0
+        pending = np.ones(idx.size, bool)
         for sub_ok, sub_detail in subs:
             fail = pending & ~sub_ok[idx]
             if fail.any():
-                for j, text in zip(np.flatnonzero(fail), sub_detail(idx[fail]), strict=True):
-                    out[j] = text
+                at = np.flatnonzero(fail)
+                texts, which = sub_detail(idx[at])
+                pieces.append(texts)
+                index[at] = size + which
+                size += len(texts)
             pending &= ~fail
-        return out
+        if pending.any():  # not reached: every SKU explained here fails some sub-rule
+            pieces.append(pa.array([""], TEXT))
+            index[pending] = size
+        return (pa.concat_arrays(pieces) if pieces else pa.array([], TEXT)), index
     return ok, all_detail
+
+
+REASONS = ("", MERCHANT_RULE, SKU_RULE)  # reason codes of RuleOutcome.reason_code
 
 
 @dataclass(frozen=True)
 class RuleOutcome:
-    """Per SKU x program (columns in rulebook order): rules hold, else the first failing rule."""
+    """Per SKU x program (columns in rulebook order): rules hold, else the first failing rule.
+
+    Reasons are kept as codes: `reason_code` indexes REASONS, and `detail_index` indexes the texts
+    in `detail_texts` (-1 where the rules hold), each distinct text of a rule made once (a failing
+    merchant rule is one text for the whole program, a rule on ship_hours one per distinct value).
+    `reason` and `detail` give them as (n, K) object arrays of str, built on first use.
+    """
 
     programs: tuple[str, ...]
     ok: np.ndarray  # bool (n, K)
-    reason: np.ndarray  # object (n, K): "" | MERCHANT_RULE | SKU_RULE
-    detail: np.ndarray  # object (n, K)
+    reason_code: np.ndarray  # int8 (n, K): index into REASONS
+    detail_index: np.ndarray  # int64 (n, K): index into detail_texts, -1 where ok
+    detail_texts: pa.Array  # large_string
+
+    @cached_property
+    def reason(self) -> np.ndarray:
+        """object (n, K): "" | MERCHANT_RULE | SKU_RULE."""
+        return np.asarray(REASONS, dtype=object)[self.reason_code]
+
+    @cached_property
+    def detail(self) -> np.ndarray:
+        """object (n, K): why the first failing rule fails, "" where the rules hold."""
+        out = np.full(self.ok.shape, "", dtype=object)
+        failing = self.detail_index >= 0
+        out[failing] = self.detail_texts.take(self.detail_index[failing]).to_numpy(
+            zero_copy_only=False)
+        return out
 
 
 def evaluate_rules(rulebook: Rulebook, merchant: Merchant, cat: Catalogue) -> RuleOutcome:
@@ -174,8 +439,10 @@ def evaluate_rules(rulebook: Rulebook, merchant: Merchant, cat: Catalogue) -> Ru
     programs = tuple(rulebook.programs)
     n, k = cat.n, len(programs)
     ok = np.ones((n, k), dtype=bool)
-    reason = np.full((n, k), "", dtype=object)
-    detail = np.full((n, k), "", dtype=object)
+    reason = np.zeros((n, k), dtype=np.int8)
+    index = np.full((n, k), -1, dtype=np.int64)
+    texts: list[pa.Array] = []
+    size = 0
     get = merchant_context(merchant, cat)
     for j, pid in enumerate(programs):
         prog = rulebook.programs[pid]
@@ -183,8 +450,10 @@ def evaluate_rules(rulebook: Rulebook, merchant: Merchant, cat: Catalogue) -> Ru
                               if (why := eval_merchant_rule(rule, get)) is not None), None)
         if merchant_fail is not None:
             ok[:, j] = False
-            reason[:, j] = MERCHANT_RULE
-            detail[:, j] = merchant_fail[1]
+            reason[:, j] = REASONS.index(MERCHANT_RULE)
+            index[:, j] = size
+            texts.append(pa.array([merchant_fail[1]], TEXT))
+            size += 1
             continue
         pending = np.ones(n, dtype=bool)
         for rule in prog.sku_rules.values():
@@ -192,10 +461,12 @@ def evaluate_rules(rulebook: Rulebook, merchant: Merchant, cat: Catalogue) -> Ru
             fail = pending & ~holds
             if fail.any():
                 idx = np.flatnonzero(fail)
-                reason[idx, j] = SKU_RULE
-                texts = np.empty(idx.size, dtype=object)
-                texts[:] = explain(idx)
-                detail[idx, j] = texts
+                reason[idx, j] = REASONS.index(SKU_RULE)
+                pool, which = explain(idx)
+                texts.append(pool)
+                index[idx, j] = size + which
+                size += len(pool)
                 pending &= ~fail
         ok[:, j] = pending
-    return RuleOutcome(programs, ok, reason, detail)
+    pool = pa.concat_arrays(texts) if texts else pa.array([], TEXT)
+    return RuleOutcome(programs, ok, reason, index, pool)

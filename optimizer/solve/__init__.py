@@ -46,7 +46,8 @@ FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the 
 # offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
 LARGE_OFFERS = 20_000
 SAMPLE_MIN, SAMPLE_MAX = 2_000, 6_000  # offers in the large path's warm-start sample
-LARGE_FLEX = 2_000  # offers in doubt handed to CP-SAT on the large path (x4 while infeasible)
+LARGE_FLEX = 2_000  # offers in doubt on the large path (doubled while the rest leaves no room)
+LARGE_FLEX_MAX = 16_000  # beyond this the LP over them costs more than it can save
 OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION = "OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION"
 
 
@@ -247,7 +248,8 @@ def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline
     while True:
         fixed, flex = split_by_doubt(pool, ds.z, n_flex)
         rounded = round_flex_lp(pool, fixed, flex)
-        if rounded is None and n_flex < pb.n_offers and time.perf_counter() < deadline:
+        if rounded is None and n_flex < min(pb.n_offers, LARGE_FLEX_MAX) and \
+                time.perf_counter() < deadline:
             n_flex = min(2 * n_flex, pb.n_offers)  # the fixed rest leaves the rows no room
             continue
         break

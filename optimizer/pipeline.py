@@ -82,10 +82,11 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path) -> str:
     s = tables.summary
     lines = [f"{s['name']}: {result.summary_line()}"]
     if result.status in (OPTIMAL, FEASIBLE):
-        lines.append(f"{'program':<18}{'SKUs':>7}{'units':>14}{'revenue':>16}{'margin':>16}")
+        # wide enough for a million SKUs: columns never run into each other
+        lines.append(f"{'program':<18}{'SKUs':>9}{'units':>16}{'revenue':>19}{'margin':>19}")
         for pid, p in s["programs"].items():
-            lines.append(f"{pid:<18}{p['enrolled_skus']:>7}{p['units']:>14,.1f}"
-                         f"{p['revenue']:>16,.2f}{p['margin']:>16,.2f}")
+            lines.append(f"{pid:<18}{p['enrolled_skus']:>9}{p['units']:>16,.1f}"
+                         f"{p['revenue']:>19,.2f}{p['margin']:>19,.2f}")
         for name, c in s["constraints"].items():
             lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
     if result.infeasible_reason:

@@ -125,7 +125,7 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
         for var, value in zip(em.x, hint.tolist(), strict=True):
             em.model.add_hint(var, value)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left)
+    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
     status = solver.solve(em.model)
     stats: dict[str, float | int] = {"variables": len(em.x), "cpsat_wall": solver.wall_time,
                                      **{f"rows_{k}": v for k, v in em.n_rows.items()}}
@@ -149,7 +149,7 @@ def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left:
     for i in np.flatnonzero(mr.weights > 0.5):
         cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left)
+    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
     status = solver.solve(cm.model)
     stats: dict[str, float | int] = {"columns": len(pool), "cpsat_wall": solver.wall_time}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -214,7 +214,7 @@ def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, ti
         if w[c] > 0.5:
             cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left)
+    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
     fixed_value = float(np.array(pool.value)[fixed_cols].sum()) if fixed_cols.size else 0.0
     stop = _StopAt((_target(bound_fen, config) - fixed_value) * cm.obj_scale)
     status = solver.solve(cm.model, stop)

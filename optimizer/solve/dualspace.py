@@ -354,12 +354,17 @@ def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, 
     pb = pool.pb
     _, _, col, best = pool.model(z)
     r = pool.value - pool.a @ z
-    others = np.where(np.arange(len(pool)) == col[pool.offer], -np.inf, r)
-    second = np.zeros(pb.n_offers)  # "none" is always an option worth 0
+    # an empty column is the "none" option itself: never a second choice
+    real = (pool.value != 0) | (pool.usage != 0).any(axis=1)
+    others = np.where((np.arange(len(pool)) == col[pool.offer]) | ~real, -np.inf, r)
+    second = np.full(pb.n_offers, -np.inf)
     np.maximum.at(second, pool.offer, others)
+    # taking a column, the runner-up is the best other column or none (0); taking none, it is
+    # the best column
+    second = np.where(col >= 0, np.maximum(second, 0.0), second)
     chosen_r = np.where(col >= 0, best, 0.0)
-    regret = np.abs(chosen_r - second)
-    has = np.bincount(pool.offer, minlength=pb.n_offers) > 0
+    regret = chosen_r - second  # >= 0; inf where the offer has no real alternative
+    has = np.isfinite(regret)
     order = np.lexsort((np.arange(pb.n_offers), regret))
     order = order[has[order]]
     flex = np.zeros(pb.n_offers, bool)

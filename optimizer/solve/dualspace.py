@@ -25,17 +25,9 @@ from ortools.linear_solver import pywraplp
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, _ranges
+from optimizer.solve.master import column_sums, fingerprints, fits
 
 log = logging.getLogger(__name__)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, wrapping: order-free column fingerprints."""
-    x = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 @dataclass(frozen=True)
@@ -126,20 +118,9 @@ class Pool:
         chosen, offer_of = chosen[order], offer_of[order]
         price = point.price[chosen]
         counts = np.bincount(offer_of, minlength=pb.n_offers)
-        with np.errstate(over="ignore"):
-            fp = _mix(chosen.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                      + _mix(price.astype(np.uint64)))
-            finger = np.zeros(pb.n_offers, np.uint64)
-            np.add.at(finger, offer_of, fp)
-            finger = _mix(finger + _mix(np.arange(pb.n_offers, dtype=np.uint64)))
+        finger = fingerprints(chosen, price, offer_of, np.arange(pb.n_offers))
         new = ~np.isin(finger, self.finger)
-        ev = pb.evaluate(chosen, price)
-        k_count = len(pb.programs)
-        usage = np.zeros((pb.n_offers, k_count + 2))
-        np.add.at(usage, (offer_of, pb.pv_prog[chosen]), 1.0)
-        usage[:, k_count] = np.bincount(offer_of, ev["discount"], minlength=pb.n_offers)
-        usage[:, k_count + 1] = np.bincount(offer_of, ev["revenue"], minlength=pb.n_offers)
-        value = np.bincount(offer_of, ev["margin"], minlength=pb.n_offers)
+        usage, value = column_sums(pb, chosen, price, offer_of, pb.n_offers)
         offers = np.flatnonzero(new)
         keep = new[offer_of]
         self._pv.append(chosen[keep])
@@ -373,16 +354,6 @@ def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, 
     return fixed, np.flatnonzero(flex)
 
 
-def _fits(pb: Problem, usage: np.ndarray) -> bool:
-    k_count = len(pb.programs)
-    capped = pb.max_skus >= 0
-    if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
-        return False
-    if pb.budget is not None and usage[k_count] > pb.budget * (1 - 1e-12):
-        return False
-    return not (pb.gmv_min is not None and usage[k_count + 1] < pb.gmv_min * (1 + 1e-12))
-
-
 def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractional: int = 10,
                   attempts: int = 6) -> np.ndarray | None:
     """The restricted master LP over the offers in doubt (the rest fixed), rounded.
@@ -444,7 +415,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
             cols = [c for c in pick if c >= 0]
             usage = base_usage + (pool.usage[cols].sum(axis=0) if cols else 0.0)
             value = base_value + (float(pool.value[cols].sum()) if cols else 0.0)
-            if _fits(pb, usage) and (best is None or value > best[0]):
+            if fits(pb, usage) and (best is None or value > best[0]):
                 best = (value, [*base.tolist(), *cols])
         log.debug("flex LP %.2f yuan: %d fractional offers, rounding %s", lp.Objective().Value(),
                   len(frac_offers), "fits" if best is not None else "breaks a row")
@@ -453,7 +424,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
         base_use = rows.usage(pb, base_usage[None, :])[0]
         if attempt < attempts // 2:
             # No rounding fits: tighten the rows that rounding the heavier half up breaks, by
-            # what it breaks (against the limits as _fits reads them: a hair inside)
+            # what it breaks (against the limits as fits reads them: a hair inside)
             natural = [c for c in free[frac].tolist() if w[np.searchsorted(free, c)] >= 0.5]
             usage = base_usage + (pool.usage[natural].sum(axis=0) if natural else 0.0)
             strict = rows.b - np.abs(rows.b) * 2e-12

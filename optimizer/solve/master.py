@@ -57,12 +57,37 @@ class MasterResult:
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit mixer (splitmix64 finaliser), wrapping: order-free column fingerprints."""
+    """A 64-bit mixer (splitmix64 finaliser), wrapping."""
     x = x.astype(np.uint64)
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return x ^ (x >> np.uint64(31))
+
+
+def fingerprints(pv: np.ndarray, price: np.ndarray, group: np.ndarray, ids: np.ndarray
+                 ) -> np.ndarray:
+    """An order-free 64-bit fingerprint of each group's (pv, price) pairs, salted by the group's
+    id: how a column already in a pool is recognised without comparing arrays."""
+    with np.errstate(over="ignore"):
+        fp = _mix(pv.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                  + _mix(price.astype(np.uint64)))
+        out = np.zeros(ids.size, np.uint64)
+        np.add.at(out, group, fp)
+        return _mix(out + _mix(ids.astype(np.uint64)))
+
+
+def column_sums(pb: Problem, pv: np.ndarray, price: np.ndarray, group: np.ndarray,
+                n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per group of (pv, price): its use of the global rows [count per program..., discount,
+    revenue] and its margin (fen)."""
+    ev = pb.evaluate(pv, price)
+    k_count = len(pb.programs)
+    usage = np.zeros((n_groups, k_count + 2))
+    np.add.at(usage, (group, pb.pv_prog[pv]), 1.0)
+    usage[:, k_count] = np.bincount(group, ev["discount"], minlength=n_groups)
+    usage[:, k_count + 1] = np.bincount(group, ev["revenue"], minlength=n_groups)
+    return usage, np.bincount(group, ev["margin"], minlength=n_groups)
 
 
 def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool: ColumnPool,
@@ -84,19 +109,8 @@ def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool:
     ends = np.searchsorted(offer_of, offers, side="right")
     price = point.price[chosen]
     seg = np.repeat(np.arange(offers.size), ends - starts)
-    with np.errstate(over="ignore"):
-        fp = _mix(chosen.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                  + _mix(price.astype(np.uint64)))
-        finger = np.zeros(offers.size, np.uint64)
-        np.add.at(finger, seg, fp)
-        finger = _mix(finger + _mix(offers.astype(np.uint64)))
-    ev = pb.evaluate(chosen, price)
-    k_count = len(pb.programs)
-    usage = np.zeros((offers.size, k_count + 2))
-    np.add.at(usage, (seg, pb.pv_prog[chosen]), 1.0)
-    usage[:, k_count] = np.bincount(seg, ev["discount"], minlength=offers.size)
-    usage[:, k_count + 1] = np.bincount(seg, ev["revenue"], minlength=offers.size)
-    value = np.bincount(seg, ev["margin"], minlength=offers.size)
+    finger = fingerprints(chosen, price, seg, offers)
+    usage, value = column_sums(pb, chosen, price, seg, offers.size)
     added = []
     for i, (o, f) in enumerate(zip(offers.tolist(), finger.tolist(), strict=True)):
         key = (o, f)
@@ -303,7 +317,8 @@ def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: flo
     return cg
 
 
-def _fits(pb: Problem, usage: np.ndarray) -> bool:
+def fits(pb: Problem, usage: np.ndarray) -> bool:
+    """The global rows hold for this usage (a hair inside the budget and the GMV target)."""
     k_count = len(pb.programs)
     capped = pb.max_skus >= 0
     if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
@@ -332,7 +347,7 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
         cols = [c for c in pick if c >= 0]
         usage = base_usage + (np.sum([pool.usage[c] for c in cols], axis=0) if cols else 0.0)
         value = base_value + sum(pool.value[c] for c in cols)
-        if _fits(cg.pb, usage) and (best is None or value > best[0]):
+        if fits(cg.pb, usage) and (best is None or value > best[0]):
             best = (value, [*integral.tolist(), *cols])
     return best
 

@@ -24,7 +24,7 @@ from ortools.linear_solver import pywraplp
 
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
-from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, _ranges
+from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, concat_ranges
 from optimizer.solve.master import column_sums, fingerprints, fits
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Rows:
         a = np.stack(cols, axis=1) if cols else np.zeros((usage.shape[0], 0))
         return a / self.scale
 
-    def z_of(self, pb: Problem, mult: Multipliers) -> np.ndarray:
+    def z_of(self, mult: Multipliers) -> np.ndarray:
         """The inverse of `multipliers`."""
         y = [mult.prog[k] for k in self.prog]
         if self.budget:
@@ -105,6 +105,9 @@ class Pool:
         self._price: list[np.ndarray] = []
         self._stored = 0
         self.finger = np.zeros(0, np.uint64)
+        empty = np.zeros(0, np.int64)
+        self._order: tuple[np.ndarray, np.ndarray, np.ndarray] = (empty, empty, empty)
+        self._order_size = 0  # the pool size `_order` was computed for
 
     def __len__(self) -> int:
         return int(self.offer.size)
@@ -138,12 +141,12 @@ class Pool:
 
     def plan(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pv, price = np.concatenate(self._pv), np.concatenate(self._price)
-        idx = _ranges(self.start[columns], self.length[columns])
+        idx = concat_ranges(self.start[columns], self.length[columns])
         return pv[idx].astype(np.int64), price[idx].astype(np.int64)
 
     def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat."""
-        if getattr(self, "_order_size", -1) != len(self):
+        if self._order_size != len(self):
             order = np.argsort(self.offer, kind="stable")
             offers = self.offer[order]
             starts = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]])
@@ -287,7 +290,7 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     unit = max(abs(best.value), 1.0)
     kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * unit), unit)
     start = warm(best) if warm is not None else None
-    start_z = rows.z_of(pb, start) if start is not None else None
+    start_z = rows.z_of(start) if start is not None else None
     z = zero
     if start_z is not None:
         point = dual.evaluate(rows.multipliers(pb, start_z))

@@ -123,7 +123,7 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
     return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenated aranges [start, start + count) without a Python loop."""
     total = int(counts.sum())
     if total == 0:
@@ -168,7 +168,7 @@ class Dual:
             if skus.size == 0:
                 continue
             cnt = self.sku_count[skus]  # >= 1: the SKU overflows
-            pvs = _ranges(self.sku_start[skus], cnt)
+            pvs = concat_ranges(self.sku_start[skus], cnt)
             seg = np.cumsum(cnt) - cnt
             bit = self.bit[pvs]
             status = self.status[c][pvs]
@@ -308,9 +308,9 @@ class Dual:
         hit = np.flatnonzero(answered >= 0)
         if hit.size:
             # SKUs whose combo needed its stock question: that answer's pvs and prices
-            chosen[_ranges(self.sku_start[hit], self.sku_count[hit])] = False
+            chosen[concat_ranges(self.sku_start[hit], self.sku_count[hit])] = False
             a = answered[hit]
-            rows = _ranges(q_start[a], q_end[a] - q_start[a])
+            rows = concat_ranges(q_start[a], q_end[a] - q_start[a])
             chosen[row_pv[rows]] = True
             price[row_pv[rows]] = row_price[rows]
         k_count = len(pb.programs)

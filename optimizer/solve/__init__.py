@@ -39,12 +39,17 @@ from optimizer.solve.master import (
 log = logging.getLogger(__name__)
 cpsat_log = logging.getLogger("optimizer.cpsat")
 
-DTIME_PER_SECOND = 0.8  # of the wall time left; dtime accrues at ~0.4-0.5 per wall second here
+# CP-SAT deterministic time per second of the time limit. It accrues at ~0.4-0.5 per wall second
+# on an idle 2-core machine here: 0.2 leaves the wall limit unreached even when the machine is
+# twice as busy or the other phases take half the time, so searches stop on the deterministic
+# budget and plans reproduce.
+DTIME_PER_LIMIT_SECOND = 0.2
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 # From this many offers on, the master is solved in multiplier space (an LP with a row per
 # offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
 LARGE_OFFERS = 20_000
+ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 1.8 s at 25k)
 SAMPLE_MIN, SAMPLE_MAX = 2_000, 6_000  # offers in the large path's warm-start sample
 LARGE_FLEX = 2_000  # offers in doubt on the large path (doubled while the rest leaves no room)
 LARGE_FLEX_MAX = 16_000  # beyond this the LP over them costs more than it can save
@@ -62,6 +67,8 @@ class Result:
     price: np.ndarray  # fen
     stats: dict[str, float | int | str] = field(default_factory=dict)
     infeasible_reason: str = ""
+    # the best Lagrangian multipliers met: a warm start for a neighbouring scenario (sweeps)
+    multipliers: Multipliers | None = None
 
     def summary_line(self) -> str:
         return (f"{self.status}: objective {self.objective:,.2f} yuan, bound {self.bound:,.2f}, "
@@ -72,24 +79,36 @@ def _gap(bound: float, objective: float) -> float:
     return max(bound - objective, 0.0) / max(abs(objective), 1.0)
 
 
-def _params(solver: cp_model.CpSolver, config: SolverConfig, time_left: float) -> None:
-    params = solver.parameters
-    # CP-SAT's search is deterministic for a seed; where it stops is not when the wall-clock
-    # limit (the user's hard stop) binds before the deterministic one. Plans still reproduce when
-    # the last improvement comes before the stop (the usual case: the incumbent is the dive's).
-    params.max_time_in_seconds = max(time_left, 0.1)
-    params.max_deterministic_time = max(time_left * DTIME_PER_SECOND, 0.05)
-    # One worker: CP-SAT's single-threaded search is deterministic for a seed. Its deterministic
-    # parallel mode (interleave_search) aborts the process on some of these models in OR-Tools
-    # 9.15 ("Check failed: heuristics.fixed_search != nullptr"), and plain parallel search is not
-    # reproducible, so `workers` is not spent here.
-    params.num_workers = 1
-    params.random_seed = config.seed
-    params.relative_gap_limit = config.relative_gap / 4
-    if cpsat_log.isEnabledFor(logging.DEBUG):
-        params.log_search_progress = True
-        params.log_to_stdout = False
-        solver.log_callback = cpsat_log.debug
+class _Clock:
+    """Two clocks. The wall deadline is the user's hard stop. CP-SAT's budgets are deterministic
+    time, shared out of the time limit alone (never out of the wall time left, which depends on
+    how busy the machine is), so where a search stops, and the plan, depend on the input and the
+    seed only: the same input and seed give the same plan."""
+
+    def __init__(self, config: SolverConfig, start: float):
+        self.config = config
+        self.deadline = start + config.time_limit_s
+        self.dtime_left = config.time_limit_s * DTIME_PER_LIMIT_SECOND
+
+    def params(self, solver: cp_model.CpSolver, share: float) -> None:
+        """Parameters for a CP-SAT phase given `share` of the deterministic time left."""
+        params = solver.parameters
+        params.max_time_in_seconds = max(self.deadline - time.perf_counter(), 0.1)
+        params.max_deterministic_time = max(share * self.dtime_left, 0.05)
+        # One worker: CP-SAT's single-threaded search is deterministic for a seed. Its
+        # deterministic parallel mode (interleave_search) aborts the process on some of these
+        # models in OR-Tools 9.15 ("Check failed: heuristics.fixed_search != nullptr"), and plain
+        # parallel search is not reproducible, so `workers` is not spent here.
+        params.num_workers = 1
+        params.random_seed = self.config.seed
+        params.relative_gap_limit = self.config.relative_gap / 4
+        if cpsat_log.isEnabledFor(logging.DEBUG):
+            params.log_search_progress = True
+            params.log_to_stdout = False
+            solver.log_callback = cpsat_log.debug
+
+    def spent(self, solver: cp_model.CpSolver) -> None:
+        self.dtime_left = max(self.dtime_left - solver.deterministic_time, 0.0)
 
 
 Stats = dict[str, float | int]
@@ -114,7 +133,7 @@ def _target(bound_fen: float, config: SolverConfig) -> float:
     return bound_fen / (1 + config.relative_gap / 2) if bound_fen > 0 else float("inf")
 
 
-def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_left: float,
+def _run_candidates(pb: Problem, cand: Candidates, clock: _Clock, share: float,
                     hint: np.ndarray | None, timing: dict[str, Any]
                     ) -> tuple[Any, np.ndarray, float, Stats]:
     """CP-SAT over candidate prices; returns status, chosen mask, bound (fen), stats."""
@@ -125,8 +144,9 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
         for var, value in zip(em.x, hint.tolist(), strict=True):
             em.model.add_hint(var, value)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
+    clock.params(solver, share)
     status = solver.solve(em.model)
+    clock.spent(solver)
     stats: dict[str, float | int] = {"variables": len(em.x), "cpsat_wall": solver.wall_time,
                                      **{f"rows_{k}": v for k, v in em.n_rows.items()}}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -137,7 +157,7 @@ def _run_candidates(pb: Problem, cand: Candidates, config: SolverConfig, time_le
     return status, values.astype(bool), bound_fen, stats
 
 
-def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left: float,
+def _run_columns(pb: Problem, mr: MasterResult, clock: _Clock, share: float,
                  timing: dict[str, Any]
                  ) -> tuple[Any, np.ndarray, np.ndarray, Stats]:
     """CP-SAT over generated columns (one per offer at most), hinted by the LP solution."""
@@ -149,8 +169,9 @@ def _run_columns(pb: Problem, mr: MasterResult, config: SolverConfig, time_left:
     for i in np.flatnonzero(mr.weights > 0.5):
         cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
+    clock.params(solver, share)
     status = solver.solve(cm.model)
+    clock.spent(solver)
     stats: dict[str, float | int] = {"columns": len(pool), "cpsat_wall": solver.wall_time}
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return status, np.zeros(0, np.int64), np.zeros(0, np.int64), stats
@@ -180,7 +201,7 @@ def _prune_by_reduced_cost(pb: Problem, dual: Dual, mr: MasterResult, cand: Cand
     return subset(cand, keep)
 
 
-def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, time_left: float,
+def _run_column_core(pb: Problem, cg: ColumnGeneration, clock: _Clock, share: float,
                      bound_fen: float, timing: dict[str, Any], max_offers: int = 3000
                      ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """The restricted master on a core: offers integral in the last LP keep their column, except
@@ -214,10 +235,11 @@ def _run_column_core(pb: Problem, cg: ColumnGeneration, config: SolverConfig, ti
         if w[c] > 0.5:
             cm.model.add_hint(cm.x[i], True)
     solver = cp_model.CpSolver()
-    _params(solver, config, time_left - (time.perf_counter() - t0))  # building took some
+    clock.params(solver, share)
     fixed_value = float(np.array(pool.value)[fixed_cols].sum()) if fixed_cols.size else 0.0
-    stop = _StopAt((_target(bound_fen, config) - fixed_value) * cm.obj_scale)
+    stop = _StopAt((_target(bound_fen, clock.config) - fixed_value) * cm.obj_scale)
     status = solver.solve(cm.model, stop)
+    clock.spent(solver)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     take = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(cm.x)] > 0
@@ -238,7 +260,7 @@ def _hint_mask(cand: Candidates, pv: np.ndarray, price: np.ndarray) -> np.ndarra
                                                     strict=True)], dtype=bool)
 
 
-def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline: float,
+def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
                 bound_fen: float, timing: dict[str, Any]
                 ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """The plan from the pool at the best multipliers: clear choices kept, the offers in doubt
@@ -249,7 +271,7 @@ def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline
         fixed, flex = split_by_doubt(pool, ds.z, n_flex)
         rounded = round_flex_lp(pool, fixed, flex)
         if rounded is None and n_flex < min(pb.n_offers, LARGE_FLEX_MAX) and \
-                time.perf_counter() < deadline:
+                time.perf_counter() < clock.deadline:
             n_flex = min(2 * n_flex, pb.n_offers)  # the fixed rest leaves the rows no room
             continue
         break
@@ -260,7 +282,7 @@ def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline
                       price)
         log.info("LP over %d offers in doubt, rounded: %.2f yuan", flex.size,
                  start_plan[0] / 100)
-        if _gap(bound_fen, start_plan[0]) <= config.relative_gap / 2:
+        if _gap(bound_fen, start_plan[0]) <= clock.config.relative_gap / 2:
             return start_plan
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
     in_flex = np.zeros(pb.n_offers, bool)
@@ -273,10 +295,11 @@ def _large_core(pb: Problem, ds: DualSpaceResult, config: SolverConfig, deadline
         for var, on in zip(cm.x, np.isin(free, rounded).tolist(), strict=True):
             cm.model.add_hint(var, on)
     solver = cp_model.CpSolver()
-    _params(solver, config, max(deadline - time.perf_counter(), 0.1))
+    clock.params(solver, 1.0)
     fixed_value = float(pool.value[fixed].sum())
-    status = solver.solve(cm.model,
-                          _StopAt((_target(bound_fen, config) - fixed_value) * cm.obj_scale))
+    status = solver.solve(cm.model, _StopAt((_target(bound_fen, clock.config) - fixed_value)
+                                            * cm.obj_scale))
+    clock.spent(solver)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         take = np.array(list(solver.response_proto.solution), dtype=np.int64)[: len(cm.x)]
         pv, price = pool.plan(np.concatenate([fixed, free[take > 0]]))
@@ -319,15 +342,15 @@ def _sample_multipliers(pb: Problem, first: DualPoint, seed: int, deadline: floa
     return ds.best.mult
 
 
-def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: float
-                 ) -> Result:
+def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: float,
+                 warm: Multipliers | None = None) -> Result:
     """Many offers: the master in multiplier space, then a CP-SAT core (see dualspace)."""
-    deadline = start + config.time_limit_s
+    clock = _Clock(config, start)
     ds = dual_space_cg(
         pb, Dual(pb), deadline=start + 0.75 * config.time_limit_s, tol=config.relative_gap / 20,
         progress=progress,
-        warm=lambda first: _sample_multipliers(pb, first, config.seed,
-                                               start + 0.2 * config.time_limit_s))
+        warm=lambda first: warm if warm is not None else _sample_multipliers(
+            pb, first, config.seed, start + 0.2 * config.time_limit_s))
     bound = ds.best.value
     stats: dict[str, Any] = {"pair_variants": pb.m, "lagrangian_bound": bound / 100,
                              "cg_rounds": ds.rounds, "columns": len(ds.pool),
@@ -336,7 +359,7 @@ def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: f
         return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                       "the Lagrangian relaxation proves that no plan meets every constraint")
     t_core = time.perf_counter()
-    best = _large_core(pb, ds, config, deadline, bound, stats)
+    best = _large_core(pb, ds, clock, bound, stats)
     stats["core_seconds"] = time.perf_counter() - t_core
     seconds = time.perf_counter() - start
     if best is None:
@@ -347,16 +370,24 @@ def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: f
     bound_fen = max(bound, objective_fen)
     gap = _gap(bound_fen / 100, objective_fen / 100)
     return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective_fen / 100,
-                  bound_fen / 100, gap, seconds, pv, price, stats)
+                  bound_fen / 100, gap, seconds, pv, price, stats, multipliers=ds.best.mult)
 
 
 def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
-          progress: Progress | None = None, large_offers: int | None = None) -> Result:
-    """Bound by column generation, incumbent by diving, then CP-SAT to close what remains."""
+          progress: Progress | None = None, large_offers: int | None = None,
+          warm: Multipliers | None = None) -> Result:
+    """Bound by column generation, incumbent by diving, then CP-SAT to close what remains.
+
+    `warm` is a neighbouring scenario's `Result.multipliers` (a sweep's previous point): priced
+    first, it starts the master near the optimum. Any multipliers give a valid bound, so a poor
+    warm start costs time, never correctness.
+    """
+    if warm is not None and warm.prog.shape != (len(pb.programs),):
+        warm = None  # another program set: nothing to start from
     progress = progress if progress is not None else Progress()
     progress.begin_solve()
     start = time.perf_counter()
-    deadline = start + config.time_limit_s
+    clock = _Clock(config, start)
     if pb.m == 0:  # nothing can be enrolled: the empty plan, unless a GMV target needs more
         if pb.gmv_min is not None and pb.gmv_min > 0:
             return _empty(INFEASIBLE, time.perf_counter() - start, float("-inf"), {},
@@ -364,10 +395,10 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start,
                       np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
-        return _solve_large(pb, config, progress, start)
+        return _solve_large(pb, config, progress, start, warm)
     dual = Dual(pb)
     cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s,
-                           progress=progress)
+                           progress=progress, warm=warm)
     mr = cg.result()
     lag_bound = mr.best.value  # fen, valid over every fen price
     stats: dict[str, float | int | str] = {
@@ -392,8 +423,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         if complete or (best is not None and _gap(lag_bound, best[0]) <= config.relative_gap):
             return
         t_core = time.perf_counter()
-        core = _run_column_core(pb, cg, config, 0.5 * (deadline - time.perf_counter()),
-                                lag_bound, stats)
+        core = _run_column_core(pb, cg, clock, 0.5, lag_bound, stats)
         stats["core_seconds"] = time.perf_counter() - t_core
         if core is not None and (best is None or core[0] > best[0]):
             best = core
@@ -401,8 +431,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
 
     # A dive step costs about two pricing rounds: cheap on small catalogues, where the dive is
     # the better primal; on large ones the core comes first (the dive changes the LP it reads).
-    round_cost = (time.perf_counter() - start) / max(mr.rounds, 1)
-    dive_first = 8 * round_cost <= 0.3 * (deadline - time.perf_counter())
+    # Decided from the size, not a measured round time, so a busy machine takes the same path.
+    dive_first = 8 * ROUND_SECONDS_PER_OFFER * pb.n_offers <= 0.3 * config.time_limit_s
     if not dive_first:
         run_core()
     if best is None or _gap(lag_bound, best[0]) > config.relative_gap / 4:
@@ -431,8 +461,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         # the restricted master: each offer picks one of its generated columns
         focused_fits = pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT
         status, pv, price, cstats = _run_columns(
-            pb, cg.result(), config,
-            (0.3 if focused_fits else 1.0) * (deadline - time.perf_counter()), stats)
+            pb, cg.result(), clock, 0.3 if focused_fits else 1.0, stats)
         stats.update(cstats)
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             best = keep(best, float(pb.evaluate(pv, price)["margin"].sum()), pv, price)
@@ -448,7 +477,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
             hint = _hint_mask(focused, best[1], best[2]) if best is not None else None
             share = 0.15 if complete else 1.0
             status, chosen, _, cstats = _run_candidates(
-                pb, focused, config, share * (deadline - time.perf_counter()), hint, stats)
+                pb, focused, clock, share, hint, stats)
             stats.update({f"focused_{k}": v for k, v in cstats.items()})
             if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 best = keep(best, float(focused.margin[chosen].sum()), focused.pv[chosen],
@@ -462,7 +491,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
             cand = _prune_by_reduced_cost(pb, dual, mr, cand, best)
         hint = _hint_mask(cand, best[1], best[2]) if best is not None else None
         status, chosen, cp_bound, cstats = _run_candidates(
-            pb, cand, config, deadline - time.perf_counter(), hint, stats)
+            pb, cand, clock, 1.0, hint, stats)
         stats.update(cstats)
         stats["candidates"] = cand.size
         if status == cp_model.INFEASIBLE:
@@ -483,4 +512,5 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     objective = objective_fen / 100
     gap = _gap(bound_fen / 100, objective)
     return Result(OPTIMAL if gap <= config.relative_gap else FEASIBLE, objective, bound_fen / 100,
-                  gap, seconds, pv.astype(np.int64), price.astype(np.int64), stats)
+                  gap, seconds, pv.astype(np.int64), price.astype(np.int64), stats,
+                  multipliers=cg.best.mult)

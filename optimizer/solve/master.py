@@ -217,7 +217,8 @@ class ColumnGeneration:
     """The master LP, its column pool and the Lagrangian pricing, kept between rounds so that a
     dive can fix offers and re-price the rest."""
 
-    def __init__(self, pb: Problem, dual: Dual, progress: Progress | None = None):
+    def __init__(self, pb: Problem, dual: Dual, progress: Progress | None = None,
+                 warm: Multipliers | None = None):
         self.pb, self.dual = pb, dual
         self.progress = progress
         self.pool = ColumnPool()
@@ -230,7 +231,8 @@ class ColumnGeneration:
         self.shortfall = 0.0
         self.stopped = False  # the LP hit the time limit: weights are from an earlier round
         zero = Multipliers(np.zeros(len(pb.programs)), 0.0, 0.0)
-        self._price(zero, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
+        for mult in (zero,) if warm is None else (zero, warm):
+            self._price(mult, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
 
     def _price(self, mult: Multipliers, offers: np.ndarray, pi: np.ndarray) -> int:
         point = self.dual.evaluate(mult)
@@ -306,10 +308,10 @@ class ColumnGeneration:
 
 
 def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: float = 2e-6,
-                      deadline: float | None = None, progress: Progress | None = None
-                      ) -> ColumnGeneration:
+                      deadline: float | None = None, progress: Progress | None = None,
+                      warm: Multipliers | None = None) -> ColumnGeneration:
     """Alternate master LP and pricing until the Lagrangian bound meets the LP value."""
-    cg = ColumnGeneration(pb, dual, progress)
+    cg = ColumnGeneration(pb, dual, progress, warm)
     cg.run(max_rounds, tol, deadline)
     assert cg.best is not None
     log.info("column generation: %d rounds, %d columns, bound %.2f, LP %.2f", cg.rounds,

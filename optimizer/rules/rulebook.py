@@ -163,9 +163,17 @@ def _program_override(pid: str, override: Any) -> dict[str, Any]:
     return over
 
 
-def build_rulebook(scenario: Scenario, source: YamlSource) -> Rulebook:
-    """Read the rulebook the scenario names and merge the scenario's overrides over it."""
-    raw, rb_file = _read_rulebook(scenario.rulebook, source.file.parent, source)
+def read_rulebook(scenario: Scenario, source: YamlSource) -> tuple[dict[str, Any], str]:
+    """The rulebook file the scenario names, as read (and its path), for build_rulebook."""
+    return _read_rulebook(scenario.rulebook, source.file.parent, source)
+
+
+def build_rulebook(scenario: Scenario, source: YamlSource,
+                   read: tuple[dict[str, Any], str] | None = None) -> Rulebook:
+    """Read the rulebook the scenario names and merge the scenario's overrides over it.
+
+    `read` is what read_rulebook gave: a sweep merges its many points over one reading."""
+    raw, rb_file = read if read is not None else read_rulebook(scenario, source)
     raw = _decimals(raw)
     programs_raw = raw.get("programs")
     if not isinstance(programs_raw, dict) or not programs_raw:

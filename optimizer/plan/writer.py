@@ -116,6 +116,7 @@ def _plan_table(pb: Problem, result: Result, sku_ids: pa.Array,
                  else None) for name, a in zip(columns, arrays, strict=True)])
     ev["fees"] = fees
     ev["pv"] = pv
+    ev["price"] = np.asarray(price)
     return pa.Table.from_arrays(arrays, schema=schema), ev
 
 
@@ -214,6 +215,39 @@ def _excluded_table(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome, resul
     })
 
 
+PRICE_EDGES = tuple(round(0.5 + 0.025 * i, 3) for i in range(21))  # 50% .. 100% of market
+
+
+def price_vs_market(pb: Problem, rulebook: Rulebook, ev: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per program, a histogram of enrolled price / market price, and how many prices sit
+    exactly at the highest price the caps allow (and which cap that is).
+
+    The catalogue is not in the output folder, so the report (optimizer/report) reads this from
+    summary.json: "counts" of ratios in (edges[i], edges[i + 1]] (a price right at a 95% cap
+    counts under 95%), "below" those up to the first edge, "above" those over the last; "at_cap"
+    by cap id under "at_cap_by"; "no_cap" the prices no cap bounds."""
+    pv, price = ev["pv"], ev["price"]
+    edges = np.asarray(PRICE_EDGES)
+    ratio = price / np.maximum(pb.pv_market[pv], 1)
+    top = edges.size - 1
+    bins = np.searchsorted(edges, ratio, side="left") - 1
+    which = pb.cap_which[pb.pv_sku[pv], pb.pv_prog[pv]]
+    at_cap = price == pb.pv_hi[pv]
+    out: dict[str, Any] = {}
+    for k, pid in enumerate(pb.programs):
+        sel = pb.pv_prog[pv] == k
+        b = bins[sel]
+        caps = list(rulebook.programs[pid].price_caps)
+        hit = np.bincount(which[sel & at_cap & (which >= 0)], minlength=len(caps))
+        out[pid] = {"counts": np.bincount(b[(b >= 0) & (b < top)], minlength=top).tolist(),
+                    "below": int(np.count_nonzero(b < 0)),
+                    "above": int(np.count_nonzero(b >= top)),
+                    "at_cap": int(hit.sum()),
+                    "at_cap_by": {c: int(n) for c, n in zip(caps, hit, strict=True)},
+                    "no_cap": int(np.count_nonzero(sel & (which < 0)))}
+    return {"edges": list(PRICE_EDGES), "programs": out}
+
+
 def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: RuleOutcome,
                  result: Result) -> PlanTables:
     sku_ids, offer_ids = str_text(pb.sku_id), str_text(pb.offer_id)
@@ -256,6 +290,7 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
                    **{k: (v if not isinstance(v, float) or finite(v) else None)
                       for k, v in result.stats.items()}},
     }
+    summary["price_vs_market"] = price_vs_market(pb, rulebook, ev)
     if result.infeasible_reason:
         summary["reason"] = result.infeasible_reason
     return PlanTables(plan, _excluded_table(pb, rulebook, outcome, result, sku_ids, offer_ids),

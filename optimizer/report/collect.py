@@ -1,0 +1,428 @@
+"""What the report shows, computed from an output folder: small numbers only, never the raw rows.
+
+A solve folder has summary.json, plan.csv and excluded.csv (SPEC 5); a sweep folder has
+sweep.json and maybe breakeven.csv. The CSV files of a million-SKU plan run to millions of rows,
+so they are streamed in Arrow batches and reduced per program (and per reason) as they are read;
+what is kept is a few numbers per program, which is what the HTML embeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from optimizer.load import InputError
+from optimizer.load.errors import Problem
+from optimizer.rules.rulebook import DATA_DIR
+
+log = logging.getLogger(__name__)
+
+SUMMARY, PLAN, EXCLUDED = "summary.json", "plan.csv", "excluded.csv"
+SWEEP, BREAKEVEN = "sweep.json", "breakeven.csv"
+PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
+                "margin")
+EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
+# The order exclusions are decided in (writer.py): rules first, then caps, exclusivity, choice.
+REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN")
+TOP_SKUS = 10
+CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
+BLOCK_BYTES = 16 << 20  # CSV bytes parsed per batch: memory stays flat for any file size
+BUILTIN_RULEBOOK = "1688-2024"
+M = TypeVar("M", bound=BaseModel)
+
+
+# ------------------------------------------------------------------------- file shapes (pydantic)
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
+
+
+class ProgramSummary(_Model):
+    name_zh: str | None = None
+    enrolled_skus: int = Field(ge=0)
+    units: float = 0.0
+    revenue: float
+    fees: float = 0.0
+    margin: float
+
+
+class ConstraintSummary(_Model):
+    value: float
+    limit: float
+
+
+class PriceProgram(_Model):
+    counts: list[int]
+    below: int = 0
+    above: int = 0
+    at_cap: int = 0
+    at_cap_by: dict[str, int] = {}
+    no_cap: int = 0
+
+
+class PriceVsMarket(_Model):
+    edges: list[float] = Field(min_length=2)
+    programs: dict[str, PriceProgram]
+
+
+class Summary(_Model):
+    name: str
+    status: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: float | None = None
+    programs: dict[str, ProgramSummary]
+    constraints: dict[str, ConstraintSummary] = {}
+    price_vs_market: PriceVsMarket | None = None
+    reason: str | None = None
+
+
+class Axis(_Model):
+    path: str
+    values: list[float] = Field(min_length=1)
+
+
+class PointProgram(_Model):
+    enrolled_skus: int = Field(ge=0)
+    gmv: float
+    margin: float
+
+
+class Point(_Model):
+    index: int
+    values: dict[str, float]
+    status: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    seconds: float | None = None
+    programs: dict[str, PointProgram] = {}
+
+
+class Breakeven(_Model):
+    path: str
+    programs: dict[str, float | None]
+
+
+class Sweep(_Model):
+    scenario: str
+    axes: list[Axis] = Field(min_length=1)
+    points: list[Point]
+    breakeven: Breakeven | None = None
+
+
+# ------------------------------------------------------------------------------------- reading
+
+def _json(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError.one(path, "", "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError.one(path, "", "", "not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError.one(path, f"line {exc.lineno}", "", f"not valid JSON: {exc.msg}") from None
+
+
+def _validated(path: Path, model: type[M]) -> M:
+    data = _json(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([Problem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
+                          for e in exc.errors()]) from None
+
+
+def _header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return next(csv.reader(fh), [])
+    except FileNotFoundError:
+        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)"
+                             ) from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError.one(path, "line 1", "", f"cannot read the header: {exc}") from None
+
+
+def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType],
+             required: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
+    """The file's rows in Arrow batches, only the `types` columns. The header must be `columns`
+    (or have as many columns, read by position: a translated header names the same ones)."""
+    header = _header(path)
+    if tuple(header) != columns:
+        if len(header) != len(columns):
+            raise InputError.one(path, "line 1", "", f"expected the columns {','.join(columns)}; "
+                                 f"found {','.join(header) or 'none'}")
+        log.info("%s: header %s read as %s (by position)", path, header, list(columns))
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=1,
+                                           block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types=types,
+                                                 include_columns=list(types),
+                                                 strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+        for batch in reader:
+            for name in required:
+                nulls = batch.column(name).null_count
+                if nulls:
+                    raise InputError.one(path, "", name, f"{nulls} empty value(s)")
+            yield batch
+    except pa.ArrowInvalid as exc:
+        raise InputError.one(path, "", "", f"cannot read: {exc}") from None
+
+
+def builtin_names() -> dict[str, str]:
+    """Program id -> Chinese name from the built-in rulebook: a sweep folder has no summary.json
+    to carry them. A custom rulebook's own programs are then shown by id alone."""
+    try:
+        data = yaml.safe_load((DATA_DIR / f"{BUILTIN_RULEBOOK}.yaml").read_text(encoding="utf-8"))
+        return {pid: str(p.get("name_zh", "")) for pid, p in data["programs"].items()}
+    except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError):
+        log.warning("built-in rulebook unreadable; programs shown by id only", exc_info=True)
+        return {}
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+# ---------------------------------------------------------------------------------- aggregation
+
+def aggregate_plan(path: Path) -> dict[str, Any]:
+    """Per program: rows, units, GMV, margin summed from plan.csv; distinct SKUs; the top SKUs
+    by margin. Streamed: memory is the batch plus the SKU ids (for the distinct count)."""
+    types = {"sku_id": pa.string(), "offer_id": pa.string(), "program": pa.string(),
+             "price": pa.float64(), "units": pa.float64(), "revenue": pa.float64(),
+             "margin": pa.float64()}
+    per: dict[str, dict[str, float]] = {}
+    sku_chunks: list[pa.Array] = []
+    tops: list[pa.Table] = []
+    rows = 0
+    for batch in _batches(path, PLAN_COLUMNS, types,
+                          required=("price", "units", "revenue", "margin")):
+        if not batch.num_rows:
+            continue
+        rows += batch.num_rows
+        table = pa.Table.from_batches([batch])
+        grouped = table.group_by("program").aggregate(
+            [("sku_id", "count"), ("units", "sum"), ("revenue", "sum"), ("margin", "sum")])
+        for g in grouped.to_pylist():
+            acc = per.setdefault(g["program"], {"rows": 0, "units": 0.0, "revenue": 0.0,
+                                                "margin": 0.0})
+            acc["rows"] += g["sku_id_count"]
+            for key in ("units", "revenue", "margin"):
+                acc[key] += g[f"{key}_sum"]
+        sku_chunks.append(pc.unique(batch.column("sku_id")))
+        tops.append(pc.take(table, pc.select_k_unstable(
+            table, TOP_SKUS, sort_keys=[("margin", "descending")])))
+    distinct = (int(pc.count_distinct(pa.chunked_array(sku_chunks, pa.string())).as_py())
+                if sku_chunks else 0)
+    top: list[dict[str, Any]] = []
+    if tops:
+        best = pa.concat_tables(tops).sort_by([("margin", "descending"), ("sku_id", "ascending"),
+                                               ("program", "ascending")]).slice(0, TOP_SKUS)
+        top = best.select(["sku_id", "offer_id", "program", "price", "units", "revenue",
+                           "margin"]).to_pylist()
+    for acc in per.values():
+        acc["units"] = round(acc["units"], 3)
+        acc["revenue"] = round(acc["revenue"], 2)
+        acc["margin"] = round(acc["margin"], 2)
+    return {"rows": rows, "distinct_skus": distinct, "programs": per, "top": top}
+
+
+def aggregate_excluded(path: Path) -> dict[str, Any]:
+    """Rows of excluded.csv counted per program and reason (the detail column is not kept)."""
+    types = {"program": pa.string(), "reason": pa.string()}
+    counts: dict[tuple[str, str], int] = {}
+    rows = 0
+    for batch in _batches(path, EXCLUDED_COLUMNS, types):
+        if not batch.num_rows:
+            continue
+        rows += batch.num_rows
+        grouped = pa.Table.from_batches([batch]).group_by(["program", "reason"]).aggregate(
+            [("reason", "count", pc.CountOptions(mode="all"))])
+        for g in grouped.to_pylist():
+            key = (g["program"], g["reason"])
+            counts[key] = counts.get(key, 0) + g["reason_count"]
+    found = {r for _, r in counts}
+    totals = {r: sum(n for (_, rr), n in counts.items() if rr == r) for r in found}
+    reasons = [r for r in REASON_ORDER if r in found]
+    reasons += sorted(found - set(REASON_ORDER), key=lambda r: (-totals[r], r))
+    by_program: dict[str, dict[str, int]] = {}
+    for (p, r), n in sorted(counts.items()):
+        by_program.setdefault(p, {})[r] = n
+    return {"rows": rows, "reasons": reasons, "totals": {r: totals[r] for r in reasons},
+            "by_program": by_program}
+
+
+def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
+    summary = _validated(outdir / SUMMARY, Summary)
+    plan = aggregate_plan(outdir / PLAN)
+    excluded = aggregate_excluded(outdir / EXCLUDED)
+    for pid, p in summary.programs.items():
+        if p.name_zh:
+            names[pid] = p.name_zh
+    order = list(summary.programs)
+    extra = sorted((set(plan["programs"]) | set(excluded["by_program"])) - set(order))
+    if extra:
+        log.warning("%s: programs %s are in the CSV files but not in summary.json", outdir, extra)
+    programs = {pid: p.model_dump(exclude={"name_zh"}) for pid, p in summary.programs.items()}
+    mismatch = [pid for pid, p in summary.programs.items()
+                if plan["programs"].get(pid, {}).get("rows", 0) != p.enrolled_skus]
+    if mismatch:
+        log.warning("%s: plan.csv rows differ from summary.json enrolled_skus for %s",
+                    outdir, mismatch)
+    prices = summary.price_vs_market
+    if prices is not None:
+        bins = len(prices.edges) - 1
+        if (any(len(h.counts) != bins for h in prices.programs.values())
+                or any(b <= a for a, b in zip(prices.edges, prices.edges[1:], strict=False))):
+            raise InputError.one(outdir / SUMMARY, "", "price_vs_market",
+                                 "edges must increase and every program have one count a bin")
+    else:
+        log.info("%s has no price_vs_market (written by an older enroll-opt)", outdir / SUMMARY)
+    return {
+        "name": summary.name,
+        "status": summary.status,
+        "objective": _finite(summary.objective),
+        "bound": _finite(summary.bound),
+        "gap": _finite(summary.gap),
+        "seconds": _finite(summary.seconds),
+        "reason": summary.reason,
+        "enrolments": sum(p.enrolled_skus for p in summary.programs.values()),
+        "enrolled_skus": plan["distinct_skus"],
+        "gmv": round(sum(p.revenue for p in summary.programs.values()), 2),
+        "margin": round(sum(p.margin for p in summary.programs.values()), 2),
+        "order": order + extra,
+        "programs": programs,
+        "plan": plan,
+        "constraints": {k: c.model_dump() for k, c in summary.constraints.items()},
+        "price_vs_market": None if prices is None else prices.model_dump(),
+        "excluded": excluded,
+    }
+
+
+def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
+    """Per program, the per-SKU break-even values as a cumulative curve (how many SKUs have
+    left by each parameter value, at most CURVE_POINTS points) and the first SKUs to leave.
+
+    The sweep writes sku_id, program, status, PATH: PATH's highest value at which the SKU still
+    pays in the program, empty when status is "never" (pays over the whole range) or "excluded"
+    (at no value). The value column may also be named breakeven, rate or value, and status may
+    be missing (an empty value then counts as "never"). Another shape is skipped with a
+    warning: the file is optional."""
+    header = _header(path)
+    value = next((c for c in (*paths, "breakeven", "break_even", "rate", "value")
+                  if c in header), None)
+    if value is None or "sku_id" not in header or "program" not in header:
+        log.warning("%s: columns %s not understood (need sku_id, program and %s); skipped",
+                    path, header, " or ".join(paths))
+        return None
+    types = {"sku_id": pa.string(), "program": pa.string(), value: pa.float64()}
+    if "status" in header:
+        types["status"] = pa.string()
+    parts: list[pa.Table] = []
+    try:
+        for batch in _batches(path, tuple(header), types):
+            parts.append(pa.Table.from_batches([batch]))
+    except InputError as exc:
+        log.warning("%s: skipped: %s", path, exc.render())
+        return None
+    out: dict[str, Any] = {}
+    table = pa.concat_tables(parts) if parts else None
+    for pid in sorted(set(table.column("program").to_pylist())) if table is not None else []:
+        assert table is not None
+        sub = table.filter(pc.equal(table.column("program"), pid))
+        rates = sub.column(value).to_numpy(zero_copy_only=False).astype(float)
+        known = np.isfinite(rates)
+        status = (np.asarray(sub.column("status").to_numpy(zero_copy_only=False), dtype=object)
+                  if "status" in types else np.full(rates.size, "never", dtype=object))
+        order = np.argsort(rates[known], kind="stable")
+        xs = rates[known][order]
+        take = np.unique(np.linspace(0, xs.size - 1, min(xs.size, CURVE_POINTS)).round()
+                         .astype(np.int64)) if xs.size else np.zeros(0, np.int64)
+        first = np.flatnonzero(known)[order[:TOP_SKUS]]
+        ids = sub.column("sku_id").take(pa.array(first, pa.int64())).to_pylist()
+        out[pid] = {"skus": int(rates.size), "leaves": int(known.sum()),
+                    "never": int(np.count_nonzero(~known & (status != "excluded"))),
+                    "excluded": int(np.count_nonzero(~known & (status == "excluded"))),
+                    "x": xs[take].tolist(), "left": (take + 1).tolist(),
+                    "first": [{"sku_id": str(s), "rate": float(r)}
+                              for s, r in zip(ids, xs[:TOP_SKUS], strict=True)]}
+    return {"column": value, "programs": out}
+
+
+def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
+    sweep = _validated(outdir / SWEEP, Sweep)
+    paths = [a.path for a in sweep.axes]
+    problems = [Problem(str(outdir / SWEEP), "", f"points.{i}.values",
+                        f"needs a value for each axis {paths}")
+                for i, p in enumerate(sweep.points) if set(p.values) != set(paths)]
+    if len(set(paths)) != len(paths):
+        problems.append(Problem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
+    if problems:
+        raise InputError(problems)
+    be = sweep.breakeven
+    x_path = be.path if be is not None and be.path in paths else paths[0]
+    programs: list[str] = []
+    for p in sweep.points:
+        programs += [pid for pid in p.programs if pid not in programs]
+    if be is not None:
+        programs += [pid for pid in be.programs if pid not in programs]
+    per_sku = (aggregate_breakeven(outdir / BREAKEVEN, [x_path, *paths])
+               if (outdir / BREAKEVEN).is_file() else None)
+    return {
+        "scenario": sweep.scenario,
+        "axes": [a.model_dump() for a in sweep.axes],
+        "x": x_path,
+        "order": programs,
+        "points": [{"values": p.values, "status": p.status, "objective": _finite(p.objective),
+                    "bound": _finite(p.bound), "gap": _finite(p.gap),
+                    "programs": {k: v.model_dump() for k, v in p.programs.items()}}
+                   for p in sorted(sweep.points, key=lambda p: p.index)],
+        "breakeven": None if be is None else {
+            "path": be.path, "programs": {k: _finite(v) for k, v in be.programs.items()}},
+        "per_sku": per_sku,
+    }
+
+
+def aggregate(outdir: Path) -> dict[str, Any]:
+    """Everything the report shows, as plain JSON-able data. InputError when the folder has
+    neither summary.json nor sweep.json, or a file in it is malformed."""
+    if not outdir.is_dir():
+        raise InputError.one(outdir, "", "", "not a folder (give the output folder of solve "
+                             "or sweep)")
+    has_solve, has_sweep = (outdir / SUMMARY).is_file(), (outdir / SWEEP).is_file()
+    if not (has_solve or has_sweep):
+        raise InputError.one(outdir, "", "", f"no {SUMMARY} or {SWEEP} here: not an output "
+                             "folder of enroll-opt solve or sweep")
+    names = builtin_names()
+    data: dict[str, Any] = {"folder": outdir.resolve().name, "solve": None, "sweep": None}
+    if has_solve:
+        data["solve"] = _solve_part(outdir, names)
+    if has_sweep:
+        data["sweep"] = _sweep_part(outdir, names)
+    used: list[str] = []  # the solve's program order, then any only the sweep has
+    for part in (data["solve"], data["sweep"]):
+        if part is not None:
+            used += [pid for pid in part["order"] if pid not in used]
+    data["names"] = {pid: names.get(pid, "") for pid in used}
+    return data

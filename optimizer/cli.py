@@ -90,6 +90,51 @@ def generate_command(skus: int, offers: int | None, seed: int, fmt: str, outdir:
     click.echo(path)
 
 
+@main.command("sweep")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--set", "sets", multiple=True, metavar="PATH=START:STOP:N",
+              help="A numeric field of the scenario or of a program (e.g. "
+                   "programs.offsite.fees.help_sell_commission=0:0.05:11) and N values from "
+                   "START to STOP; several --set make a grid.")
+@click.option("-o", "--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Output folder (default ./out/<scenario name>-sweep/).")
+@click.option("--breakeven", is_flag=True,
+              help="Per program, the fee at which its margin reaches zero (one fee --set).")
+@click.option("--per-sku", is_flag=True,
+              help="With --breakeven: breakeven.csv, the rate at which each SKU stops paying.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes (default: the number of CPUs).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the points on this Dask distributed scheduler instead "
+                   "(e.g. tcp://10.0.0.5:8786).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv: every solver line).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress; only warnings and errors.")
+def sweep_command(scenario: Path, sets: tuple[str, ...], outdir: Path | None, breakeven: bool,
+                  per_sku: bool, workers: int | None, scheduler: str | None, verbose: int,
+                  quiet: bool) -> None:
+    """Solve SCENARIO.yaml over a grid of parameter values; write sweep.csv and sweep.json."""
+    _setup_logging(verbose, quiet)
+    from optimizer.sweep import run_sweep
+    from optimizer.sweep.progress import SweepProgress
+
+    try:
+        outcome = run_sweep(scenario, sets, outdir, breakeven=breakeven, per_sku=per_sku,
+                            workers=workers, scheduler=scheduler,
+                            progress=SweepProgress(enabled=not quiet))
+    except InputError as exc:
+        click.echo(f"error: invalid input\n{exc.render()}", err=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+    click.echo(outcome.text)
+    sys.exit(outcome.exit_code)
+
+
 def _report(outdir: Path, after: str = "", fail: int = EXIT_INPUT) -> None:
     """Write OUTDIR/report.html and print its path. An unusable folder or an unwritable file
     exits `fail` (2 for `report`; 1 after solve, whose own folder should always do), a bug 1."""

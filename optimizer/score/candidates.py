@@ -12,6 +12,7 @@ dropped when that one has at least its margin and is no worse on every resource 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +35,14 @@ class Candidates:
         return int(self.pv.shape[0])
 
 
+# Below this many rows a second thread costs more than it saves.
+PARALLEL_MIN = 1 << 16
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
 def peak_price(pb: Problem, alpha: np.ndarray | float, beta: np.ndarray | float,
-               pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               pv: np.ndarray | None = None, threads: int = 1
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price in [lo, hi] of u(p) * (alpha p - beta), its value and its units.
 
     With constant elasticity e > 1, beta > 0 and alpha > 0 the function rises then falls, peaking
@@ -43,12 +50,27 @@ def peak_price(pb: Problem, alpha: np.ndarray | float, beta: np.ndarray | float,
     peak, clipped to [lo, hi]: two evaluations, exact. Any other row (inelastic demand, a
     non-positive cost) also compares both ends of the interval. This is the hot loop of the
     Lagrangian pricing: one power per candidate, nothing stacked.
+
+    Rows are independent, so `threads` > 1 splits them into contiguous pieces priced at once
+    (numpy releases the GIL in its loops); the result is the same to the bit.
     """
-    sel = slice(None) if pv is None else pv
-    lo, hi, step, e = pb.pv_lo[sel], pb.pv_hi[sel], pb.step, pb.pv_elast[sel]
-    market, demand = pb.pv_market[sel], pb.pv_demand[sel]
-    alpha = np.broadcast_to(np.asarray(alpha, np.float64), lo.shape)
-    beta = np.broadcast_to(np.asarray(beta, np.float64), lo.shape)
+    rows = np.arange(pb.m) if pv is None else np.asarray(pv)
+    alpha = np.broadcast_to(np.asarray(alpha, np.float64), rows.shape)
+    beta = np.broadcast_to(np.asarray(beta, np.float64), rows.shape)
+    if threads <= 1 or rows.size < PARALLEL_MIN:
+        return _peak(pb, alpha, beta, rows)
+    pool = _POOLS.setdefault(threads, ThreadPoolExecutor(threads, "peak_price"))
+    cuts = np.linspace(0, rows.size, threads + 1).astype(np.int64).tolist()
+    parts = list(pool.map(lambda a, b: _peak(pb, alpha[a:b], beta[a:b], rows[a:b]),
+                          cuts[:-1], cuts[1:]))
+    price, value, units = (np.concatenate(col) for col in zip(*parts, strict=True))
+    return price, value, units
+
+
+def _peak(pb: Problem, alpha: np.ndarray, beta: np.ndarray, rows: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lo, hi, step, e = pb.pv_lo[rows], pb.pv_hi[rows], pb.step, pb.pv_elast[rows]
+    market, demand = pb.pv_market[rows], pb.pv_demand[rows]
     regular = (e > 1) & (beta > 0) & (alpha > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         peak = e * beta / ((e - 1) * alpha)

@@ -268,10 +268,13 @@ def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
     pool = ds.pool
     n_flex = min(LARGE_FLEX, pb.n_offers)
     while True:
+        began = time.perf_counter()
         fixed, flex = split_by_doubt(pool, ds.z, n_flex)
         rounded = round_flex_lp(pool, fixed, flex)
+        # twice the offers cost about three times as long: start it only if it ends in time
+        took = time.perf_counter() - began
         if rounded is None and n_flex < min(pb.n_offers, LARGE_FLEX_MAX) and \
-                time.perf_counter() < clock.deadline:
+                time.perf_counter() + 3 * took < clock.deadline:
             n_flex = min(2 * n_flex, pb.n_offers)  # the fixed rest leaves the rows no room
             continue
         break
@@ -284,6 +287,8 @@ def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
                  start_plan[0] / 100)
         if _gap(bound_fen, start_plan[0]) <= clock.config.relative_gap / 2:
             return start_plan
+    if time.perf_counter() >= clock.deadline:
+        return start_plan  # the user's time limit is a hard stop
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
     in_flex = np.zeros(pb.n_offers, bool)
     in_flex[flex] = True
@@ -347,10 +352,12 @@ def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: f
     """Many offers: the master in multiplier space, then a CP-SAT core (see dualspace)."""
     clock = _Clock(config, start)
     ds = dual_space_cg(
-        pb, Dual(pb), deadline=start + 0.75 * config.time_limit_s, tol=config.relative_gap / 20,
-        progress=progress,
+        pb, Dual(pb, config.workers), deadline=start + 0.75 * config.time_limit_s,
+        tol=config.relative_gap / 20, progress=progress,
+        # the sample's own deadline starts when it does: the first full pricing before it may
+        # take a while on a busy machine, and a sample cut at its first round guides nothing
         warm=lambda first: warm if warm is not None else _sample_multipliers(
-            pb, first, config.seed, start + 0.2 * config.time_limit_s))
+            pb, first, config.seed, time.perf_counter() + 0.15 * config.time_limit_s))
     bound = ds.best.value
     stats: dict[str, Any] = {"pair_variants": pb.m, "lagrangian_bound": bound / 100,
                              "cg_rounds": ds.rounds, "columns": len(ds.pool),
@@ -396,7 +403,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
                       np.zeros(0, np.int64), np.zeros(0, np.int64), {"pair_variants": 0})
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
         return _solve_large(pb, config, progress, start, warm)
-    dual = Dual(pb)
+    dual = Dual(pb, config.workers)
     cg = column_generation(pb, dual, deadline=start + 0.45 * config.time_limit_s,
                            progress=progress, warm=warm)
     mr = cg.result()

@@ -114,12 +114,13 @@ def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.nd
 
 
 def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
-                pv: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                pv: np.ndarray | None = None, threads: int = 1
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
     sel = slice(None) if pv is None else pv
     alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
-    price, value, units = peak_price(pb, alpha, beta, pv)
+    price, value, units = peak_price(pb, alpha, beta, pv, threads)
     return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
@@ -142,8 +143,9 @@ class Dual:
     so the questions are deduplicated and answered in one batch.
     """
 
-    def __init__(self, pb: Problem):
+    def __init__(self, pb: Problem, threads: int = 1):
         self.pb = pb
+        self.threads = threads  # for the pricing's hot loop (`peak_price`); same result for any
         self.st = build_structure(pb)
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
         self.status = (np.stack([c.status for c in self.st.combos]) if self.st.combos
@@ -216,7 +218,7 @@ class Dual:
         avail = pb.avail[sku]
         alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv
         beta = pb.pv_cost[rpv] + mult.budget * pb.pv_market[rpv]
-        _, _, u0 = peak_price(pb, alpha, beta, rpv)
+        _, _, u0 = peak_price(pb, alpha, beta, rpv, self.threads)
         need = np.bincount(rq, u0, minlength=q) > avail
         nu = np.zeros(q)
         needy = np.flatnonzero(need)
@@ -235,12 +237,12 @@ class Dual:
             cap = avail[needy]
             for _ in range(BISECTION_STEPS):
                 mid = 0.5 * (lo + hi)
-                _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv)
+                _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv, self.threads)
                 too_much = np.bincount(r_q, u, minlength=needy.size) > cap
                 lo = np.where(too_much, mid, lo)
                 hi = np.where(too_much, hi, mid)
             nu[needy] = hi
-        price, value, units = peak_price(pb, alpha, beta + nu[rq], rpv)
+        price, value, units = peak_price(pb, alpha, beta + nu[rq], rpv, self.threads)
         value = value - mult.prog[pb.pv_prog[rpv]]
         used = np.bincount(rq, units, minlength=q)
         val = np.bincount(rq, value, minlength=q) + nu * avail
@@ -253,7 +255,7 @@ class Dual:
         pb = self.pb
         combos = self.st.combos
         n_states = self.st.n_states
-        base_price, base_value, base_units = best_prices(pb, mult, 0.0)
+        base_price, base_value, base_units = best_prices(pb, mult, 0.0, threads=self.threads)
         positive = base_value > 0
         sku_val = np.empty((len(combos), pb.n))
         over: list[np.ndarray] = []

@@ -40,16 +40,20 @@ def main() -> None:
               default=None, help="Output folder (default ./out/<scenario name>/).")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv: the CP-SAT log).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+@click.option("--xlsx", is_flag=True,
+              help="Also write plan.xlsx (plan, exclusions and summary sheets).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the column headers and sheet names (zh: Chinese).")
 @click.option("--report", "with_report", is_flag=True,
               help="Also write report.html (charts; opens offline) when a plan is written.")
-def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool,
-          with_report: bool) -> None:
+def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool, xlsx: bool,
+          lang: str, with_report: bool) -> None:
     """Solve SCENARIO.yaml and write plan.csv, excluded.csv and summary.json."""
     _setup_logging(verbose, quiet)
     from optimizer.pipeline import run_solve
 
     try:
-        outcome = run_solve(scenario, outdir)
+        outcome = run_solve(scenario, outdir, xlsx=xlsx, lang=lang)
     except InputError as exc:
         click.echo(f"error: invalid input\n{exc.render()}", err=True)
         sys.exit(EXIT_INPUT)
@@ -163,3 +167,11 @@ def report_command(outdir: Path, verbose: int, quiet: bool) -> None:
     """Write OUTDIR/report.html from a solve or sweep output folder (self-contained, offline)."""
     _setup_logging(verbose, quiet)
     _report(outdir)
+
+
+@main.command("schema")
+def schema_command() -> None:
+    """Print the JSON Schema of the scenario file (for editor completion and checking)."""
+    from optimizer.schema import scenario_schema_text
+
+    click.echo(scenario_schema_text(), nl=False)

@@ -16,6 +16,7 @@ import numpy as np
 
 from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.types import Scenario
+from optimizer.plan.lang import check_lang
 from optimizer.plan.writer import PlanTables, build_tables, write_outputs
 from optimizer.progress import Progress
 from optimizer.rules.eligibility import evaluate_rules
@@ -78,7 +79,8 @@ def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
             f"could reach at most {reach:,.2f}; {result.infeasible_reason}")
 
 
-def human_summary(tables: PlanTables, result: Result, outdir: Path) -> str:
+def human_summary(tables: PlanTables, result: Result, outdir: Path,
+                  extra_files: tuple[str, ...] = ()) -> str:
     s = tables.summary
     lines = [f"{s['name']}: {result.summary_line()}"]
     if result.status in (OPTIMAL, FEASIBLE):
@@ -91,12 +93,18 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path) -> str:
             lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
     if result.infeasible_reason:
         lines.append(result.infeasible_reason)
-    lines.append(f"written: {outdir}/plan.csv, excluded.csv, summary.json")
+    lines.append(", ".join((f"written: {outdir}/plan.csv", "excluded.csv", "summary.json",
+                            *extra_files)))
     return "\n".join(lines)
 
 
-def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
-    """Solve one scenario file and write its outputs. Raises InputError on bad input."""
+def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
+              lang: str = "en") -> Outcome:
+    """Solve one scenario file and write its outputs. Raises InputError on bad input.
+
+    `xlsx` also writes plan.xlsx; `lang` ("en" or "zh") is the language of the files' headers
+    (ValueError for another, before anything is read)."""
+    check_lang(lang)
     phases: dict[str, float] = {}
     progress = Progress()
     progress.phase("load")
@@ -136,7 +144,8 @@ def run_solve(scenario_path: Path, outdir: Path | None) -> Outcome:
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace
-    write_outputs(out, tables)
+    write_outputs(out, tables, xlsx=xlsx, lang=lang)
     phases["write"] = time.perf_counter() - t
-    return Outcome(EXIT_CODES[result.status], human_summary(tables, result, out), out, result,
+    text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else ())
+    return Outcome(EXIT_CODES[result.status], text, out, result,
                    tables, phases)

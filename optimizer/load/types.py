@@ -75,6 +75,20 @@ def _trade_medal(value: Any) -> Any:
     return value
 
 
+def _medal_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema only: the medal as written on 1688 ("2A") is a string the validator accepts."""
+    text = r"^\s*([1-5]?[aA]|[0-5]|[nN][oO][nN][eE])\s*$"
+    schema["anyOf"] = [{"type": "integer", "minimum": 0, "maximum": 5},
+                       {"type": "string", "pattern": text}, {"type": "null"}]
+
+
+def _name_schema(schema: dict[str, Any]) -> None:
+    """JSON Schema only: `name: 2024` is accepted (as text)."""
+    schema.pop("type", None)
+    schema["anyOf"] = [{"type": "string", "minLength": 1}, {"type": "number"}]
+    schema.pop("minLength", None)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -82,57 +96,108 @@ class _Strict(BaseModel):
 class Merchant(_Strict):
     """Shop-level facts the merchant rules read. None means not given: it fails every rule."""
 
-    main_industry: Industry | None = Field(None, description="主营行业")
-    l_level: Int | None = Field(None, ge=0, le=6, description="诚信通 L level")
+    main_industry: Industry | None = Field(
+        None, description="主营行业: the shop's main industry (consumer | industrial | other)")
+    l_level: Int | None = Field(None, ge=0, le=6, description="诚信通 L level of the shop, 0..6")
     membership: Membership | None = Field(
-        None, description="none | chengxintong | shili | super_factory")
-    service_star: Float | None = Field(None, ge=0, le=5, description="新灯塔商家服务星级")
-    logistics_score: Float | None = Field(None, ge=0, le=5, description="新灯塔物流体验分")
-    product_experience_score: Float | None = Field(None, ge=0, le=5, description="新灯塔商品体验分")
+        None, description="Membership: none | chengxintong (诚信通) | shili (实力商家) | "
+                          "super_factory (超级工厂)")
+    service_star: Float | None = Field(
+        None, ge=0, le=5, description="新灯塔商家服务星级: the shop's service stars, 0..5")
+    logistics_score: Float | None = Field(
+        None, ge=0, le=5, description="新灯塔物流体验分: logistics experience score, 0..5")
+    product_experience_score: Float | None = Field(
+        None, ge=0, le=5,
+        description="新灯塔商品体验分: product experience score of the shop, 0..5")
     trade_medal: Annotated[int, BeforeValidator(_trade_medal)] | None = Field(
-        None, ge=0, le=5, description="交易勋章: 0 none, 1 A .. 5 5A ('2A' accepted)")
-    alipay_verified: Bool | None = Field(None, description="支付宝实名认证")
-    buyer_protection: Bool | None = Field(None, description="买家保障服务")
-    buyer_protection_deposit: Money | None = Field(None, ge=0, description="买家保障保证金, yuan")
-    violation_points: Float | None = Field(None, ge=0, description="本年度违规扣分")
-    prohibited_points: Float | None = Field(None, ge=0, description="违禁信息扣分")
+        None, ge=0, le=5, description="交易勋章 trade medal: 0 none, 1 = A .. 5 = 5A "
+                                      "('A' .. '5A' also accepted)",
+        json_schema_extra=lambda schema: _medal_schema(schema))
+    alipay_verified: Bool | None = Field(
+        None, description="支付宝实名认证: the shop's Alipay account is verified")
+    buyer_protection: Bool | None = Field(
+        None, description="买家保障服务: the shop has joined buyer protection")
+    buyer_protection_deposit: Money | None = Field(
+        None, ge=0, description="买家保障保证金: buyer-protection deposit, yuan (exact to the fen)")
+    violation_points: Float | None = Field(
+        None, ge=0, description="本年度违规扣分: violation points this year")
+    prohibited_points: Float | None = Field(
+        None, ge=0, description="违禁信息扣分: prohibited-information points")
 
 
 class FeeGroupOverride(_Strict):
-    cap: Rate | None = Field(None, ge=0, le=1, description="cap on the group's rate per order")
+    """An override of one fee group of the rulebook."""
+
+    cap: Rate | None = Field(
+        None, ge=0, le=1,
+        description="Cap on the rate an order pays for this group, 0..1: per order and group the "
+                    "order pays min(cap, the highest applicable rate); null: no cap")
 
 
 class Constraints(_Strict):
+    """Global constraints over the whole plan; all optional."""
+
     max_skus: dict[str, Annotated[Int, Field(ge=0)]] = Field(
-        default_factory=dict, description="slot cap per program")
+        default_factory=dict,
+        description="Slot cap per program: program id -> the most SKUs enrolled in it")
     discount_budget: Money | None = Field(
-        None, ge=0, description="yuan; sum of units*(market-price)")
-    gmv_min: Money | None = Field(None, ge=0, description="yuan; sum of units*price")
-    min_unit_margin_rate: Rate = Field(Decimal(0), ge=0, lt=1)
-    stock_reserve_days: Float = Field(0.0, ge=0, description="days of daily_units kept back")
+        None, ge=0, description="Discount budget, yuan: the sum over enrollments of "
+                                "units * (market_price - price) stays within it")
+    gmv_min: Money | None = Field(
+        None, ge=0, description="GMV target (通天计划), yuan: the sum over enrollments of "
+                                "units * price is at least this")
+    min_unit_margin_rate: Rate = Field(
+        Decimal(0), ge=0, lt=1,
+        description="Every enrollment keeps price * (1 - fee_rate) - unit cost >= this rate * "
+                    "price, 0 <= rate < 1 (0: nothing sells at a loss)")
+    stock_reserve_days: Float = Field(
+        0.0, ge=0, description="Days of daily_units kept back for the main market: a SKU's "
+                               "enrollments together sell at most stock - days * daily_units")
 
 
 class SolverConfig(_Strict):
-    time_limit_s: Float = Field(60.0, gt=0)
-    relative_gap: Float = Field(0.0001, ge=0)
-    seed: Int = Field(0, ge=0)
-    workers: Int = Field(2, ge=1, le=64)
+    """Limits and settings of the solver."""
+
+    time_limit_s: Float = Field(60.0, gt=0, description="Wall-clock limit of the solve, seconds")
+    relative_gap: Float = Field(
+        0.0001, ge=0, description="Stop once (bound - objective) / max(|objective|, 1) is at "
+                                  "most this (0.0001 = 0.01 %)")
+    seed: Int = Field(0, ge=0, description="Random seed: same input and seed, same plan")
+    workers: Int = Field(2, ge=1, le=64, description="Solver threads, 1..64")
 
 
 class Scenario(_Strict):
     """The scenario file (SPEC 2.1). Program overrides stay raw until merged over the rulebook."""
 
-    name: str = Field(..., min_length=1)
-    catalogue: str = Field(..., description="path relative to the scenario file; .csv or .parquet")
-    rulebook: str = Field("1688-2024", description="built-in rulebook name or a path to a YAML")
-    merchant: Merchant = Merchant.model_validate({})  # frozen: one shared default is safe
+    name: str = Field(..., min_length=1,
+                      description="Free text naming the scenario; the default output folder is "
+                                  "out/<name>/",
+                      json_schema_extra=lambda schema: _name_schema(schema))
+    catalogue: str = Field(
+        ..., description="The catalogue: a path relative to the scenario file, .csv or .parquet",
+        json_schema_extra={"pattern": r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])$"})
+    rulebook: str = Field("1688-2024", description="A built-in rulebook name (1688-2024) or the "
+                                                   "path of a rulebook YAML, relative to this file")
+    merchant: Merchant = Field(  # frozen: one shared default is safe
+        Merchant.model_validate({}),
+        description="Shop-level facts the merchant rules read; a missing field fails the rules "
+                    "that read it, and a warning names it")
     programs: dict[str, Any] | None = Field(
-        None, description="absent: every rulebook program; present: only those, deep-merged"
+        None, description="The programs in scope and their overrides. Absent: every program of "
+                          "the rulebook as it is; present: only those listed, each entry "
+                          "deep-merged over the rulebook's program (under fees, a bare number is "
+                          "that fee item's rate)"
     )
-    fees: dict[str, FeeGroupOverride] = Field(default_factory=dict)
-    constraints: Constraints = Constraints.model_validate({})
-    price_step: Money = Field(Decimal("0.01"), gt=0, description="yuan; multiple of 0.01")
-    solver: SolverConfig = SolverConfig.model_validate({})
+    fees: dict[str, FeeGroupOverride] = Field(
+        default_factory=dict,
+        description="Overrides of the rulebook's fee groups, by group id (their caps)")
+    constraints: Constraints = Field(Constraints.model_validate({}),
+                                     description="Global constraints over the plan; all optional")
+    price_step: Money = Field(Decimal("0.01"), gt=0,
+                              description="Price grid, yuan: every price is a multiple of this "
+                                          "(0.01 = every fen)")
+    solver: SolverConfig = Field(SolverConfig.model_validate({}),
+                                 description="Limits and settings of the solver")
 
     @field_validator("name", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -30,6 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optimizer.load.types import Scenario
+from optimizer.plan.lang import check_lang, headers
+from optimizer.plan.xlsx import write_xlsx
 from optimizer.rules.eligibility import (
     MERCHANT_RULE,
     REASONS,
@@ -43,6 +46,8 @@ from optimizer.rules.eligibility import (
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import Problem
 from optimizer.solve import Result
+
+log = logging.getLogger(__name__)
 
 PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
                 "margin")
@@ -448,10 +453,12 @@ def _parts(batch: pa.RecordBatch, pools: _Pools) -> list[Part]:
     return parts
 
 
-def _write_csv(fh: BinaryIO, header: tuple[str, ...], table: pa.Table) -> None:
+def _write_csv(fh: BinaryIO, header: tuple[str, ...], table: pa.Table,
+               labels: tuple[str, ...] | None = None) -> None:
     """header + rows, each line ended by '\\n': written as the header without its '\\n', then
-    every row with a '\\n' in front (carried by its first field), then the last '\\n'."""
-    fh.write(_csv_row(header)[:-1].encode("utf-8"))
+    every row with a '\\n' in front (carried by its first field), then the last '\\n'.
+    `labels` are the header's words when they are not the column names (--lang zh)."""
+    fh.write(_csv_row(labels or header)[:-1].encode("utf-8"))
     pools = _Pools()
     for batch in table.select(list(header)).to_batches(max_chunksize=CHUNK_ROWS):
         if batch.num_rows:
@@ -469,15 +476,21 @@ def _sync_and_close(fh: BinaryIO) -> None:
         fh.close()
 
 
-def write_outputs(outdir: Path, tables: PlanTables) -> None:
-    """All three files or none: write into a sibling temp folder, then move each into place.
+def write_outputs(outdir: Path, tables: PlanTables, *, xlsx: bool = False,
+                  lang: str = "en") -> None:
+    """All files or none: write into a sibling temp folder, then move each into place.
 
     Each file is flushed to disk (fsync) before any is moved; the disk works on one file while
-    the next is being made (the largest first)."""
+    the next is being made (the largest first). `xlsx` adds plan.xlsx (and removes a plan.xlsx
+    an earlier run left, which would no longer match the plan); `lang` "zh" gives Chinese
+    headers, and the CSV files then start with a UTF-8 BOM, without which Excel reads them in
+    the system's code page (GBK on a Chinese Windows) and shows the headers garbled."""
+    check_lang(lang)
     outdir = outdir.resolve()
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    files = ("plan.csv", "excluded.csv", "summary.json")
+    files = ("plan.csv", "excluded.csv", "summary.json") + (("plan.xlsx",) if xlsx else ())
+    bom = b"\xef\xbb\xbf" if lang == "zh" else b""
     try:
         with ThreadPoolExecutor(max_workers=1) as disk:
             synced = []
@@ -485,9 +498,12 @@ def write_outputs(outdir: Path, tables: PlanTables) -> None:
                 fh = open(tmp / name, "wb")  # noqa: SIM115 - closed by _sync_and_close
                 try:
                     if name == "plan.csv":
-                        _write_csv(fh, PLAN_COLUMNS, tables.plan)
+                        fh.write(bom)
+                        _write_csv(fh, PLAN_COLUMNS, tables.plan, headers(PLAN_COLUMNS, lang))
                     elif name == "excluded.csv":
-                        _write_csv(fh, EXCLUDED_COLUMNS, tables.excluded)
+                        fh.write(bom)
+                        _write_csv(fh, EXCLUDED_COLUMNS, tables.excluded,
+                                   headers(EXCLUDED_COLUMNS, lang))
                     else:
                         fh.write((json.dumps(tables.summary, indent=2, ensure_ascii=False)
                                   + "\n").encode("utf-8"))
@@ -495,6 +511,11 @@ def write_outputs(outdir: Path, tables: PlanTables) -> None:
                     fh.close()
                     raise
                 synced.append(disk.submit(_sync_and_close, fh))
+            if xlsx:
+                write_xlsx(tmp / "plan.xlsx", tables.plan, tables.excluded, tables.summary,
+                           lang)
+                book: BinaryIO = open(tmp / "plan.xlsx", "rb")  # noqa: SIM115 - closed below
+                synced.append(disk.submit(_sync_and_close, book))
             for done in synced:
                 done.result()
         if not outdir.exists():
@@ -502,5 +523,9 @@ def write_outputs(outdir: Path, tables: PlanTables) -> None:
             return
         for name in files:
             os.replace(tmp / name, outdir / name)
+        if not xlsx and (outdir / "plan.xlsx").is_file():
+            (outdir / "plan.xlsx").unlink()
+            log.info("removed %s: it was an earlier run's (no --xlsx this time)",
+                     outdir / "plan.xlsx")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

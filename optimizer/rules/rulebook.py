@@ -29,11 +29,14 @@ class _Strict(BaseModel):
 class Rule(_Strict):
     """A comparison `field op value`, or an any_of / all_of group of named sub-rules."""
 
-    field: str | None = None
-    op: Op | None = None
-    value: Any = None
-    any_of: dict[str, Rule] | None = None
-    all_of: dict[str, Rule] | None = None
+    field: str | None = Field(None, description="The merchant field or catalogue column the rule "
+                                                "reads (merchant rules: also count:<bool column>)")
+    op: Op | None = Field(None, description="How the field compares with value")
+    value: Any = Field(None, description="What the field is compared with (a list for in/not_in)")
+    any_of: dict[str, Rule] | None = Field(
+        None, description="Named sub-rules of which at least one must hold")
+    all_of: dict[str, Rule] | None = Field(
+        None, description="Named sub-rules that must all hold")
 
     @model_validator(mode="after")
     def _one_kind(self) -> Rule:
@@ -50,35 +53,56 @@ class Rule(_Strict):
 class PriceCap(_Strict):
     """price < ratio * field (strict) or price <= ratio * field, exact in fen."""
 
-    field: Literal["market_price", "min_price_30d", "unit_cost"]
-    ratio: Decimal = Field(..., gt=0)
-    strict: bool
+    field: Literal["market_price", "min_price_30d", "unit_cost"] = Field(
+        ..., description="The catalogue price the cap is relative to")
+    ratio: Decimal = Field(..., gt=0, description="The cap is ratio * field")
+    strict: bool = Field(..., description="true: price < ratio * field; false: price <= it")
 
 
 class FeeItem(_Strict):
-    group: str
-    rate: Decimal = Field(..., ge=0, le=1)
-    scope: Literal["own", "all_help_sell"] = "own"
+    """A fee a program charges on orders: per order and group, the highest applicable rate,
+    capped by the group's cap."""
+
+    group: str = Field(..., description="The fee group (tech_service, help_sell_commission, ...)")
+    rate: Decimal = Field(..., ge=0, le=1, description="Rate on the order's revenue, 0..1")
+    scope: Literal["own", "all_help_sell"] = Field(
+        "own", description="own: this program's orders; all_help_sell: the SKU's orders in "
+                           "every help-sell program it is enrolled in")
 
 
 class FeeGroup(_Strict):
-    cap: Decimal | None = Field(None, ge=0, le=1)
+    cap: Decimal | None = Field(None, ge=0, le=1,
+                                description="Cap on the group's rate per order; null: no cap")
 
 
 class Program(_Strict):
-    name_zh: str = ""
-    enabled: bool = True
-    help_sell: bool
-    free_shipping: bool
-    selection: Literal["sku", "offer"]
-    horizon_days: float = Field(..., gt=0)
-    demand_multiplier: float = Field(..., ge=0)
-    elasticity: float = Field(..., gt=0)
-    exclusive_with: list[str] = Field(default_factory=list)
-    merchant_rules: dict[str, Rule] = Field(default_factory=dict)
-    sku_rules: dict[str, Rule] = Field(default_factory=dict)
-    price_caps: dict[str, PriceCap] = Field(default_factory=dict)
-    fees: dict[str, FeeItem] = Field(default_factory=dict)
+    """A platform program: who may join, at what prices, what it sells and what it costs."""
+
+    name_zh: str = Field("", description="The program's Chinese name")
+    enabled: bool = Field(True, description="false: the program is out of scope")
+    help_sell: bool = Field(..., description="The platform sells for the merchant (平台帮卖)")
+    free_shipping: bool = Field(
+        ..., description="The merchant pays shipping_cost on each unit sold in it")
+    selection: Literal["sku", "offer"] = Field(
+        ..., description="sku: each SKU on its own; offer: an offer's eligible SKUs enroll "
+                         "all together or none")
+    horizon_days: float = Field(..., gt=0, description="Days the enrollment sells for")
+    demand_multiplier: float = Field(
+        ..., ge=0, description="Expected units a day = daily_units * this, at the market price")
+    elasticity: float = Field(..., gt=0, description="Price elasticity of demand when the "
+                                                     "catalogue has none for the SKU")
+    exclusive_with: list[str] = Field(
+        default_factory=list,
+        description="Program ids no offer may share with this one (offer level)")
+    merchant_rules: dict[str, Rule] = Field(
+        default_factory=dict, description="Rules on the shop, by rule id: all must hold")
+    sku_rules: dict[str, Rule] = Field(
+        default_factory=dict, description="Rules on each SKU, by rule id: all must hold")
+    price_caps: dict[str, PriceCap] = Field(
+        default_factory=dict, description="Caps on the enrollment price, by cap id: all hold")
+    fees: dict[str, FeeItem] = Field(
+        default_factory=dict,
+        description="Fee items by id; in a scenario override a bare number is the item's rate")
 
 
 class Rulebook(_Strict):

@@ -356,8 +356,9 @@ def _solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: f
         tol=config.relative_gap / 20, progress=progress,
         # the sample's own deadline starts when it does: the first full pricing before it may
         # take a while on a busy machine, and a sample cut at its first round guides nothing
-        warm=lambda first: warm if warm is not None else _sample_multipliers(
-            pb, first, config.seed, time.perf_counter() + 0.15 * config.time_limit_s))
+        warm=lambda first: _sample_multipliers(
+            pb, first, config.seed, time.perf_counter() + 0.15 * config.time_limit_s),
+        start=warm)
     bound = ds.best.value
     stats: dict[str, Any] = {"pair_variants": pb.m, "lagrangian_bound": bound / 100,
                              "cg_rounds": ds.rounds, "columns": len(ds.pool),

@@ -276,14 +276,18 @@ class DualSpaceResult:
 
 def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
                   progress: Progress | None = None, max_rounds: int = 40,
-                  warm: Callable[[DualPoint], Multipliers | None] | None = None
-                  ) -> DualSpaceResult:
-    """Price L at the minimiser of the pooled model M until they meet (or time runs out)."""
+                  warm: Callable[[DualPoint], Multipliers | None] | None = None,
+                  start: Multipliers | None = None) -> DualSpaceResult:
+    """Price L at the minimiser of the pooled model M until they meet (or time runs out).
+
+    The first pricing is at zero, then at `warm(first point)` if given; or only at `start`, a
+    neighbouring scenario's multipliers (a sweep), which saves the pricing at zero.
+    """
     rows = Rows.of(pb)
     pool = Pool(pb, rows)
-    zero = np.zeros(rows.b.size)
-    best = dual.evaluate(rows.multipliers(pb, zero))
-    best_z = zero
+    first_z = rows.z_of(start) if start is not None else np.zeros(rows.b.size)
+    best = dual.evaluate(rows.multipliers(pb, first_z))
+    best_z = first_z
     pool.add(best)
     if progress is not None:
         progress.solver("pricing", None, best.value)
@@ -293,9 +297,9 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     # a first step of a few percent of the objective per row (rows are scaled to limit ~1)
     unit = max(abs(best.value), 1.0)
     kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * unit), unit)
-    start = warm(best) if warm is not None else None
-    start_z = rows.z_of(start) if start is not None else None
-    z = zero
+    guess = warm(best) if warm is not None and start is None else None
+    start_z = rows.z_of(guess) if guess is not None else None
+    z = first_z
     if start_z is not None:
         point = dual.evaluate(rows.multipliers(pb, start_z))
         pool.add(point)

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
+import subprocess
+import sys
 import time
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import numpy as np
 import openpyxl
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -198,3 +206,166 @@ def test_a_stale_xlsx_goes_and_no_scratch_file_stays(tmp_path: Path) -> None:
     run_solve(scenario, out)  # without --xlsx: the old plan.xlsx would not match the plan
     assert sorted(p.name for p in out.iterdir()) == ["excluded.csv", "plan.csv", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "out"]
+
+
+# ---------------------------------------------------------------- the XML written in bulk
+
+AWKWARD = ["a & b", "<tag>", "x > y", 'say "hi"', "it's", "=SUM(1)", "=HYPERLINK(\"x\")", "+1",
+           "-2", "@me", "红色,大号", "😀 emoji 🚀", "\u3000全角空格", " lead", "trail ", "\ttab",
+           "line\nbreak", "cr\rhere", "nul\x00", "bell\x07", "esc\x1b[0m", "\x1f", "\ufffe\uffff",
+           "_x0041_", "_x005F_", "a_xZZZZ_b", "", "ok", "&amp;", "]]>", "\x85nel", "nbsp\xa0"]
+
+
+def _excel_text(written: str) -> str:
+    """What Excel shows for a text written with `_xHHHH_` escapes (openpyxl does not decode)."""
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), written)
+
+
+def _awkward_tables(tmp_path: Path) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    """A solved case's tables, repeated until every awkward text fits, with the SKU ids (and the
+    exclusions' details) made awkward."""
+    tables = run_solve(write_case(tmp_path / "case", ROWS), None).tables
+    texts = pa.array(AWKWARD, pa.large_string())
+
+    def awkward(table: pa.Table, name: str, shift: int) -> pa.Table:
+        rows = (np.arange(table.num_rows) + shift) % len(AWKWARD)
+        column = pa.DictionaryArray.from_arrays(pa.array(rows, pa.int64()), texts)
+        return table.set_column(table.schema.get_field_index(name), name, column)
+
+    plan = pa.concat_tables([tables.plan] * 2)
+    excluded = pa.concat_tables([tables.excluded] * 3)
+    assert min(plan.num_rows, excluded.num_rows) >= len(AWKWARD)
+    plan = awkward(plan, "sku_id", 0)
+    excluded = awkward(awkward(excluded, "sku_id", 5), "detail", 0)
+    return plan, excluded, tables.summary
+
+
+def _texts(table: pa.Table, name: str) -> list[str]:
+    return [str(v) for v in table.column(name).to_pylist()]
+
+
+def test_awkward_texts_come_back_as_the_same_texts(tmp_path: Path) -> None:
+    plan, excluded, summary = _awkward_tables(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    xlsx.write_xlsx(path, plan, excluded, summary)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        assert zf.namelist()[0] == "[Content_Types].xml"
+        assert {i.date_time for i in zf.infolist()} == {xlsx.ZIP_DATE}
+    book = openpyxl.load_workbook(path)
+    for sheet, table, columns in ((book["plan"], plan, ("sku_id",)),
+                                  (book["excluded"], excluded, ("sku_id", "detail"))):
+        head = [c.value for c in sheet[1]]
+        for name in columns:
+            cells = [row[head.index(name)] for row in sheet.iter_rows(min_row=2)]
+            texts = _texts(table, name)
+            assert len(cells) == len(texts) > 0
+            for cell, text in zip(cells, texts, strict=True):
+                assert cell.data_type == "s", (text, cell.value)  # never a formula or a number
+                assert _excel_text(cell.value or "") == text, (text, cell.value)
+    seen = {c.value for c in book["plan"]["A"]} | {c.value for c in book["excluded"]["E"]}
+    assert {"=SUM(1)", "a & b", "<tag>", "😀 emoji 🚀", "\u3000全角空格", " lead"} <= seen
+    assert "nul_x0000_" in seen and "_x005F_x0041_" in seen  # Excel's escapes, as XlsxWriter's
+
+
+def test_the_sheet_xml_is_well_formed_and_escaped(tmp_path: Path) -> None:
+    plan, excluded, summary = _awkward_tables(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    xlsx.write_xlsx(path, plan, excluded, summary, lang="zh")
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            ElementTree.fromstring(zf.read(name))  # every part parses as XML
+        sheet = zf.read("xl/worksheets/sheet2.xml").decode("utf-8")
+    assert "<t>a &amp; b</t>" in sheet and "<t>&lt;tag&gt;</t>" in sheet
+    assert '<t xml:space="preserve"> lead</t>' in sheet
+    assert '<t xml:space="preserve">\u3000全角空格</t>' in sheet
+    assert "<t>bell_x0007_</t>" in sheet and "<t>_x005F_x0041_</t>" in sheet
+    assert "<t>_xFFFE__xFFFF_</t>" in sheet
+    assert "<f>" not in sheet  # no formulas
+    assert '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>' in sheet
+    assert f'<autoFilter ref="A1:E{excluded.num_rows + 1}"/>' in sheet
+
+
+def test_bulk_escaping_is_the_one_text_escaping() -> None:
+    """Every character of the Basic Multilingual Plane alone, at either end and in the middle of
+    a text: the string kernels give what the Python function gives."""
+    chars = [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    texts = [*AWKWARD, *chars, *(f"a{c}" for c in chars), *(f"{c}b" for c in chars),
+             *(f"a{c}b" for c in chars), "_x00e9_ " * 5, "😀" * 20_000, "a" * 40_000]
+    bulk = xlsx.inline_texts(pa.array(texts, pa.large_string())).to_pylist()
+    assert bulk == [xlsx.inline_text(t) for t in texts]
+    long_emoji = bulk[-2].removeprefix("<t>").removesuffix("</t></is></c>")
+    assert len(long_emoji) == 16_383 and long_emoji == "😀" * 16_383  # 32,766 UTF-16 units
+    assert bulk[-1] == "<t>" + "a" * 32_767 + "</t></is></c>"
+
+
+def test_numbers_that_are_not_finite_become_error_cells(tmp_path: Path) -> None:
+    tables = run_solve(write_case(tmp_path / "case", ROWS), None).tables
+    plan = tables.plan
+    price = plan.column("price").to_numpy().copy()
+    price[:3] = [np.nan, np.inf, -np.inf]
+    field = plan.schema.field("price")
+    plan = plan.set_column(plan.schema.get_field_index("price"), field,
+                           pa.array(price, pa.float64()))
+    path = tmp_path / "plan.xlsx"
+    xlsx.write_xlsx(path, plan, tables.excluded, tables.summary)
+    cells = [c for c in openpyxl.load_workbook(path)["plan"]["E"][1:]]
+    assert [c.value for c in cells[:3]] == ["#NUM!", "#DIV/0!", "#DIV/0!"]
+    assert all(c.data_type == "e" for c in cells[:3])
+    assert [c.value for c in cells[3:]] == [float(f"{v:.2f}") for v in price[3:]]
+
+
+def test_same_tables_same_bytes_in_bulk(tmp_path: Path) -> None:
+    plan, excluded, summary = _awkward_tables(tmp_path)
+    first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    xlsx.write_xlsx(first, plan, excluded, summary)
+    time.sleep(1.1)
+    xlsx.write_xlsx(second, plan, excluded, summary)
+    assert first.read_bytes() == second.read_bytes()
+    # a table in other pieces (other chunks, plain texts not dictionaries): the same file
+    plain = pa.Table.from_batches(excluded.to_batches(max_chunksize=3)).set_column(
+        0, "sku_id", excluded.column("sku_id").cast(pa.large_string()))
+    third = tmp_path / "c.xlsx"
+    xlsx.write_xlsx(third, plan, plain, summary)
+    assert third.read_bytes() == first.read_bytes()
+
+
+def test_zip64_sheets_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sheets that might pass 2 GiB are zip64 members: still a file Excel and openpyxl open."""
+    tables = run_solve(write_case(tmp_path / "case", ROWS), None).tables
+    monkeypatch.setattr(xlsx, "_max_row_bytes", lambda *args: 1 << 40)
+    path = tmp_path / "plan.xlsx"
+    xlsx.write_xlsx(path, tables.plan, tables.excluded, tables.summary)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["plan", "excluded", "summary"]
+    assert book["excluded"].max_row == tables.excluded.num_rows + 1
+
+
+def test_the_file_passes_zipfile_testzip_in_a_fresh_python(solved: Path) -> None:
+    path = solved / "plan.xlsx"
+    check = subprocess.run(
+        [sys.executable, "-c", "import sys, zipfile; sys.exit(zipfile.ZipFile(sys.argv[1])"
+         ".testzip() is not None)", str(path)], check=False)
+    assert check.returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_reads_every_cell(solved: Path, tmp_path: Path) -> None:
+    """LibreOffice converts the plan sheet to CSV: the same texts and numbers as plan.csv."""
+    result = subprocess.run(
+        ["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
+         "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false",
+         "--outdir", str(tmp_path), str(solved / "plan.xlsx")],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    rows = _csv(tmp_path / "plan.csv")
+    body = _csv(solved / "plan.csv")[1:]
+    assert len(rows) == len(body) + 1
+    for got, want in zip(rows[1:], body, strict=True):
+        assert got[:3] == want[:3]  # sku_id, offer_id, program (then program_name)
+        numbers = [float(x) for x in got[4:7] + got[8:]]
+        assert numbers == [float(x) for x in want[3:6] + want[7:]]
+        rate = float(got[7].removesuffix("%")) / (100 if got[7].endswith("%") else 1)
+        assert rate == pytest.approx(float(want[6]), abs=1e-12)  # shown as a percentage

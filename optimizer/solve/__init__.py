@@ -285,8 +285,8 @@ def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
                       price)
         log.info("LP over %d offers in doubt, rounded: %.2f yuan", flex.size,
                  start_plan[0] / 100)
-        if _gap(bound_fen, start_plan[0]) <= clock.config.relative_gap / 2:
-            return start_plan
+        if _gap(bound_fen, start_plan[0]) <= clock.config.relative_gap:
+            return start_plan  # the gap asked for is proven: polishing would only spend time
     if time.perf_counter() >= clock.deadline:
         return start_plan  # the user's time limit is a hard stop
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
@@ -300,7 +300,10 @@ def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
         for var, on in zip(cm.x, np.isin(free, rounded).tolist(), strict=True):
             cm.model.add_hint(var, on)
     solver = cp_model.CpSolver()
-    clock.params(solver, 1.0)
+    # half the deterministic budget: the whole of it can outlast the wall limit on a busy
+    # machine (CP-SAT accrues it slower there), and a plan cut by the wall clock is not
+    # reproducible
+    clock.params(solver, 0.5)
     fixed_value = float(pool.value[fixed].sum())
     status = solver.solve(cm.model, _StopAt((_target(bound_fen, clock.config) - fixed_value)
                                             * cm.obj_scale))

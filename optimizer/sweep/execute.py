@@ -84,7 +84,7 @@ def _init_worker(prep: Prepared) -> None:
 
 def _worker_task(spec: PointSpec, warm: Multipliers | None) -> PointOutput:
     assert _WORKER_PREP is not None, "worker not initialised"
-    return run_point(_WORKER_PREP, spec, warm)
+    return run_point(_WORKER_PREP, spec, warm, threads=1)
 
 
 class Processes:

@@ -357,12 +357,19 @@ def snake(shape: tuple[int, ...]) -> list[int]:
     return [sum(i * s for i, s in zip(pos, strides, strict=True)) for pos in order]
 
 
+# Grids of at least this many points are cut into two halves along the snake, each with its own
+# cold root, so two workers are busy from the first point on (a cold solve costs two or three
+# warm ones). A constant, never the worker count: the tree, hence every result, is the grid's.
+TWO_ROOTS_FROM = 6
+
+
 def warm_parents(shape: tuple[int, ...]) -> dict[int, int | None]:
     """Which point each point warm-starts from: fixed by the grid alone, never by scheduling.
 
     Along the snake order, the middle point is solved cold and each half hangs off it by
     bisection (a middle point warm-starts from its interval's parent), so the chains fan out: a
     point's result depends on the grid only, and after k levels 2**k points can run at once.
+    Grids of TWO_ROOTS_FROM points or more are two such trees, one per half of the snake.
     """
     order = snake(shape)
     parents: dict[int, int | None] = {}
@@ -374,5 +381,10 @@ def warm_parents(shape: tuple[int, ...]) -> dict[int, int | None]:
             split(lo, mid - 1, mid)
             lo, parent = mid + 1, mid
 
-    split(0, len(order) - 1, None)
+    if len(order) >= TWO_ROOTS_FROM:
+        half = len(order) // 2
+        split(0, half - 1, None)
+        split(half, len(order) - 1, None)
+    else:
+        split(0, len(order) - 1, None)
     return parents

@@ -106,11 +106,19 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def run_point(prep: Prepared, spec: PointSpec, warm: Multipliers | None) -> PointOutput:
-    """Score and solve one point; the record and the multipliers its neighbours start from."""
+def run_point(prep: Prepared, spec: PointSpec, warm: Multipliers | None,
+              threads: int | None = None) -> PointOutput:
+    """Score and solve one point; the record and the multipliers its neighbours start from.
+
+    `threads` overrides `solver.workers` (the pricing's threads, which never change a number):
+    points running side by side in processes already fill the cores.
+    """
     t = time.perf_counter()
     pb = build_problem(spec.scenario, spec.rulebook, prep.catalogue, _outcome(prep, spec))
-    result = solve(pb, spec.scenario.solver, progress=_Silent(), warm=warm)
+    config = spec.scenario.solver
+    if threads is not None:
+        config = config.model_copy(update={"workers": threads})
+    result = solve(pb, config, progress=_Silent(), warm=warm)
     has_plan = result.status in (OPTIMAL, FEASIBLE)
     programs: dict[str, ProgramFigures] = {}
     ev: dict[str, Any] = pb.evaluate(result.pv, result.price) if result.pv.size else {}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -16,6 +18,7 @@ from optimizer.load import InputError
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 
 log = logging.getLogger("optimizer")
+T = TypeVar("T")
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:
@@ -26,6 +29,23 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _guarded(run: Callable[[], T]) -> T:
+    """Run a command's work, mapping bad input to exit 2 and anything else to exit 1, with a
+    message and no traceback (-vv logs it)."""
+    try:
+        return run()
+    except InputError as exc:
+        click.echo(f"error: invalid input\n{exc.render()}", err=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,18 +72,7 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool, xlsx: 
     _setup_logging(verbose, quiet)
     from optimizer.pipeline import run_solve
 
-    try:
-        outcome = run_solve(scenario, outdir, xlsx=xlsx, lang=lang)
-    except InputError as exc:
-        click.echo(f"error: invalid input\n{exc.render()}", err=True)
-        sys.exit(EXIT_INPUT)
-    except KeyboardInterrupt:
-        click.echo("interrupted; nothing written", err=True)
-        sys.exit(EXIT_INTERNAL)
-    except Exception as exc:
-        log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    outcome = _guarded(lambda: run_solve(scenario, outdir, xlsx=xlsx, lang=lang))
     click.echo(outcome.text)
     if with_report and outcome.exit_code == EXIT_OK:
         _report(outcome.outdir, after="plan written; ", fail=EXIT_INTERNAL)
@@ -121,20 +130,9 @@ def sweep_command(scenario: Path, sets: tuple[str, ...], outdir: Path | None, br
     from optimizer.sweep import run_sweep
     from optimizer.sweep.progress import SweepProgress
 
-    try:
-        outcome = run_sweep(scenario, sets, outdir, breakeven=breakeven, per_sku=per_sku,
-                            workers=workers, scheduler=scheduler,
-                            progress=SweepProgress(enabled=not quiet))
-    except InputError as exc:
-        click.echo(f"error: invalid input\n{exc.render()}", err=True)
-        sys.exit(EXIT_INPUT)
-    except KeyboardInterrupt:
-        click.echo("interrupted; nothing written", err=True)
-        sys.exit(EXIT_INTERNAL)
-    except Exception as exc:
-        log.debug("internal error", exc_info=True)
-        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(EXIT_INTERNAL)
+    outcome = _guarded(lambda: run_sweep(scenario, sets, outdir, breakeven=breakeven,
+                                         per_sku=per_sku, workers=workers, scheduler=scheduler,
+                                         progress=SweepProgress(enabled=not quiet)))
     click.echo(outcome.text)
     sys.exit(outcome.exit_code)
 

@@ -96,8 +96,13 @@ def breakeven_csv(path: str, sku_ids: Sequence[str], be: SkuBreakeven) -> str:
     return buf.getvalue()
 
 
+SWEEP_FILES = ("sweep.csv", "sweep.json", "breakeven.csv")
+
+
 def write_files(outdir: Path, files: dict[str, str]) -> None:
-    """Each file fully written beside the folder first, then moved into place."""
+    """Each file fully written beside the folder first, then moved into place. A sweep file
+    this sweep does not write (breakeven.csv without --per-sku) is removed: it would be an
+    earlier sweep's, and the report would read it as this one's."""
     outdir = Path(outdir)
     outdir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
@@ -110,5 +115,8 @@ def write_files(outdir: Path, files: dict[str, str]) -> None:
         outdir.mkdir(exist_ok=True)
         for name in files:
             os.replace(tmp / name, outdir / name)
+        for name in SWEEP_FILES:
+            if name not in files:
+                (outdir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

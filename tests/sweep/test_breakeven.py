@@ -163,3 +163,19 @@ def test_breakeven_end_to_end(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert rows == [{"sku_id": "S1", "program": "aliexpress_semi", "status": "leaves",
                      path: "0.3"}]
+
+
+def test_a_sweep_without_per_sku_removes_an_earlier_breakeven_csv(tmp_path: Path) -> None:
+    """breakeven.csv beside a new sweep.json would be an earlier sweep's (the report would show
+    its per-SKU rates as this sweep's): a sweep that writes none removes it."""
+    case = write_case(tmp_path / "case",
+                      [sku(sku_id="S1", market_price="10.00", min_price_30d="10.00",
+                           unit_cost="7.00")],
+                      programs={"aliexpress_semi": {}})
+    path = "programs.aliexpress_semi.fees.marketplace_commission"
+    out = tmp_path / "out"
+    run_sweep(case, [f"{path}=0:0.5:3"], out, breakeven=True, per_sku=True, workers=1)
+    assert (out / "breakeven.csv").is_file()
+    again = run_sweep(case, [f"{path}=0:0.2:3"], out, workers=1)
+    assert again.exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]

@@ -27,7 +27,13 @@ from optimizer.rules.rulebook import build_rulebook
 from optimizer.solve import NO_SOLUTION
 from optimizer.sweep.breakeven import fee_curves, program_breakeven, sku_breakeven
 from optimizer.sweep.execute import Done, Executor, Task, executor
-from optimizer.sweep.files import breakeven_csv, sweep_csv, sweep_json, write_files
+from optimizer.sweep.files import (
+    breakeven_csv,
+    check_outdir,
+    sweep_csv,
+    sweep_json,
+    write_files,
+)
 from optimizer.sweep.grid import (
     Axis,
     Base,
@@ -131,6 +137,9 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
         record = out[0]
         progress.point(record, labels.get(record.key) or _label(axes, record.values))
 
+    out = outdir if outdir is not None else \
+        Path("out") / f"{safe_folder_name(scenario.name)}-sweep"
+    check_outdir(out)
     be: dict[str, Decimal | None] | None = None
     log.info("%d point(s) over %s; %s", len(specs), " x ".join(a.path for a in axes),
              f"Dask scheduler {scheduler}" if scheduler else f"{n_workers} process(es)")
@@ -150,8 +159,6 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
         curves = fee_curves(rulebook, lambda x: point_inputs(base, [ax], [x])[1])
         per = sku_breakeven(scenario, rulebook, catalogue, outcome, curves)
         files["breakeven.csv"] = breakeven_csv(ax.path, catalogue.sku_id.tolist(), per)
-    out = outdir if outdir is not None else \
-        Path("out") / f"{safe_folder_name(scenario.name)}-sweep"
     write_files(out, files)
     code = EXIT_NO_SOLUTION if any(p.status == NO_SOLUTION for p in points) else EXIT_OK
     return SweepOutcome(code, _text(axes, points, be, out, list(files)), out, tuple(axes),

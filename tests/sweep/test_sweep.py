@@ -173,3 +173,15 @@ def test_cli_progress_and_summary(tiny_case: Path, tmp_path: Path) -> None:
     assert tiny_case.read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind
+
+
+def test_an_output_folder_under_a_file_is_an_input_error(tiny_case: Path, tmp_path: Path) -> None:
+    """-o under a file: exit 2 naming it before any point runs, not an internal error after."""
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    out = tmp_path / "afile" / "out"
+    result = CliRunner().invoke(main, ["sweep", str(tiny_case), "--set", f"{FEE}=0:0.01:2",
+                                       "-o", str(out), "--workers", "1"])
+    assert result.exit_code == 2, result.output
+    assert "error: invalid input" in result.stderr and str(tmp_path / "afile") in result.stderr
+    assert "point 1/2" not in result.stderr and "internal error" not in result.stderr
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "mine"

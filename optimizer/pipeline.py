@@ -17,7 +17,7 @@ import numpy as np
 from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import check_lang
-from optimizer.plan.writer import PlanTables, build_tables, write_outputs
+from optimizer.plan.writer import PlanTables, build_tables, check_outdir, write_outputs
 from optimizer.progress import Progress
 from optimizer.rules.eligibility import evaluate_rules
 from optimizer.rules.rulebook import build_rulebook
@@ -113,6 +113,8 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     cat_path = source.file.parent / scenario.catalogue
     catalogue = load_catalogue(cat_path)
     rulebook = build_rulebook(scenario, source)
+    out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
+    check_outdir(out)
     phases["load"] = time.perf_counter() - t
     progress.phase("rules")
     t = time.perf_counter()
@@ -140,7 +142,6 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
         phases["model"], phases["solve"] = model, phases["solve"] - model
     progress.phase("write")
     t = time.perf_counter()
-    out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace

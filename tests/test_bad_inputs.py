@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from optimizer.cli import main
+from tests import helpers
 
 SCENARIO = "name: t\ncatalogue: catalogue.csv\n"
 HEADER = "sku_id,offer_id,category,market_price,min_price_30d,unit_cost,stock,daily_units"
@@ -178,3 +179,15 @@ def test_the_base_case_is_valid(tmp_path: Path) -> None:
     assert code != 2, output
     assert "invalid input" not in output
     assert "Traceback" not in output
+
+
+def test_an_output_folder_under_a_file_is_an_input_error(tmp_path: Path) -> None:
+    """solve -o under a file: exit 2 naming it, before solving; the file is untouched."""
+    scenario = helpers.write_case(tmp_path / "case", [helpers.sku()])
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["solve", str(scenario), "-o",
+                                       str(tmp_path / "afile" / "out")])
+    assert result.exit_code == 2, result.output
+    assert "error: invalid input" in result.stderr and str(tmp_path / "afile") in result.stderr
+    assert "internal error" not in result.stderr
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "mine"

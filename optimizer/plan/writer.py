@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from optimizer.load.errors import InputError
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import check_lang, headers
 from optimizer.plan.xlsx import write_xlsx
@@ -55,6 +56,19 @@ EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
 PRICE_CAP, EXCLUSIVE, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN"
 DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
 CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time
+
+
+def check_outdir(outdir: Path) -> None:
+    """InputError (nothing written) when the output folder cannot be made or written: checked
+    before any solving, not found out after it."""
+    path = Path(outdir).absolute()
+    here = path
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        raise InputError.one("-o", "", "", f"{here} is a file, not a folder: cannot write {path}")
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise InputError.one("-o", "", "", f"cannot write {path}: no permission in {here}")
 
 
 def fraction_text(value: Fraction) -> str:

@@ -22,18 +22,13 @@ from pathlib import Path
 
 from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.errors import Problem
+from optimizer.plan.writer import check_outdir
 from optimizer.rules.eligibility import evaluate_rules
 from optimizer.rules.rulebook import build_rulebook
 from optimizer.solve import NO_SOLUTION
 from optimizer.sweep.breakeven import fee_curves, program_breakeven, sku_breakeven
 from optimizer.sweep.execute import Done, Executor, Task, executor
-from optimizer.sweep.files import (
-    breakeven_csv,
-    check_outdir,
-    sweep_csv,
-    sweep_json,
-    write_files,
-)
+from optimizer.sweep.files import breakeven_csv, sweep_csv, sweep_json, write_files
 from optimizer.sweep.grid import (
     Axis,
     Base,

@@ -19,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from optimizer.load.errors import InputError
 from optimizer.sweep.breakeven import RATE_DECIMALS, SkuBreakeven
 from optimizer.sweep.grid import Axis, decimal_text
 from optimizer.sweep.runner import PointRecord
@@ -98,19 +97,6 @@ def breakeven_csv(path: str, sku_ids: Sequence[str], be: SkuBreakeven) -> str:
 
 
 SWEEP_FILES = ("sweep.csv", "sweep.json", "breakeven.csv")
-
-
-def check_outdir(outdir: Path) -> None:
-    """InputError (nothing written) when the output folder cannot be made or written: checked
-    before any point runs, not found out after them all."""
-    path = Path(outdir).absolute()
-    here = path
-    while not here.exists() and here != here.parent:
-        here = here.parent
-    if not here.is_dir():
-        raise InputError.one("-o", "", "", f"{here} is a file, not a folder: cannot write {path}")
-    if not os.access(here, os.W_OK | os.X_OK):
-        raise InputError.one("-o", "", "", f"cannot write {path}: no permission in {here}")
 
 
 def write_files(outdir: Path, files: dict[str, str]) -> None:

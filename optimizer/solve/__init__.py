@@ -23,6 +23,7 @@ from optimizer.score.problem import Problem, restrict
 from optimizer.solve.dualspace import (
     DualSpaceResult,
     dual_space_cg,
+    pooled,
     round_flex_lp,
     split_by_doubt,
 )
@@ -261,10 +262,11 @@ def _hint_mask(cand: Candidates, pv: np.ndarray, price: np.ndarray) -> np.ndarra
 
 
 def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
-                bound_fen: float, timing: dict[str, Any]
+                bound_fen: float, timing: dict[str, Any], polish: bool = True
                 ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """The plan from the pool at the best multipliers: clear choices kept, the offers in doubt
-    settled by CP-SAT under the global rows (more of them if the rows cannot be met)."""
+    settled by CP-SAT under the global rows (more of them if the rows cannot be met). Without
+    `polish`, the rounded plan as it is (the caller's own CP-SAT phases follow)."""
     pool = ds.pool
     n_flex = min(LARGE_FLEX, pb.n_offers)
     while True:
@@ -287,8 +289,8 @@ def _large_core(pb: Problem, ds: DualSpaceResult, clock: _Clock,
                  start_plan[0] / 100)
         if _gap(bound_fen, start_plan[0]) <= clock.config.relative_gap:
             return start_plan  # the gap asked for is proven: polishing would only spend time
-    if time.perf_counter() >= clock.deadline:
-        return start_plan  # the user's time limit is a hard stop
+    if not polish or time.perf_counter() >= clock.deadline:
+        return start_plan  # (the user's time limit is a hard stop)
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
     in_flex = np.zeros(pb.n_offers, bool)
     in_flex[flex] = True
@@ -453,6 +455,20 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         if dived is not None and (best is None or dived[0] > best[0]):
             best = (dived[0], *plan_of(cg.pool, dived[1]))
             progress.solver("dive", best[0], lag_bound)
+    pooled_plan = False
+    if best is None and not complete:
+        # No rounding of the LP master kept the rows (big all-or-none offers: rounding one up
+        # breaks a limit, down misses the GMV target). The multiplier-space rounding tightens
+        # the rows until one does: run it over the same pricings, without its CP-SAT polish
+        # (the phases below make better use of that budget, and may still find better).
+        t_pool = time.perf_counter()
+        assert cg.best is not None
+        best = _large_core(pb, pooled(pb, cg.points), clock, min(lag_bound, cg.best.value),
+                           stats, polish=False)
+        stats["pooled_seconds"] = time.perf_counter() - t_pool
+        if best is not None:
+            pooled_plan = True
+            progress.solver("pooled rounding", best[0], lag_bound)
     if dive_first and not cg.stopped:
         run_core()
     # multipliers met during the dive bound the original problem too (pricing ignores fixings)
@@ -468,7 +484,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
              price: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         return best if best is not None and best[0] >= value else (value, pv, price)
 
-    if best is None and not complete:
+    if (best is None or (pooled_plan and short(best))) and not complete:
         # the restricted master: each offer picks one of its generated columns
         focused_fits = pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT
         status, pv, price, cstats = _run_columns(
@@ -513,6 +529,16 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
             best = keep(best, float(cand.margin[chosen].sum()), cand.pv[chosen],
                         cand.price[chosen])
             progress.solver("complete model", best[0], bound)
+    if best is None and not complete:
+        # No rounding of the LP master kept the rows and CP-SAT found no plan from its columns
+        # (big all-or-none offers: rounding one up breaks a limit, down misses the GMV target).
+        # The multiplier-space rounding tightens the rows until one does: run it over the same
+        # pricings, with what is left of the budget.
+        t_pool = time.perf_counter()
+        best = _large_core(pb, pooled(pb, cg.points), clock, bound, stats)
+        stats["pooled_seconds"] = time.perf_counter() - t_pool
+        if best is not None:
+            progress.solver("pooled rounding", best[0], bound)
     seconds = time.perf_counter() - start
     if best is None:
         return _empty(NO_SOLUTION, seconds, bound / 100, stats,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -278,6 +278,32 @@ class DualSpaceResult:
     model_value: float  # M at the last model minimum (the restricted master's LP value)
 
 
+def _kelley(pool: Pool, best: DualPoint) -> Kelley:
+    """Cutting planes for the pool's model, scaled by the pool's columns and the bound."""
+    rows = pool.rows
+    # no multiplier beyond the most any single column is worth per unit of a row's use
+    a_abs = np.abs(pool.a).max(axis=0) if len(pool) else np.ones(rows.b.size)
+    upper = np.maximum(pool.value.max(initial=1.0) / np.maximum(a_abs, 1e-12), 1.0) * 1e3
+    # a first step of a few percent of the objective per row (rows are scaled to limit ~1)
+    unit = max(abs(best.value), 1.0)
+    return Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * unit), unit)
+
+
+def pooled(pb: Problem, points: Sequence[DualPoint]) -> DualSpaceResult:
+    """The pooled model over the relaxed choices at `points` (another master's pricings),
+    minimised near the best of them: the rounding below can then settle a column generation
+    it did not run. The LP master's own rounding knows no tightening, so on catalogues of big
+    all-or-none offers it may find no plan where this one does."""
+    rows = Rows.of(pb)
+    pool = Pool(pb, rows)
+    for point in points:
+        pool.add(point)
+    best = min(points, key=lambda p: p.value)
+    z, _, model_value, _ = minimise_model(pool, _kelley(pool, best), rows.z_of(best.mult),
+                                          tol=FINAL_TOL)
+    return DualSpaceResult(best, z, pool, 0, model_value)
+
+
 def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
                   progress: Progress | None = None, max_rounds: int = 40,
                   warm: Callable[[DualPoint], Multipliers | None] | None = None,
@@ -295,12 +321,7 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     pool.add(best)
     if progress is not None:
         progress.solver("pricing", None, best.value)
-    # no multiplier beyond the most any single column is worth per unit of a row's use
-    a_abs = np.abs(pool.a).max(axis=0) if len(pool) else np.ones(rows.b.size)
-    upper = np.maximum(pool.value.max(initial=1.0) / np.maximum(a_abs, 1e-12), 1.0) * 1e3
-    # a first step of a few percent of the objective per row (rows are scaled to limit ~1)
-    unit = max(abs(best.value), 1.0)
-    kelley = Kelley(rows.b.size, upper, np.full(rows.b.size, 0.05 * unit), unit)
+    kelley = _kelley(pool, best)
     guess = warm(best) if warm is not None and start is None else None
     start_z = rows.z_of(guess) if guess is not None else None
     z = first_z

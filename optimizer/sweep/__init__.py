@@ -193,10 +193,12 @@ def _bisect(ex: Executor, base: Base, axis: Axis, specs: Sequence[PointSpec],
 
 def _text(axes: Sequence[Axis], points: Sequence[PointRecord],
           be: dict[str, Decimal | None] | None, out: Path, files: list[str]) -> str:
-    head = "".join(f"{a.path[-28:]:>30}" for a in axes)
+    # each axis column as wide as its path (never cut: paths differ only at their ends)
+    widths = [max(len(a.path), *(len(decimal_text(v)) for v in a.values)) + 2 for a in axes]
+    head = "".join(f"{a.path:>{w}}" for a, w in zip(axes, widths, strict=True))
     lines = [f"{head}{'status':>13}{'objective':>20}{'gap':>10}"]
     for r in points[:SHOWN_POINTS]:
-        values = "".join(f"{decimal_text(v):>30}" for v in r.values)
+        values = "".join(f"{decimal_text(v):>{w}}" for v, w in zip(r.values, widths, strict=True))
         objective = "-" if r.objective is None else f"{r.objective:,.2f}"
         gap = "-" if r.gap is None else f"{r.gap:.4%}"
         lines.append(f"{values}{r.status:>13}{objective:>20}{gap:>10}")

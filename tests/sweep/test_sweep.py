@@ -167,6 +167,8 @@ def test_cli_progress_and_summary(tiny_case: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "point 1/2" in result.stderr and "point 2/2" in result.stderr
     assert f"written: {out}/sweep.csv, sweep.json" in result.stdout
+    header = result.stdout.splitlines()[0].split()
+    assert header[:2] == [FEE, "status"]  # the axis's whole path, never cut to fit a column
     quiet = CliRunner().invoke(main, ["sweep", str(tiny_case), "--set", f"{FEE}=0:0.01:2",
                                       "-o", str(out), "--workers", "1", "-q"])
     assert quiet.exit_code == 0 and quiet.stderr == ""

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 LANGS = ("en", "zh")
 
+# The columns of plan.csv and excluded.csv, in file order (SPEC 5): the writer writes them, the
+# report reads them. Here, beside their Chinese headers, because this module imports nothing.
+PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
+                "margin")
+EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
+
 # plan.csv / excluded.csv columns (SPEC 5). Money is yuan, hence 元; units are expected units
 # sold over the program's horizon, hence 预计.
 _HEADERS_ZH = {

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from optimizer.load.errors import InputError
 from optimizer.load.types import Scenario
-from optimizer.plan.lang import check_lang, headers
+from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS, check_lang, headers
 from optimizer.plan.xlsx import write_xlsx
 from optimizer.rules.eligibility import (
     MERCHANT_RULE,
@@ -50,9 +50,6 @@ from optimizer.solve import Result
 
 log = logging.getLogger(__name__)
 
-PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
-                "margin")
-EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
 PRICE_CAP, EXCLUSIVE, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN"
 DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
 CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time

@@ -25,15 +25,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
 from optimizer.load.errors import Problem
+from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
 from optimizer.rules.rulebook import DATA_DIR
 
 log = logging.getLogger(__name__)
 
 SUMMARY, PLAN, EXCLUDED = "summary.json", "plan.csv", "excluded.csv"
 SWEEP, BREAKEVEN = "sweep.json", "breakeven.csv"
-PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
-                "margin")
-EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
 # The order exclusions are decided in (writer.py): rules first, then caps, exclusivity, choice.
 REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN")
 TOP_SKUS = 10

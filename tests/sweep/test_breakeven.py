@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -141,22 +142,28 @@ def test_per_sku_rates_equal_brute_force(tmp_path: Path, text: str, min_rate: fl
     assert "leaves" in statuses
 
 
-def test_breakeven_end_to_end(tmp_path: Path) -> None:
-    """One SKU, AliExpress only: its margin is zero from a marketplace commission of
-    1 - cost / price = 0.3 (price at the 1.00 x market cap, 10.00, cost 7.00)."""
-    case = write_case(tmp_path / "case",
+COMMISSION = "programs.aliexpress_semi.fees.marketplace_commission"
+
+
+def _one_sku_aliexpress(tmp_path: Path) -> Path:
+    """One SKU, AliExpress only: price at the 1.00 x market cap 10.00, cost 7.00."""
+    return write_case(tmp_path / "case",
                       [sku(sku_id="S1", market_price="10.00", min_price_30d="10.00",
                            unit_cost="7.00")],
                       programs={"aliexpress_semi": {}})
-    path = "programs.aliexpress_semi.fees.marketplace_commission"
+
+
+def test_breakeven_end_to_end(tmp_path: Path) -> None:
+    """One SKU, AliExpress only: its margin is zero from a marketplace commission of
+    1 - cost / price = 0.3 (price at the 1.00 x market cap, 10.00, cost 7.00)."""
+    case = _one_sku_aliexpress(tmp_path)
+    path = COMMISSION
     out = tmp_path / "out"
     outcome = run_sweep(case, [f"{path}=0:0.5:6"], out, breakeven=True, per_sku=True,
                         workers=1)
     assert outcome.exit_code == 0
     value = outcome.breakeven and outcome.breakeven["aliexpress_semi"]
     assert value is not None and D("0.3") <= value <= D("0.3001"), value
-    import json
-
     doc = json.loads((out / "sweep.json").read_text("utf-8"))
     assert doc["breakeven"] == {"path": path, "programs": {"aliexpress_semi": float(value)}}
     with (out / "breakeven.csv").open(newline="", encoding="utf-8") as fh:
@@ -168,11 +175,8 @@ def test_breakeven_end_to_end(tmp_path: Path) -> None:
 def test_a_sweep_without_per_sku_removes_an_earlier_breakeven_csv(tmp_path: Path) -> None:
     """breakeven.csv beside a new sweep.json would be an earlier sweep's (the report would show
     its per-SKU rates as this sweep's): a sweep that writes none removes it."""
-    case = write_case(tmp_path / "case",
-                      [sku(sku_id="S1", market_price="10.00", min_price_30d="10.00",
-                           unit_cost="7.00")],
-                      programs={"aliexpress_semi": {}})
-    path = "programs.aliexpress_semi.fees.marketplace_commission"
+    case = _one_sku_aliexpress(tmp_path)
+    path = COMMISSION
     out = tmp_path / "out"
     run_sweep(case, [f"{path}=0:0.5:3"], out, breakeven=True, per_sku=True, workers=1)
     assert (out / "breakeven.csv").is_file()

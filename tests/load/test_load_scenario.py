@@ -349,10 +349,29 @@ def test_recursive_alias_is_refused(write: Callable[..., Path]) -> None:
         load_scenario(write("s.yaml", MINIMAL + "programs: &p {offsite: *p}\n"))
 
 
-def test_deep_nesting_is_refused(write: Callable[..., Path]) -> None:
-    text = MINIMAL + "programs: " + "[" * 100_000 + "]" * 100_000 + "\n"  # C composer: segfault
-    with pytest.raises(InputError, match="nested more than"):
+def test_nesting_past_our_limit_is_refused(write: Callable[..., Path]) -> None:
+    """Our own guard (64 levels, the top mapping included), far below the parser's (PyYAML
+    6.0.4 refuses at 1,000)."""
+    text = MINIMAL + "programs: " + "[" * 64 + "]" * 64 + "\n"
+    with pytest.raises(InputError) as exc:
         load_scenario(write("s.yaml", text))
+    assert problems(exc) == [("line 3", "", "nested more than 64 levels deep")]
+    # one level less is no nesting problem (it is a type error further on)
+    with pytest.raises(InputError) as exc:
+        load_scenario(write("s.yaml", MINIMAL + "programs: " + "[" * 63 + "]" * 63 + "\n"))
+    assert all("nested" not in p[2] for p in problems(exc))
+
+
+def test_deep_nesting_is_refused(write: Callable[..., Path]) -> None:
+    """100,000 brackets crash a recursive composer: refused with the file and line named,
+    whichever of our guard or the parser's own limit sees it first (the wording is theirs)."""
+    path = write("s.yaml", MINIMAL + "programs: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(InputError) as exc:
+        load_scenario(path)
+    [(where, _, message)] = problems(exc)
+    assert where == "line 3"
+    assert "nest" in message
+    assert str(path) in str(exc.value)
 
 
 def test_merge_keys_work_and_explicit_keys_win(write: Callable[..., Path]) -> None:

@@ -1,7 +1,7 @@
 """The selection engine on Chu & Beasley's GAP instances (types a, b, c), against published optima.
 
 Each instance is read as a minimisation (the convention of data.csv), solved by
-`optimizer.model.selection.solve_selection` under a wall-clock limit, its assignment re-checked
+`benchmarks.gap.selection.solve_selection` under a wall-clock limit, its assignment re-checked
 without the solver, and compared with the optimum in data.csv. Nothing is cached or tuned per
 instance: one set of parameters for all.
 
@@ -27,14 +27,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from optimizer.model.selection import (  # noqa: E402
+from benchmarks.gap.selection import (  # noqa: E402
     check_selection,
     read_gap,
     selection_value,
     solve_selection,
 )
 
-DEFAULT_DATA = (ROOT / "../shared/benchdata/gap").resolve()
+DEFAULT_DATA = ROOT / "benchmarks" / "gap" / "data"
 TYPES = ("a", "b", "c")
 
 
@@ -91,7 +91,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                        help="the benchdata/gap folder (default: ../shared/benchdata/gap)")
+                        help="the GAP data folder (default: benchmarks/gap/data)")
     parser.add_argument("--types", default="".join(TYPES),
                         help="chu1997 instance types to run (default: abc; d is not run)")
     parser.add_argument("--only", nargs="*", default=None, help="instance names, e.g. c10200")

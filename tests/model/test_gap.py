@@ -5,8 +5,8 @@ minimisation, and must come back OPTIMAL at the published value. The assignment 
 from the raw file with plain Python (own parser, own loops), so a bug shared by the engine's
 reader and its checker cannot hide a wrong answer.
 
-The data lives beside the repository (../shared/benchdata/gap, as CI lays it out). If it is
-missing the tests fail: a benchmark that silently skips proves nothing.
+The data is vendored in the repository (benchmarks/gap/data, MIT, see its README.md and
+LICENSE). If it is missing the tests fail: a benchmark that silently skips proves nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimizer.model.selection import (
+from benchmarks.gap.selection import (
     SelectionData,
     check_selection,
     read_gap,
@@ -26,7 +26,7 @@ from optimizer.model.selection import (
     solve_selection,
 )
 
-GAP_DIR = (Path(__file__).resolve().parents[2] / "../shared/benchdata/gap").resolve()
+GAP_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "gap" / "data"
 OPTIMA = GAP_DIR / "optima_gap1-12.csv"
 INSTANCES = [f"gap{k}-{j}" for k in range(1, 13) for j in range(5)]
 TIME_LIMIT_S = 30.0  # wall-clock ceiling, far above the measured 0.11 s median (0.8 s slowest)
@@ -39,8 +39,9 @@ MAX_DETERMINISTIC_S = 2.0
 def _optima() -> dict[str, tuple[int, int]]:
     """{"gap1-0": (max optimum, min optimum)}; fails the test if the data is not there."""
     if not OPTIMA.is_file():
-        pytest.fail(f"GAP benchmark data missing: expected {OPTIMA} (the repository's sibling "
-                    "../shared/benchdata/gap, see its README.md). These tests must not be skipped.")
+        pytest.fail(f"GAP benchmark data missing: expected {OPTIMA} (vendored from "
+                    "fontanf/generalizedassignmentsolver, see its README.md). "
+                    "These tests must not be skipped.")
     with OPTIMA.open(newline="") as f:
         rows = list(csv.DictReader(f))
     return {Path(r["fontanf_file"]).name: (int(r["opt_max_orlib"]), int(r["opt_min_fontanf"]))

@@ -2,9 +2,10 @@
 
 This is the solver-facing core that the enrollment model reduces to once prices are fixed: items
 are SKUs, options are programs, values are margins and each capacity row is one program-wide limit.
-It contains the Generalized Assignment Problem (items = jobs, options = agents, exactly one option
-per item), so it can be checked against published GAP optima (tests/model/test_gap.py,
-benchmarks/bench_gap.py) independently of the rest of the optimizer.
+It lives with the GAP benchmark, not in the package: the optimizer's own models are in
+`optimizer/model/`. It contains the Generalized Assignment Problem (items = jobs, options =
+agents, exactly one option per item), so it can be checked against published GAP optima
+(tests/model/test_gap.py, benchmarks/bench_gap.py) independently of the rest of the optimizer.
 
 The model is built an array at a time: one Boolean per *eligible* (item, option) pair only, one
 `add_exactly_one` / `add_at_most_one` per item, one `weighted_sum` per capacity row, all with

@@ -10,8 +10,8 @@ For every `add_*` of optimizer/model/cpsat.py (and `set_objective`):
 
 The scaled rows (stock, discount budget, GMV) are tested at their limit to a hair: the module
 promises that whatever the model accepts also holds in exact arithmetic, so coefficients must
-round against the plan. Each docstring names the one-token mutation of cpsat.py the test fails
-on; every such mutation was applied to a copy of the file and seen to fail the test.
+round against the plan. Where a docstring says "Fails if ...", that one-token mutation was
+applied to cpsat.py (then reverted) and seen to fail the test.
 
 Problems are built by hand (tests/model/tiny.py): the expected figures are arithmetic here, not
 the scorer's. Nothing here writes a plan file, so the auditor is not involved; the composition

@@ -304,7 +304,7 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
                    "relative_gap": scenario.solver.relative_gap, "seed": scenario.solver.seed,
                    "workers": scenario.solver.workers,
                    **{k: (v if not isinstance(v, float) or finite(v) else None)
-                      for k, v in result.stats.items()}},
+                      for k, v in result.stats.as_dict().items()}},
     }
     summary["price_vs_market"] = price_vs_market(pb, rulebook, ev)
     if result.infeasible_reason:

@@ -23,6 +23,7 @@ from ortools.linear_solver import pywraplp
 
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, concat_ranges
 from optimizer.solve.master import column_sums, fingerprints
 
@@ -39,40 +40,27 @@ FINAL_TOL = 1e-8
 
 @dataclass(frozen=True)
 class Rows:
-    """The global rows as `a.x <= b`, scaled so each limit is about 1 (y = z / scale)."""
+    """The binding global rows (`GlobalRows.as_leq`) as `a.x <= b`, scaled so each limit is
+    about 1 (y = z / scale)."""
 
     prog: np.ndarray  # program index per count row
     budget: bool
     gmv: bool
     b: np.ndarray  # (R,) scaled limits
     scale: np.ndarray  # (R,)
+    entry: np.ndarray  # (R,) usage entry of each row
+    sign: np.ndarray  # (R,) -1 for the GMV target (a >= row)
 
     @staticmethod
     def of(pb: Problem) -> Rows:
-        prog = np.flatnonzero(pb.max_skus >= 0)
-        b = [float(pb.max_skus[k]) for k in prog]
-        budget = pb.budget is not None
-        gmv = pb.gmv_min is not None and pb.gmv_min > 0
-        if budget:
-            assert pb.budget is not None
-            b.append(pb.budget)
-        if gmv:
-            assert pb.gmv_min is not None
-            b.append(-pb.gmv_min)
-        raw = np.array(b, np.float64)
+        rows = GlobalRows.of(pb)
+        entry, sign, raw = rows.as_leq()
         scale = np.maximum(np.abs(raw), 1.0)
-        return Rows(prog, budget, gmv, raw / scale, scale)
+        return Rows(rows.capped, rows.has_budget, rows.has_gmv, raw / scale, scale, entry, sign)
 
     def usage(self, pb: Problem, usage: np.ndarray) -> np.ndarray:
-        """[count per program..., discount, revenue] (C, K+2) -> scaled a (C, R)."""
-        k_count = len(pb.programs)
-        cols = [usage[:, k] for k in self.prog]
-        if self.budget:
-            cols.append(usage[:, k_count])
-        if self.gmv:
-            cols.append(-usage[:, k_count + 1])
-        a = np.stack(cols, axis=1) if cols else np.zeros((usage.shape[0], 0))
-        return a / self.scale
+        """Usage vectors (C, GlobalRows width) -> scaled a (C, R)."""
+        return usage[:, self.entry] * self.sign / self.scale
 
     def z_of(self, mult: Multipliers) -> np.ndarray:
         """The inverse of `multipliers`."""
@@ -101,7 +89,7 @@ class Pool:
 
     def __init__(self, pb: Problem, rows: Rows):
         self.pb, self.rows = pb, rows
-        k = len(pb.programs) + 2
+        k = GlobalRows.of(pb).width
         self.offer = np.zeros(0, np.int64)
         self.value = np.zeros(0)
         self.usage = np.zeros((0, k))

@@ -20,9 +20,9 @@ from optimizer.load.types import SolverConfig
 from optimizer.model.cpsat import build_column_model
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem, restrict
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.dualspace import DualSpaceResult, Pool, dual_space_cg
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
-from optimizer.solve.master import fits
 from optimizer.solve.result import (
     INFEASIBLE,
     NO_SOLUTION,
@@ -84,7 +84,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
     in_flex[flex] = True
     free = np.flatnonzero(in_flex[pool.offer])
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
-    rows = pool.rows
+    rows, layout = pool.rows, GlobalRows.of(pb)
     a = pool.a[free]
     limit = rows.b - rows.usage(pb, offset[None, :])[0]
     lp = pywraplp.Solver.CreateSolver("GLOP")
@@ -130,7 +130,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
             cols = [c for c in pick if c >= 0]
             usage = base_usage + (pool.usage[cols].sum(axis=0) if cols else 0.0)
             value = base_value + (float(pool.value[cols].sum()) if cols else 0.0)
-            if fits(pb, usage) and (best is None or value > best[0]):
+            if layout.fits(usage) and (best is None or value > best[0]):
                 best = (value, [*base.tolist(), *cols])
         log.debug("flex LP %.2f yuan: %d fractional offers, rounding %s", lp.Objective().Value(),
                   len(frac_offers), "fits" if best is not None else "breaks a row")
@@ -149,7 +149,7 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
             # GMV, so ask the LP for that much more GMV; the next basis rounds down.
             over = np.zeros(limit.size)
             if rows.gmv and frac.size:
-                k_rev = len(pb.programs) + 1
+                k_rev = layout.revenue
                 over[-1] = float((w[frac] * pool.usage[free[frac], k_rev]).sum()) / \
                     rows.scale[-1]
             over = np.maximum(over, np.maximum(base_use - rows.b, 0.0))

@@ -19,6 +19,7 @@ from optimizer.model.cpsat import build_column_model, build_model
 from optimizer.progress import Progress
 from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.dualspace import pooled
 from optimizer.solve.lagrange import Dual, Multipliers, best_prices, penalised_value
 from optimizer.solve.large import pooled_rounding
@@ -192,7 +193,7 @@ def restricted_master(s: LpMaster) -> None:
     the LP solution."""
     mr = s.cg.result()
     pool = mr.pool
-    usage = np.array(pool.usage) if len(pool) else np.zeros((0, len(s.pb.programs) + 2))
+    usage = np.array(pool.usage) if len(pool) else np.zeros((0, GlobalRows.of(s.pb).width))
     t0 = time.perf_counter()
     cm = build_column_model(s.pb, np.array(pool.offer, np.int64), np.array(pool.value), usage)
     s.stats.add_model_seconds(time.perf_counter() - t0)

@@ -169,6 +169,15 @@ def add_stock(em: EnrollModel) -> None:
 # The global rows (GlobalRows) as CP-SAT rows over any Booleans: the candidate model's `add_*`
 # rules and the column model both build them here. Money rows round against the plan.
 
+def _count_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], counts: np.ndarray,
+               limit: int) -> bool:
+    """sum counts.x <= limit (a program's SKUs per variable), added only where it can bind."""
+    if counts.sum() <= limit:
+        return False
+    model.add(_sum(x, np.round(counts)) <= limit)
+    return True
+
+
 def _discount_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], discount: np.ndarray,
                   budget: float) -> None:
     """sum discount.x <= budget, discount rounded up and the budget down."""
@@ -184,11 +193,9 @@ def _gmv_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], revenue: np.
 
 
 def add_max_skus(em: EnrollModel) -> None:
+    in_prog = em.pb.pv_prog[em.cand.pv]
     for k in GlobalRows.of(em.pb).capped:
-        sel = np.flatnonzero(em.pb.pv_prog[em.cand.pv] == k)
-        limit = int(em.pb.max_skus[k])
-        if sel.size > limit:
-            em.model.add(LinearExpr.sum([em.x[i] for i in sel]) <= limit)
+        if _count_row(em.model, em.x, (in_prog == k).astype(np.float64), int(em.pb.max_skus[k])):
             em.n_rows[f"max_skus_{em.pb.programs[k]}"] = 1
 
 
@@ -258,10 +265,7 @@ def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
         if b - a > 1:
             model.add_at_most_one([x[i] for i in order[a:b]])
     for k in rows.capped:
-        counts = usage[:, k]
-        limit = int(pb.max_skus[k] - round(used[k]))
-        if counts.sum() > limit:
-            model.add(_sum(x, np.round(counts)) <= limit)
+        _count_row(model, x, usage[:, k], int(pb.max_skus[k] - round(used[k])))
     if rows.budget is not None:
         _discount_row(model, x, usage[:, rows.discount], rows.budget - used[rows.discount])
     if rows.gmv_min is not None and rows.has_gmv:

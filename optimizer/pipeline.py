@@ -137,7 +137,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
         result = Result(**{**result.__dict__,
                            "infeasible_reason": explain_infeasible(scenario, pb, result)})
     phases["solve"] = time.perf_counter() - t
-    model = float(result.stats.get("model_seconds", 0.0))
+    model = result.stats.model_seconds or 0.0
     if model:
         phases["model"], phases["solve"] = model, phases["solve"] - model
     progress.phase("write")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import optimizer.solve as solve_module
+import optimizer.solve.flow as solve_module
 from optimizer.generate import generate
 from optimizer.pipeline import run_solve
 from tests.helpers import solve_case, write_case

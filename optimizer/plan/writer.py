@@ -46,6 +46,7 @@ from optimizer.rules.eligibility import (
 )
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import Problem
+from optimizer.score.rows import DISCOUNT_BUDGET, GMV_MIN, max_skus_name
 from optimizer.solve import Result
 
 log = logging.getLogger(__name__)
@@ -283,13 +284,13 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
     c = scenario.constraints
     constraints: dict[str, Any] = {}
     for pid, limit in c.max_skus.items():
-        constraints[f"max_skus.{pid}"] = {"value": programs[pid]["enrolled_skus"], "limit": limit}
+        constraints[max_skus_name(pid)] = {"value": programs[pid]["enrolled_skus"], "limit": limit}
     if c.discount_budget is not None:
-        constraints["discount_budget"] = {"value": round(float(ev["discount"].sum()) / 100, 2),
-                                          "limit": float(c.discount_budget)}
+        constraints[DISCOUNT_BUDGET] = {"value": round(float(ev["discount"].sum()) / 100, 2),
+                                        "limit": float(c.discount_budget)}
     if c.gmv_min is not None:
-        constraints["gmv_min"] = {"value": round(float(ev["revenue"].sum()) / 100, 2),
-                                  "limit": float(c.gmv_min)}
+        constraints[GMV_MIN] = {"value": round(float(ev["revenue"].sum()) / 100, 2),
+                                "limit": float(c.gmv_min)}
     finite = np.isfinite
     summary = {
         "name": scenario.name,
@@ -304,7 +305,7 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
                    "relative_gap": scenario.solver.relative_gap, "seed": scenario.solver.seed,
                    "workers": scenario.solver.workers,
                    **{k: (v if not isinstance(v, float) or finite(v) else None)
-                      for k, v in result.stats.items()}},
+                      for k, v in result.stats.as_dict().items()}},
     }
     summary["price_vs_market"] = price_vs_market(pb, rulebook, ev)
     if result.infeasible_reason:

@@ -20,6 +20,7 @@ from ortools.linear_solver import pywraplp
 
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class ColumnPool:
 
     offer: list[int] = field(default_factory=list)
     value: list[float] = field(default_factory=list)  # fen
-    usage: list[np.ndarray] = field(default_factory=list)  # [count per program..., disc, rev]
+    usage: list[np.ndarray] = field(default_factory=list)  # GlobalRows usage vectors
     pv: list[np.ndarray] = field(default_factory=list)
     price: list[np.ndarray] = field(default_factory=list)
     round: list[int] = field(default_factory=list)  # the round that generated it
@@ -79,14 +80,10 @@ def fingerprints(pv: np.ndarray, price: np.ndarray, group: np.ndarray, ids: np.n
 
 def column_sums(pb: Problem, pv: np.ndarray, price: np.ndarray, group: np.ndarray,
                 n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of (pv, price): its use of the global rows [count per program..., discount,
-    revenue] and its margin (fen)."""
+    """Per group of (pv, price): its use of the global rows (see GlobalRows) and its margin
+    (fen)."""
     ev = pb.evaluate(pv, price)
-    k_count = len(pb.programs)
-    usage = np.zeros((n_groups, k_count + 2))
-    np.add.at(usage, (group, pb.pv_prog[pv]), 1.0)
-    usage[:, k_count] = np.bincount(group, ev["discount"], minlength=n_groups)
-    usage[:, k_count + 1] = np.bincount(group, ev["revenue"], minlength=n_groups)
+    usage = GlobalRows.of(pb).usage(pb, pv, group, n_groups, ev)
     return usage, np.bincount(group, ev["margin"], minlength=n_groups)
 
 
@@ -141,6 +138,7 @@ class _MasterLP:
         self.lp.SetSolverSpecificParametersAsString(
             "use_dual_simplex: true use_preprocessing: false")
         self.k_count = len(pb.programs)
+        self.global_rows = rows = GlobalRows.of(pb)
         inf = self.lp.infinity()
         self.convex: dict[int, pywraplp.Constraint] = {}
         self.rows: dict[int, pywraplp.Constraint] = {}
@@ -154,15 +152,16 @@ class _MasterLP:
             self.objective.SetCoefficient(var, -penalty)
             self.slacks.append(var)
 
-        for k in np.flatnonzero(pb.max_skus >= 0):
+        # rows keyed by their usage entry; money rows in yuan
+        for k in rows.capped:
             self.rows[int(k)] = self.lp.Constraint(-inf, float(pb.max_skus[k]))
             slack(self.rows[int(k)], -1.0, SLOT_PENALTY)
-        if pb.budget is not None:
-            self.rows[self.k_count] = self.lp.Constraint(-inf, pb.budget / 100)
-            slack(self.rows[self.k_count], -1.0, SHORTFALL_PENALTY)
-        if pb.gmv_min is not None and pb.gmv_min > 0:
-            self.rows[self.k_count + 1] = self.lp.Constraint(pb.gmv_min / 100, inf)
-            slack(self.rows[self.k_count + 1], 1.0, SHORTFALL_PENALTY, on=True)
+        if rows.budget is not None:
+            self.rows[rows.discount] = self.lp.Constraint(-inf, rows.budget / 100)
+            slack(self.rows[rows.discount], -1.0, SHORTFALL_PENALTY)
+        if rows.gmv_min is not None and rows.has_gmv:
+            self.rows[rows.revenue] = self.lp.Constraint(rows.gmv_min / 100, inf)
+            slack(self.rows[rows.revenue], 1.0, SHORTFALL_PENALTY, on=True)
         self.vars: list[pywraplp.Variable] = []
 
     def add(self, pool: ColumnPool, ids: list[int]) -> None:
@@ -201,7 +200,7 @@ class _MasterLP:
             dual = abs(ct.dual_value())
             if r < self.k_count:
                 prog[r] = dual * 100  # yuan per slot -> fen per slot
-            elif r == self.k_count:
+            elif r == self.global_rows.discount:
                 budget = dual
             else:
                 gmv = dual
@@ -319,17 +318,6 @@ def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: flo
     return cg
 
 
-def fits(pb: Problem, usage: np.ndarray) -> bool:
-    """The global rows hold for this usage (a hair inside the budget and the GMV target)."""
-    k_count = len(pb.programs)
-    capped = pb.max_skus >= 0
-    if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
-        return False
-    if pb.budget is not None and usage[k_count] > pb.budget * (1 - 1e-12):
-        return False
-    return not (pb.gmv_min is not None and usage[k_count + 1] < pb.gmv_min * (1 + 1e-12))
-
-
 def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list[int]] | None:
     """Integral columns as they are; each fractional offer takes one of its columns or none,
     the best combination that keeps the global rows. Returns (margin fen, columns) or None."""
@@ -340,8 +328,9 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
     frac_offers = sorted(set(offers[frac].tolist()))
     if len(frac_offers) > max_fractional:
         return None
+    rows = GlobalRows.of(cg.pb)
     base_usage = np.sum([pool.usage[c] for c in integral], axis=0) if integral.size else \
-        np.zeros(len(cg.pb.programs) + 2)
+        rows.zeros()
     base_value = float(sum(pool.value[c] for c in integral))
     options = [[-1, *frac[offers[frac] == o].tolist()] for o in frac_offers]
     best: tuple[float, list[int]] | None = None
@@ -349,7 +338,7 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
         cols = [c for c in pick if c >= 0]
         usage = base_usage + (np.sum([pool.usage[c] for c in cols], axis=0) if cols else 0.0)
         value = base_value + sum(pool.value[c] for c in cols)
-        if fits(cg.pb, usage) and (best is None or value > best[0]):
+        if rows.fits(usage) and (best is None or value > best[0]):
             best = (value, [*integral.tolist(), *cols])
     return best
 

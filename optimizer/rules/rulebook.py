@@ -2,6 +2,10 @@
 
 1688 changes its rules every season, so nothing here knows a program by name: everything a program
 is comes from the YAML (built-in `rules/data/<name>.yaml` or the user's file).
+
+How a scenario's entry for a program is merged over the rulebook's is public
+(`exact_decimals`, `program_override`, `merge_program_override`): `sweep` sets one field of one
+program per grid point with them.
 """
 
 from __future__ import annotations
@@ -185,6 +189,27 @@ def _program_override(pid: str, override: Any) -> dict[str, Any]:
         over["fees"] = {k: ({"rate": v} if isinstance(v, int | float | Decimal)
                             and not isinstance(v, bool) else v) for k, v in fees.items()}
     return over
+
+
+# ---- the override API: how a scenario's program entry becomes the program it sees. build_rulebook
+# merges with it; `sweep` uses it to set one field of one program per grid point.
+
+def exact_decimals(node: Any) -> Any:
+    """A rulebook or override as read from YAML, its floats as exact Decimals (0.9 is 9/10)."""
+    return _decimals(node)
+
+
+def program_override(pid: str, override: Any) -> dict[str, Any]:
+    """A scenario's entry for program `pid` as a mapping to merge over the rulebook's program:
+    exact decimals, and under `fees` a bare number is that item's rate. TypeError when the entry
+    is not a mapping (nor empty)."""
+    return _program_override(pid, _decimals(override))
+
+
+def merge_program_override(program: dict[str, Any], pid: str, override: Any) -> dict[str, Any]:
+    """The rulebook's program `pid` (as read, exact decimals) with the scenario's entry for it
+    merged over: the program as the scenario sees it, before validation."""
+    return deep_merge(program, program_override(pid, override))
 
 
 def read_rulebook(scenario: Scenario, source: YamlSource) -> tuple[dict[str, Any], str]:

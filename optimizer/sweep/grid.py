@@ -24,10 +24,10 @@ from optimizer.load.errors import InputError, Problem
 from optimizer.load.types import Constraints, Scenario, YamlSource
 from optimizer.rules.rulebook import (
     Rulebook,
-    _decimals,
-    _program_override,
     build_rulebook,
-    deep_merge,
+    exact_decimals,
+    merge_program_override,
+    program_override,
     read_rulebook,
 )
 
@@ -160,14 +160,14 @@ class Base:
     @classmethod
     def read(cls, scenario: Scenario, source: YamlSource) -> Base:
         read = read_rulebook(scenario, source)
-        raw = _decimals(read[0])
+        raw = exact_decimals(read[0])
         return cls(scenario, source, read, dict(raw.get("programs") or {}),
                    dict(raw.get("fee_groups") or {}))
 
     def merged_program(self, pid: str) -> dict[str, Any]:
         """A program as the scenario sees it: the rulebook's, the scenario's override over it."""
         over = (self.scenario.programs or {}).get(pid)
-        return deep_merge(self.programs[pid], _program_override(pid, _decimals(over)))
+        return merge_program_override(self.programs[pid], pid, over)
 
 
 def resolve(text: str, path: str, values: tuple[Decimal, ...], base: Base) -> Axis:
@@ -274,7 +274,7 @@ def apply(base: Base, assignments: typing.Sequence[tuple[Axis, Decimal]]) -> Sce
             if programs is None:  # absent means every program: say so, then override one
                 programs = {pid: {} for pid in base.programs}
             pid = ax.keys[0]
-            entry = _program_override(pid, _decimals(programs.get(pid)))
+            entry = program_override(pid, programs.get(pid))
             _set(entry, ax.keys[1:], val)
             programs[pid] = entry
     data["programs"] = programs

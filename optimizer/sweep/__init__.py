@@ -148,7 +148,8 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
     progress.close()
     files = {"sweep.csv": sweep_csv(axes, programs, points),
              "sweep.json": sweep_json(scenario.name, axes, programs, points,
-                                      None if be is None else (axes[0].path, be))}
+                                      None if be is None else (axes[0].path, be),
+                                      {pid: p.name_zh for pid, p in rulebook.programs.items()})}
     if per_sku:
         ax = axes[0]
         curves = fee_curves(rulebook, lambda x: point_inputs(base, [ax], [x])[1])

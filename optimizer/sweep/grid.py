@@ -158,8 +158,10 @@ class Base:
     fee_groups: dict[str, Any]
 
     @classmethod
-    def read(cls, scenario: Scenario, source: YamlSource) -> Base:
-        read = read_rulebook(scenario, source)
+    def read(cls, scenario: Scenario, source: YamlSource,
+             rulebook_file: tuple[dict[str, Any], str] | None = None) -> Base:
+        """`rulebook_file`: the rulebook as already read (prepare's), else read here."""
+        read = rulebook_file if rulebook_file is not None else read_rulebook(scenario, source)
         raw = exact_decimals(read[0])
         return cls(scenario, source, read, dict(raw.get("programs") or {}),
                    dict(raw.get("fee_groups") or {}))

@@ -26,7 +26,7 @@ import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
-from optimizer.load.errors import Problem
+from optimizer.load.errors import InputProblem
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _validated(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError([Problem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
+        raise InputError([InputProblem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
                           for e in exc.errors()]) from None
 
 
@@ -361,11 +361,11 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
 def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     sweep = _validated(outdir / SWEEP, Sweep)
     paths = [a.path for a in sweep.axes]
-    problems = [Problem(str(outdir / SWEEP), "", f"points.{i}.values",
-                        f"needs a value for each axis {paths}")
+    problems = [InputProblem(str(outdir / SWEEP), "", f"points.{i}.values",
+                             f"needs a value for each axis {paths}")
                 for i, p in enumerate(sweep.points) if set(p.values) != set(paths)]
     if len(set(paths)) != len(paths):
-        problems.append(Problem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
+        problems.append(InputProblem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
     if problems:
         raise InputError(problems)
     be = sweep.breakeven

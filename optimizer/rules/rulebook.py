@@ -18,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.types import Scenario, YamlSource
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -227,7 +227,7 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
     programs_raw = raw.get("programs")
     if not isinstance(programs_raw, dict) or not programs_raw:
         raise InputError.one(rb_file, "", "programs", "the rulebook defines no programs")
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     scen_file = str(source.file)
     chosen: dict[str, dict[str, Any]]
     if scenario.programs is None:
@@ -237,18 +237,20 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
         for pid, override in scenario.programs.items():
             path = ("programs", pid)
             if pid not in programs_raw:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}",
-                                        f"unknown program (rulebook has {sorted(programs_raw)})"))
+                problems.append(InputProblem(
+                    scen_file, source.where(path), f"programs.{pid}",
+                    f"unknown program (rulebook has {sorted(programs_raw)})"))
                 continue
             try:
                 chosen[pid] = _program_override(pid, _decimals(override))
             except TypeError as exc:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}", str(exc)))
+                problems.append(InputProblem(scen_file, source.where(path), f"programs.{pid}",
+                                             str(exc)))
     fee_groups = dict(raw.get("fee_groups") or {})
     for group, over in scenario.fees.items():
         if group not in fee_groups:
-            problems.append(Problem(scen_file, source.where(("fees", group)), f"fees.{group}",
-                                    f"unknown fee group (rulebook has {sorted(fee_groups)})"))
+            problems.append(InputProblem(scen_file, source.where(("fees", group)), f"fees.{group}",
+                                         f"unknown fee group (rulebook has {sorted(fee_groups)})"))
             continue
         fee_groups[group] = deep_merge(fee_groups[group] or {}, {"cap": over.cap})
     merged = {pid: deep_merge(programs_raw[pid], over) for pid, over in chosen.items()}
@@ -262,17 +264,17 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
             from_scenario = len(loc) >= 2 and loc[0] == "programs" and scenario.programs is not None
             where_file = scen_file if from_scenario and source.line_of(loc) else rb_file
             where = source.where(loc) if where_file == scen_file else ""
-            problems.append(Problem(where_file, where, dotted, err["msg"]))
+            problems.append(InputProblem(where_file, where, dotted, err["msg"]))
     if problems:
         raise InputError(problems)
     rulebook = rulebook.model_copy(update={
         "programs": {pid: p for pid, p in rulebook.programs.items() if p.enabled}})
     for pid in scenario.constraints.max_skus:
         if pid not in rulebook.programs:
-            problems.append(Problem(scen_file, source.where(("constraints", "max_skus", pid)),
-                                    f"constraints.max_skus.{pid}",
-                                    "not a program in scope "
-                                    f"(in scope: {sorted(rulebook.programs)})"))
+            problems.append(InputProblem(scen_file, source.where(("constraints", "max_skus", pid)),
+                                         f"constraints.max_skus.{pid}",
+                                         "not a program in scope "
+                                         f"(in scope: {sorted(rulebook.programs)})"))
     if problems:
         raise InputError(problems)
     return rulebook

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from optimizer.load import InputError
-from optimizer.load.errors import Problem
+from optimizer.load.errors import InputProblem
 from optimizer.plan.writer import check_outdir
 from optimizer.prepare import load_inputs
 from optimizer.solve import NO_SOLUTION
@@ -86,11 +86,12 @@ def _label(axes: Sequence[Axis], values: Sequence[Decimal]) -> str:
 def _options(axes: Sequence[Axis], breakeven: bool, per_sku: bool) -> None:
     problems = []
     if per_sku and not breakeven:
-        problems.append(Problem("--per-sku", "", "", "goes with --breakeven"))
+        problems.append(InputProblem("--per-sku", "", "", "goes with --breakeven"))
     if breakeven and (len(axes) != 1 or not axes[0].fee_rate):
-        problems.append(Problem("--breakeven", "", "", "needs exactly one --set, on a fee rate "
-                                "(programs.<program>.fees.<item>) or a fee group's cap "
-                                "(fees.<group>.cap)"))
+        problems.append(InputProblem("--breakeven", "", "",
+                                     "needs exactly one --set, on a fee rate "
+                                     "(programs.<program>.fees.<item>) or a fee group's cap "
+                                     "(fees.<group>.cap)"))
     if problems:
         raise InputError(problems)
 

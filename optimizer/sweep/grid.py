@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.types import Constraints, Scenario, YamlSource
 from optimizer.rules.rulebook import (
     Rulebook,
@@ -61,7 +61,7 @@ def decimal_text(value: Decimal) -> str:
 
 
 def _problem(text: str, path: str, message: str) -> InputError:
-    return InputError([Problem(f"--set {text}", "", path, message)])
+    return InputError([InputProblem(f"--set {text}", "", path, message)])
 
 
 def _number(text: str, raw: str, path: str, what: str) -> Decimal:
@@ -305,14 +305,14 @@ def point_inputs(base: Base, axes: typing.Sequence[Axis], values: typing.Sequenc
                            f"value {decimal_text(values[0])}: {_message(exc)}") from None
         shown = ", ".join(f"{a.path}={decimal_text(v)}" for a, v in
                           zip(axes, values, strict=True))
-        raise InputError([Problem("--set", "", "", f"at {shown}: {_message(exc)}")]) from None
+        raise InputError([InputProblem("--set", "", "", f"at {shown}: {_message(exc)}")]) from None
     return scenario, rulebook
 
 
 def build_axes(base: Base, sets: typing.Sequence[str]) -> list[Axis]:
     """Every --set parsed, resolved and each of its values checked alone; all problems at once."""
     axes: list[Axis] = []
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     seen: set[str] = set()
     for text in sets:
         try:
@@ -327,14 +327,14 @@ def build_axes(base: Base, sets: typing.Sequence[str]) -> list[Axis]:
         except InputError as exc:
             problems.extend(exc.problems)
     if not sets:
-        problems.append(Problem("--set", "", "", "give at least one --set PATH=START:STOP:N"))
+        problems.append(InputProblem("--set", "", "", "give at least one --set PATH=START:STOP:N"))
     if problems:
         raise InputError(problems)
     size = 1
     for ax in axes:
         size *= len(ax.values)
     if size > MAX_POINTS:
-        raise InputError([Problem("--set", "", "", f"the grid has {size:,} points; at most "
+        raise InputError([InputProblem("--set", "", "", f"the grid has {size:,} points; at most "
                                                    f"{MAX_POINTS:,}")])
     return axes
 

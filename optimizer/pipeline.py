@@ -1,7 +1,9 @@
 """load -> rules -> score -> solve -> plan, as one call the CLI can make.
 
-Nothing here knows about the command line: it returns an Outcome (exit code, the text a person
-reads) and raises InputError on bad input before anything is written.
+Nothing here knows about the command line: it returns an Outcome (the solve's status, the text a
+person reads; the CLI maps the status to an exit code) and raises InputError on bad input before
+anything is written. Loading and the rules are `optimizer.prepare`'s, shared with the other
+commands.
 """
 
 from __future__ import annotations
@@ -14,29 +16,29 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import check_lang
 from optimizer.plan.writer import PlanTables, build_tables, check_outdir, write_outputs
+from optimizer.prepare import load_inputs
 from optimizer.progress import Progress
-from optimizer.rules.eligibility import evaluate_rules
-from optimizer.rules.rulebook import build_rulebook
 from optimizer.score.problem import Problem, build_problem
-from optimizer.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Result, solve
+from optimizer.solve import FEASIBLE, INFEASIBLE, OPTIMAL, Result, solve
 
 log = logging.getLogger(__name__)
-
-EXIT_CODES = {OPTIMAL: 0, FEASIBLE: 0, INFEASIBLE: 3, NO_SOLUTION: 4}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    exit_code: int
     text: str
     outdir: Path
     result: Result
     tables: PlanTables
     phases: dict[str, float]
+
+    @property
+    def status(self) -> str:
+        """The solve's status (OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION): the CLI's exit code."""
+        return self.result.status
 
 
 def safe_folder_name(name: str) -> str:
@@ -109,20 +111,14 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     progress = Progress()
     progress.phase("load")
     t = time.perf_counter()
-    scenario, source = load_scenario(scenario_path)
-    cat_path = source.file.parent / scenario.catalogue
-    catalogue = load_catalogue(cat_path)
-    rulebook = build_rulebook(scenario, source)
+    loaded = load_inputs(scenario_path)
+    scenario, rulebook, catalogue = loaded.scenario, loaded.rulebook, loaded.catalogue
     out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
     check_outdir(out)
     phases["load"] = time.perf_counter() - t
     progress.phase("rules")
     t = time.perf_counter()
-    try:
-        outcome = evaluate_rules(rulebook, scenario.merchant, catalogue)
-    except KeyError as exc:
-        raise InputError.one(scenario.rulebook, "", str(exc.args[0]),
-                             f"a rule reads a field that does not exist: {exc.args[0]}") from None
+    outcome = loaded.evaluate().rules
     phases["rules"] = time.perf_counter() - t
     progress.phase("score")
     t = time.perf_counter()
@@ -148,5 +144,4 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     write_outputs(out, tables, xlsx=xlsx, lang=lang)
     phases["write"] = time.perf_counter() - t
     text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else ())
-    return Outcome(EXIT_CODES[result.status], text, out, result,
-                   tables, phases)
+    return Outcome(text, out, result, tables, phases)

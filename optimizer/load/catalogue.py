@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from optimizer.load.errors import InputError, Problem, read_input
+from optimizer.load.errors import InputError, InputProblem, read_input
 from optimizer.load.types import (
     BOOL_COLUMNS,
     CATALOGUE_SUFFIXES,
@@ -87,7 +87,7 @@ class _Table:
     names: list[str]
     columns: dict[str, pa.Array]
     lines: I64
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -111,22 +111,22 @@ class _Problems:
         if mask.any():
             self.checks.append(_Check(column, mask, say))
 
-    def render(self) -> list[Problem]:
+    def render(self) -> list[InputProblem]:
         t = self.table
-        rows: list[tuple[int, int, Problem]] = []
-        tail: list[Problem] = []
+        rows: list[tuple[int, int, InputProblem]] = []
+        tail: list[InputProblem] = []
         for check in self.checks:
             idx = np.flatnonzero(check.mask)
             arr = t.columns.get(check.column)
             for i in idx[:PER_CHECK]:
                 shown = _show(arr, int(i)) if arr is not None else ""
                 line = int(t.lines[i])
-                rows.append((line, self.order.get(check.column, 0), Problem(
+                rows.append((line, self.order.get(check.column, 0), InputProblem(
                     t.file, f"{t.unit} {line}", check.column, check.say(shown, int(i)))))
             if idx.size > PER_CHECK:
-                tail.append(Problem(t.file, "", check.column,
-                                    f"... and {idx.size - PER_CHECK} more {t.unit}s with the "
-                                    f"same kind of problem ({idx.size} in all)"))
+                tail.append(InputProblem(t.file, "", check.column,
+                                         f"... and {idx.size - PER_CHECK} more {t.unit}s with the "
+                                         f"same kind of problem ({idx.size} in all)"))
         rows.sort(key=lambda r: (r[0], r[1]))
         return [p for _, _, p in rows] + tail
 
@@ -274,14 +274,15 @@ def _with_ragged(table: pa.Table, ragged: list[Any], names: list[str], record_li
     bad = np.asarray([r.number - 1 for r in ragged], dtype=np.int64)
     keep = np.ones(record_lines.size, dtype=bool)
     keep[bad] = False
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     real = [r for r in ragged if r.text.strip()]
     for row in real[:MAX_PROBLEMS]:
         line = int(record_lines[row.number - 1])
-        problems.append(Problem(file, f"line {line}", "",
-                                _ragged_message(row.actual_columns, len(names))))
+        problems.append(InputProblem(file, f"line {line}", "",
+                                     _ragged_message(row.actual_columns, len(names))))
     if len(real) > MAX_PROBLEMS:
-        problems.append(Problem(file, "", "", f"{len(real) - MAX_PROBLEMS} more ragged line(s)"))
+        problems.append(InputProblem(file, "", "",
+                                     f"{len(real) - MAX_PROBLEMS} more ragged line(s)"))
     if table.num_rows == 0 and not problems:
         raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
     columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
@@ -292,7 +293,7 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
     reader = csv.reader(io.StringIO(text, newline=""))
     cells: list[list[str]] = [[] for _ in names]
     lines: list[int] = []
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     bad = 0
     prev = 0
     try:
@@ -304,8 +305,8 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
             if len(record) != len(names):
                 bad += 1
                 if bad <= MAX_PROBLEMS:
-                    problems.append(Problem(file, f"line {line}", "",
-                                            _ragged_message(len(record), len(names))))
+                    problems.append(InputProblem(file, f"line {line}", "",
+                                                 _ragged_message(len(record), len(names))))
                 continue
             lines.append(line)
             for col, value in zip(cells, record, strict=True):
@@ -314,7 +315,7 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
         raise InputError.one(file, f"line {first_line + reader.line_num - 1}", "",
                              f"CSV syntax error: {exc}") from None
     if bad > MAX_PROBLEMS:
-        problems.append(Problem(file, "", "", f"{bad - MAX_PROBLEMS} more ragged line(s)"))
+        problems.append(InputProblem(file, "", "", f"{bad - MAX_PROBLEMS} more ragged line(s)"))
     if not lines and not problems:
         raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
     columns = {name: pa.array(col, type=pa.string())
@@ -322,12 +323,12 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
     return _Table(file, "line", names, columns, np.asarray(lines, dtype=np.int64), problems)
 
 
-def _header_problems(names: list[str], file: str, where: str) -> list[Problem]:
-    problems: list[Problem] = []
+def _header_problems(names: list[str], file: str, where: str) -> list[InputProblem]:
+    problems: list[InputProblem] = []
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            problems.append(Problem(file, where, name, f"duplicate column name {name!r}"))
+            problems.append(InputProblem(file, where, name, f"duplicate column name {name!r}"))
         seen.add(name)
     lowered = {n.lower(): n for n in names}
     for col in REQUIRED_COLUMNS:
@@ -338,7 +339,7 @@ def _header_problems(names: list[str], file: str, where: str) -> list[Problem]:
             hint = f" (found {lowered[col]!r}; column names are lower case)"
         elif len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
             hint = " (the file must be comma-separated)"
-        problems.append(Problem(file, where, col, f"required column {col!r} missing{hint}"))
+        problems.append(InputProblem(file, where, col, f"required column {col!r} missing{hint}"))
     return problems
 
 
@@ -564,7 +565,7 @@ def _range_ok(column: str, values: npt.NDArray[Any]) -> Mask:
     return np.asarray(ok, dtype=bool)
 
 
-def _problem_order(p: Problem) -> tuple[int, int]:
+def _problem_order(p: InputProblem) -> tuple[int, int]:
     """By line/row; problems without one (counts, summaries) last."""
     number = p.where.split()[-1] if p.where else ""
     return (0, int(number)) if number.isdigit() else (1, 0)
@@ -586,7 +587,7 @@ def _validate(t: _Table) -> Catalogue:
     n = int(t.lines.size)
     order = {name: i for i, name in enumerate(t.names)}
     issues = _Problems(t, order)
-    column_problems: list[Problem] = []  # a whole column of the wrong type: one problem, not n
+    column_problems: list[InputProblem] = []  # a whole column of the wrong type: one problem, not n
     out: dict[str, Any] = {}
 
     unknown = [name for name in t.names if name not in KNOWN_COLUMNS]
@@ -610,7 +611,7 @@ def _validate(t: _Table) -> Catalogue:
             parsed = _by_distinct(parse, t.columns[col])
             required = col in REQUIRED_COLUMNS
             if parsed.type_error:
-                column_problems.append(Problem(t.file, "", col, parsed.type_error))
+                column_problems.append(InputProblem(t.file, "", col, parsed.type_error))
                 out[col] = np.zeros(n, dtype=dtype)
                 continue
             if required:
@@ -628,7 +629,7 @@ def _validate(t: _Table) -> Catalogue:
     for col in TEXT_COLUMNS:
         text, empty, type_error = _text_column(t.columns[col])
         if type_error:
-            column_problems.append(Problem(t.file, "", col, type_error))
+            column_problems.append(InputProblem(t.file, "", col, type_error))
             out[col] = np.full(n, "", dtype=object)
             continue
         issues.add(col, empty, _fixed(f"empty; {col} is required"))
@@ -646,7 +647,7 @@ def _validate(t: _Table) -> Catalogue:
         if len(problems) > MAX_PROBLEMS:
             extra = len(problems) - MAX_PROBLEMS
             problems = problems[:MAX_PROBLEMS]
-            problems.append(Problem(t.file, "", "", f"{extra} more problem(s) not listed"))
+            problems.append(InputProblem(t.file, "", "", f"{extra} more problem(s) not listed"))
         raise InputError(problems)
 
     _warn_above_market(t, out)

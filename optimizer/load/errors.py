@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class Problem:
+class InputProblem:
     """One thing wrong with the user's input."""
 
     file: str
@@ -43,7 +43,7 @@ class InputError(Exception):
 
     MAX_SHOWN = 50
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[InputProblem]):
         if not problems:
             raise ValueError("InputError needs at least one problem")
         self.problems = problems
@@ -51,7 +51,7 @@ class InputError(Exception):
 
     @classmethod
     def one(cls, file: str | Path, where: str, field: str, message: str) -> InputError:
-        return cls([Problem(str(file), where, field, message)])
+        return cls([InputProblem(str(file), where, field, message)])
 
     def render(self) -> str:
         shown = [str(p) for p in self.problems[: self.MAX_SHOWN]]

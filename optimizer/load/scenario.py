@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from optimizer.load.errors import InputError, Problem, read_input
+from optimizer.load.errors import InputError, InputProblem, read_input
 from optimizer.load.types import Merchant, Scenario, YamlSource
 
 log = logging.getLogger("optimizer.load")
@@ -105,7 +105,7 @@ class _Builder:
     def __init__(self, file: str, lines: dict[Path_, int]):
         self.file = file
         self.lines = lines
-        self.problems: list[Problem] = []
+        self.problems: list[InputProblem] = []
         # Scalars only ever go through this (pure-Python, safe) constructor: no arbitrary tags.
         self._scalars = yaml.SafeLoader("")
 
@@ -114,8 +114,8 @@ class _Builder:
                  else _SEQ_TAG if isinstance(node, SequenceNode) else None)
         if plain is not None and node.tag != plain:
             # The safe constructor would refuse these too; say so instead of dropping the tag.
-            self.problems.append(Problem(self.file, f"line {_line(node)}", _dotted(path),
-                                         f"YAML tag {node.tag!r} is not allowed here"))
+            self.problems.append(InputProblem(self.file, f"line {_line(node)}", _dotted(path),
+                                              f"YAML tag {node.tag!r} is not allowed here"))
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -131,8 +131,8 @@ class _Builder:
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.problems.append(Problem(self.file, f"line {_line(node)}", _dotted(path),
-                                         f"cannot read this value: {_yaml_reason(exc)}"))
+            self.problems.append(InputProblem(self.file, f"line {_line(node)}", _dotted(path),
+                                              f"cannot read this value: {_yaml_reason(exc)}"))
             return None
 
     def _mapping(self, node: MappingNode, path: Path_) -> dict[Any, Any]:
@@ -144,8 +144,9 @@ class _Builder:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.problems.append(Problem(self.file, f"line {_line(key_node)}", _dotted(path),
-                                             f"a key must be a plain name, not {_kind(key_node)}"))
+                self.problems.append(InputProblem(
+                    self.file, f"line {_line(key_node)}", _dotted(path),
+                    f"a key must be a plain name, not {_kind(key_node)}"))
                 continue
             key = self._scalar(key_node, path)
             try:
@@ -154,7 +155,7 @@ class _Builder:
                 key = str(key)
             sub = (*path, _path_key(key))
             if key in first_line:
-                self.problems.append(Problem(
+                self.problems.append(InputProblem(
                     self.file, f"line {_line(key_node)}", _dotted(sub),
                     f"duplicate key {key!r} (first at line {first_line[key]})"))
                 continue
@@ -167,8 +168,8 @@ class _Builder:
             sources.extend(merge.value if isinstance(merge, SequenceNode) else [merge])
         for src in sources:
             if not isinstance(src, MappingNode):
-                self.problems.append(Problem(self.file, f"line {_line(src)}", _dotted(path),
-                                             f"'<<' merges a mapping, not {_kind(src)}"))
+                self.problems.append(InputProblem(self.file, f"line {_line(src)}", _dotted(path),
+                                                  f"'<<' merges a mapping, not {_kind(src)}"))
                 continue
             for key, value in self._mapping(src, path).items():
                 out.setdefault(key, value)
@@ -271,7 +272,7 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _problem(err: Any, source: YamlSource) -> Problem:
+def _problem(err: Any, source: YamlSource) -> InputProblem:
     loc = tuple(p for p in err["loc"] if p != "[key]")
     field = _dotted(loc)
     kind = err["type"]
@@ -291,7 +292,7 @@ def _problem(err: Any, source: YamlSource) -> Problem:
         message = msg  # our own validators already quote the value
     else:
         message = f"{msg}; got {_short(err['input'])}"
-    return Problem(str(source.file), source.where(loc), field, message)
+    return InputProblem(str(source.file), source.where(loc), field, message)
 
 
 def _warn_missing_merchant(data: dict[Any, Any], file: str) -> None:
@@ -308,7 +309,7 @@ def load_scenario(path: Path) -> tuple[Scenario, YamlSource]:
     """Read and validate a scenario file.
 
     Returns the validated Scenario and a YamlSource (file + line of every key path).
-    Raises InputError with one Problem per thing wrong (file, line, dotted field).
+    Raises InputError with one InputProblem per thing wrong (file, line, dotted field).
     """
     path = Path(path)
     file = str(path)
@@ -338,6 +339,6 @@ def load_scenario(path: Path) -> tuple[Scenario, YamlSource]:
     return scenario, source
 
 
-def _problem_order(p: Problem) -> tuple[int, str]:
+def _problem_order(p: InputProblem) -> tuple[int, str]:
     number = p.where.split()[-1] if p.where else ""
     return (int(number) if number.isdigit() else 0, p.field)

@@ -288,7 +288,7 @@ class Catalogue:
         return int(self.sku_id.shape[0])
 
     def where(self, i: int) -> str:
-        """Problem.where for SKU index i: "line N" for a CSV, "row N" for Parquet."""
+        """InputProblem.where for SKU index i: "line N" for a CSV, "row N" for Parquet."""
         kind = "row" if self.path.suffix.lower() == ".parquet" else "line"
         return f"{kind} {int(self.line[i])}"
 

@@ -34,20 +34,12 @@ from optimizer.load.errors import InputError
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS, check_lang, headers
 from optimizer.plan.xlsx import write_xlsx
-from optimizer.rules.eligibility import (
-    MERCHANT_RULE,
-    REASONS,
-    SKU_RULE,
-    TEXT,
-    RuleOutcome,
-    fixed_text,
-    join_text,
-    str_text,
-)
+from optimizer.rules.eligibility import MERCHANT_RULE, REASONS, SKU_RULE, RuleOutcome
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import Problem
 from optimizer.score.rows import DISCOUNT_BUDGET, GMV_MIN, max_skus_name
 from optimizer.solve import Result
+from optimizer.text import TEXT, fixed_text, join_text, str_text
 
 log = logging.getLogger(__name__)
 

@@ -4,6 +4,9 @@ A solve folder has summary.json, plan.csv and excluded.csv (SPEC 5); a sweep fol
 sweep.json and maybe breakeven.csv. The CSV files of a million-SKU plan run to millions of rows,
 so they are streamed in Arrow batches and reduced per program (and per reason) as they are read;
 what is kept is a few numbers per program, which is what the HTML embeds.
+
+The programs' Chinese names come from the files too (summary.json's name_zh, sweep.json's
+program_names), never from a rulebook: a folder written before sweep.json kept them shows ids.
 """
 
 from __future__ import annotations
@@ -20,13 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
-from optimizer.load.errors import Problem
+from optimizer.load.errors import InputProblem
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
-from optimizer.rules.rulebook import DATA_DIR
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,6 @@ REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "NOT_CHOS
 TOP_SKUS = 10
 CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
 BLOCK_BYTES = 16 << 20  # CSV bytes parsed per batch: memory stays flat for any file size
-BUILTIN_RULEBOOK = "1688-2024"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -120,6 +120,7 @@ class Sweep(_Model):
     axes: list[Axis] = Field(min_length=1)
     points: list[Point]
     breakeven: Breakeven | None = None
+    program_names: dict[str, str] = {}  # absent in a folder written before names were kept
 
 
 # ------------------------------------------------------------------------------------- reading
@@ -142,7 +143,7 @@ def _validated(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError([Problem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
+        raise InputError([InputProblem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
                           for e in exc.errors()]) from None
 
 
@@ -185,17 +186,6 @@ def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType]
             yield batch
     except pa.ArrowInvalid as exc:
         raise InputError.one(path, "", "", f"cannot read: {exc}") from None
-
-
-def builtin_names() -> dict[str, str]:
-    """Program id -> Chinese name from the built-in rulebook: a sweep folder has no summary.json
-    to carry them. A custom rulebook's own programs are then shown by id alone."""
-    try:
-        data = yaml.safe_load((DATA_DIR / f"{BUILTIN_RULEBOOK}.yaml").read_text(encoding="utf-8"))
-        return {pid: str(p.get("name_zh", "")) for pid, p in data["programs"].items()}
-    except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError):
-        log.warning("built-in rulebook unreadable; programs shown by id only", exc_info=True)
-        return {}
 
 
 def _finite(v: float | None) -> float | None:
@@ -371,11 +361,11 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
 def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     sweep = _validated(outdir / SWEEP, Sweep)
     paths = [a.path for a in sweep.axes]
-    problems = [Problem(str(outdir / SWEEP), "", f"points.{i}.values",
-                        f"needs a value for each axis {paths}")
+    problems = [InputProblem(str(outdir / SWEEP), "", f"points.{i}.values",
+                             f"needs a value for each axis {paths}")
                 for i, p in enumerate(sweep.points) if set(p.values) != set(paths)]
     if len(set(paths)) != len(paths):
-        problems.append(Problem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
+        problems.append(InputProblem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
     if problems:
         raise InputError(problems)
     be = sweep.breakeven
@@ -385,6 +375,9 @@ def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
         programs += [pid for pid in p.programs if pid not in programs]
     if be is not None:
         programs += [pid for pid in be.programs if pid not in programs]
+    for pid, name in sweep.program_names.items():
+        if name and not names.get(pid):
+            names[pid] = name
     per_sku = (aggregate_breakeven(outdir / BREAKEVEN, [x_path, *paths])
                if (outdir / BREAKEVEN).is_file() else None)
     return {
@@ -412,7 +405,7 @@ def aggregate(outdir: Path) -> dict[str, Any]:
     if not (has_solve or has_sweep):
         raise InputError.one(outdir, "", "", f"no {SUMMARY} or {SWEEP} here: not an output "
                              "folder of enroll-opt solve or sweep")
-    names = builtin_names()
+    names: dict[str, str] = {}  # program id -> Chinese name, as the files carry them
     data: dict[str, Any] = {"folder": outdir.resolve().name, "solve": None, "sweep": None}
     if has_solve:
         data["solve"] = _solve_part(outdir, names)

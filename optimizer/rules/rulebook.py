@@ -2,6 +2,10 @@
 
 1688 changes its rules every season, so nothing here knows a program by name: everything a program
 is comes from the YAML (built-in `rules/data/<name>.yaml` or the user's file).
+
+How a scenario's entry for a program is merged over the rulebook's is public
+(`exact_decimals`, `program_override`, `merge_program_override`): `sweep` sets one field of one
+program per grid point with them.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.types import Scenario, YamlSource
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -187,6 +191,27 @@ def _program_override(pid: str, override: Any) -> dict[str, Any]:
     return over
 
 
+# ---- the override API: how a scenario's program entry becomes the program it sees. build_rulebook
+# merges with it; `sweep` uses it to set one field of one program per grid point.
+
+def exact_decimals(node: Any) -> Any:
+    """A rulebook or override as read from YAML, its floats as exact Decimals (0.9 is 9/10)."""
+    return _decimals(node)
+
+
+def program_override(pid: str, override: Any) -> dict[str, Any]:
+    """A scenario's entry for program `pid` as a mapping to merge over the rulebook's program:
+    exact decimals, and under `fees` a bare number is that item's rate. TypeError when the entry
+    is not a mapping (nor empty)."""
+    return _program_override(pid, _decimals(override))
+
+
+def merge_program_override(program: dict[str, Any], pid: str, override: Any) -> dict[str, Any]:
+    """The rulebook's program `pid` (as read, exact decimals) with the scenario's entry for it
+    merged over: the program as the scenario sees it, before validation."""
+    return deep_merge(program, program_override(pid, override))
+
+
 def read_rulebook(scenario: Scenario, source: YamlSource) -> tuple[dict[str, Any], str]:
     """The rulebook file the scenario names, as read (and its path), for build_rulebook."""
     return _read_rulebook(scenario.rulebook, source.file.parent, source)
@@ -202,7 +227,7 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
     programs_raw = raw.get("programs")
     if not isinstance(programs_raw, dict) or not programs_raw:
         raise InputError.one(rb_file, "", "programs", "the rulebook defines no programs")
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     scen_file = str(source.file)
     chosen: dict[str, dict[str, Any]]
     if scenario.programs is None:
@@ -212,18 +237,20 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
         for pid, override in scenario.programs.items():
             path = ("programs", pid)
             if pid not in programs_raw:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}",
-                                        f"unknown program (rulebook has {sorted(programs_raw)})"))
+                problems.append(InputProblem(
+                    scen_file, source.where(path), f"programs.{pid}",
+                    f"unknown program (rulebook has {sorted(programs_raw)})"))
                 continue
             try:
                 chosen[pid] = _program_override(pid, _decimals(override))
             except TypeError as exc:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}", str(exc)))
+                problems.append(InputProblem(scen_file, source.where(path), f"programs.{pid}",
+                                             str(exc)))
     fee_groups = dict(raw.get("fee_groups") or {})
     for group, over in scenario.fees.items():
         if group not in fee_groups:
-            problems.append(Problem(scen_file, source.where(("fees", group)), f"fees.{group}",
-                                    f"unknown fee group (rulebook has {sorted(fee_groups)})"))
+            problems.append(InputProblem(scen_file, source.where(("fees", group)), f"fees.{group}",
+                                         f"unknown fee group (rulebook has {sorted(fee_groups)})"))
             continue
         fee_groups[group] = deep_merge(fee_groups[group] or {}, {"cap": over.cap})
     merged = {pid: deep_merge(programs_raw[pid], over) for pid, over in chosen.items()}
@@ -237,17 +264,17 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
             from_scenario = len(loc) >= 2 and loc[0] == "programs" and scenario.programs is not None
             where_file = scen_file if from_scenario and source.line_of(loc) else rb_file
             where = source.where(loc) if where_file == scen_file else ""
-            problems.append(Problem(where_file, where, dotted, err["msg"]))
+            problems.append(InputProblem(where_file, where, dotted, err["msg"]))
     if problems:
         raise InputError(problems)
     rulebook = rulebook.model_copy(update={
         "programs": {pid: p for pid, p in rulebook.programs.items() if p.enabled}})
     for pid in scenario.constraints.max_skus:
         if pid not in rulebook.programs:
-            problems.append(Problem(scen_file, source.where(("constraints", "max_skus", pid)),
-                                    f"constraints.max_skus.{pid}",
-                                    "not a program in scope "
-                                    f"(in scope: {sorted(rulebook.programs)})"))
+            problems.append(InputProblem(scen_file, source.where(("constraints", "max_skus", pid)),
+                                         f"constraints.max_skus.{pid}",
+                                         "not a program in scope "
+                                         f"(in scope: {sorted(rulebook.programs)})"))
     if problems:
         raise InputError(problems)
     return rulebook

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,8 +55,10 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def sweep_json(name: str, axes: Sequence[Axis], programs: Sequence[str],
                points: Sequence[PointRecord],
-               breakeven: tuple[str, dict[str, Decimal | None]] | None) -> str:
-    """The shape `enroll-opt report` reads (yuan; values as floats)."""
+               breakeven: tuple[str, dict[str, Decimal | None]] | None,
+               program_names: Mapping[str, str]) -> str:
+    """The shape `enroll-opt report` reads (yuan; values as floats). `program_names` (id ->
+    Chinese name, from the rulebook) is written for the report, which reads no rulebook."""
     doc: dict[str, Any] = {
         "scenario": name,
         "axes": [{"path": a.path, "values": [float(v) for v in a.values]} for a in axes],
@@ -77,6 +79,7 @@ def sweep_json(name: str, axes: Sequence[Axis], programs: Sequence[str],
             "path": breakeven[0],
             "programs": {pid: (None if v is None else float(v))
                          for pid, v in breakeven[1].items()}},
+        "program_names": {pid: program_names.get(pid, "") for pid in programs},
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 

@@ -25,16 +25,11 @@ import pytest
 
 from optimizer.load.types import MONEY_COLUMNS, Catalogue, Scenario, YamlSource
 from optimizer.plan.writer import build_tables, csv_fields, fraction_text, write_outputs
-from optimizer.rules.eligibility import (
-    TEXT,
-    eval_merchant_rule,
-    evaluate_rules,
-    fixed_text,
-    merchant_context,
-)
+from optimizer.rules.eligibility import eval_merchant_rule, evaluate_rules, merchant_context
 from optimizer.rules.rulebook import Rule, Rulebook, build_rulebook
 from optimizer.score.problem import Problem, build_problem
 from optimizer.solve import Result, SolveStats
+from optimizer.text import TEXT, fixed_text
 
 # ---------------------------------------------------------------- the per-row reference
 

@@ -17,6 +17,9 @@ and the global constraints of the scenario bind:
 - daily_units lognormal (median ~2, a few hundreds), falling with price; stock = a base plus
   demand x days of cover, with ~12 % tight SKUs (a few days of cover);
 - booleans and scores with pass rates of roughly 70-95 % per rule.
+
+A library below the command line: `python -m optimizer.generate` is `__main__.py` beside it, an
+entry point of the CLI (this module imports nothing of it).
 """
 
 from __future__ import annotations
@@ -345,13 +348,3 @@ def generate(n_skus: int, n_offers: int | None, seed: int, outdir: Path, *,
         tmp_scn.unlink(missing_ok=True)
     return scenario
 
-
-def _main(argv: list[str] | None = None) -> None:
-    """`python -m optimizer.generate ...` is `enroll-opt generate ...`."""
-    from optimizer.cli import generate_command
-
-    generate_command.main(args=argv, prog_name="python -m optimizer.generate")
-
-
-if __name__ == "__main__":
-    _main()

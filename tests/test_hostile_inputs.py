@@ -6,8 +6,14 @@ nothing, prints no traceback, no numpy warning and no "nan". The whole file runs
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 import re
+import signal
+import socketserver
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -21,6 +27,8 @@ from click.testing import CliRunner, Result
 
 from optimizer.cli import main
 from optimizer.load.files import LIMITS
+from optimizer.sweep import execute
+from optimizer.sweep.execute import cap_workers
 
 SCENARIO = "name: t\ncatalogue: catalogue.csv\n"
 HEADER = "sku_id,offer_id,category,market_price,min_price_30d,unit_cost,stock,daily_units"
@@ -315,3 +323,141 @@ def _unblock(fifo: Path) -> None:
     except OSError:
         return  # no reader: nothing is stuck
     os.close(fd)
+
+
+# ---------------------------------------------------------------- sweep workers and schedulers
+
+BAGS = Path(__file__).resolve().parents[1] / "scenarios" / "packaging-bags" / "scenario.yaml"
+BUDGET = "constraints.discount_budget"
+
+
+def _children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that never comes, in a container, is not)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "term"])
+def test_sweep_workers_end_when_the_sweep_is_killed(tmp_path: Path, sig: signal.Signals) -> None:
+    """Issue 19: after kill -9 or SIGTERM of `sweep`, its workers (~300 MB each) lived on and
+    kept stdout open, so `sweep ... | cat` never ended. They now die with their parent."""
+    sweep = subprocess.Popen(
+        [sys.executable, "-c", "from optimizer.cli import main; main()", "sweep", str(BAGS),
+         "--set", f"{BUDGET}=20000:60000:41", "--workers", "2", "-o", str(tmp_path / "out")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert sweep.stderr is not None and sweep.stdout is not None
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 40
+        for line in sweep.stderr:  # workers are up once a point is done
+            if b"point " in line or time.monotonic() > deadline:
+                break
+        workers = [p for p in _children(sweep.pid) if _alive(p)]
+        assert len(workers) >= 2, f"expected worker processes, found {workers}"
+        sweep.send_signal(sig)
+        sweep.wait(10)
+        gone_by = time.monotonic() + 5
+        while any(_alive(p) for p in workers) and time.monotonic() < gone_by:
+            time.sleep(0.1)
+        assert not [p for p in workers if _alive(p)], "workers outlived the sweep"
+        ended: list[bytes] = []
+        reader = threading.Thread(target=lambda: ended.append(sweep.stdout.read()), daemon=True)
+        reader.start()
+        reader.join(5)
+        assert ended, "the sweep's stdout is still held open (sweep | cat would not end)"
+    finally:
+        for p in {*workers, *_children(sweep.pid), sweep.pid}:  # only what this test started
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)
+        sweep.wait()
+
+
+def test_workers_are_capped_by_points_and_cpus(tmp_path: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    cpus = os.cpu_count() or 1
+    assert cap_workers(10_000, 64) == min(cpus, 64)
+    assert cap_workers(10_000, 1) == 1
+    assert cap_workers(None, 3) == min(cpus, 3)
+    assert cap_workers(1, 64) == 1
+    result = CliRunner().invoke(main, ["sweep", str(BAGS), "--set", f"{BUDGET}=20000:60000:2",
+                                       "--workers", "10000", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert f"--workers 10000: using {min(cpus, 2)}" in result.output
+
+
+class _Http(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _server_sending(banner: bytes) -> socketserver.TCPServer:
+    class Banner(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(banner)
+            time.sleep(2)
+
+    return socketserver.TCPServer(("127.0.0.1", 0), Banner)
+
+
+@pytest.mark.parametrize(("server", "expect"), [
+    ("http", "nothing came back within 1 s"),
+    ("ssh", "not a Dask handshake"),
+    ("http-bytes", "not a Dask handshake"),
+])
+def test_a_scheduler_that_is_not_dask_is_refused_in_bounded_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server: str, expect: str) -> None:
+    """Issue 19: an HTTP server as --scheduler gave MemoryError (3.07 EiB), a 60 s hang and a
+    traceback, or minutes of silence. Loopback only."""
+    monkeypatch.setattr(execute, "CONNECT_SECONDS", 1)
+    srv: socketserver.TCPServer
+    if server == "http":
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Http)
+    else:
+        srv = _server_sending(b"SSH-2.0-OpenSSH_9.6\r\n" if server == "ssh"
+                              else b"HTTP/1.0 400 Bad Request\r\n\r\n")
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        address = f"tcp://127.0.0.1:{srv.server_address[1]}"
+        t = time.perf_counter()
+        result = CliRunner().invoke(main, ["sweep", str(BAGS), "--set", f"{BUDGET}=20000:60000:2",
+                                           "--scheduler", address, "-o", str(tmp_path / "out")])
+        took = time.perf_counter() - t
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert result.exit_code == 2, result.output
+    assert f"--scheduler: no Dask scheduler at {address}" in result.output
+    assert expect in result.output
+    assert "Traceback" not in result.output and "MemoryError" not in result.output
+    assert took < 10
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scheduler_address_of_another_protocol_is_refused(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["sweep", str(BAGS), "--set", f"{BUDGET}=20000:60000:2",
+                                       "--scheduler", "http://127.0.0.1:8786",
+                                       "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "http:// is not a Dask protocol" in result.output
+    assert "Traceback" not in result.output

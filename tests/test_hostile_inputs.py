@@ -461,3 +461,39 @@ def test_a_scheduler_address_of_another_protocol_is_refused(tmp_path: Path) -> N
     assert result.exit_code == 2, result.output
     assert "http:// is not a Dask protocol" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_real_dask_scheduler_passes_the_probe() -> None:
+    """Without this, the probe could refuse everything and the cases above still pass."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        execute.probe_scheduler(cluster.scheduler_address, seconds=5)
+
+
+# ---------------------------------------------------------------- formula injection
+
+
+def test_ids_that_excel_reads_as_formulas_are_kept_and_warned_about_once(tmp_path: Path) -> None:
+    """Issue 19 item 16: ids are written raw (scripts join on them), the merchant is told once
+    on stderr, pointing to plan.xlsx where every id is text."""
+    ids = ["=1+1", "@SUM(1)", "+86", "-7"]
+    folder = _case(tmp_path, catalogue="\n".join(
+        [HEADER, *(f"{i},O{k},consumer,19.99,18.50,7.00,300,2.5" for k, i in enumerate(ids))])
+        + "\n")
+    result = _solve(folder)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "would read them as formulas" in line]
+    assert len(warned) == 1, result.output
+    assert "catalogue.csv" in warned[0] and "4 sku_id" in warned[0] and "plan.xlsx" in warned[0]
+    written = {line.split(",")[0] for f in ("plan.csv", "excluded.csv")
+               for line in (folder / "out" / f).read_text(encoding="utf-8").splitlines()[1:]}
+    assert written <= set(ids) and written, written  # exactly as given: no quote, no prefix
+
+
+def test_ordinary_ids_bring_no_formula_warning(tmp_path: Path) -> None:
+    folder = _case(tmp_path)
+    result = _solve(folder)
+    assert result.exit_code == 0, result.output
+    assert "formulas" not in result.output

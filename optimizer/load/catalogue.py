@@ -681,6 +681,7 @@ def _validate(t: _Table) -> Catalogue:
         raise InputError(problems)
 
     _warn_above_market(t, out)
+    _warn_formula_ids(t, out)
     return Catalogue(path=Path(t.file), line=t.lines, **out)
 
 
@@ -700,6 +701,27 @@ def _warn_above_market(t: _Table, out: dict[str, Any]) -> None:
         sample = ", ".join(f"{out['sku_id'][i]} ({t.unit} {t.lines[i]})" for i in above[:5])
         log.warning("%s: %d SKU(s) have min_price_30d above market_price, e.g. %s",
                     t.file, above.size, sample)
+
+
+FORMULA_START = r"^[=+\-@\t\r]"  # what Excel (and LibreOffice) read as a formula's start
+
+
+def _warn_formula_ids(t: _Table, out: dict[str, Any]) -> None:
+    """Ids are written to plan.csv and excluded.csv exactly as given (scripts join on them), so
+    an id like `=HYPERLINK(...)` would be a formula to a merchant who opens the CSV in Excel.
+    Say so once, with the way to open the plan safely (plan.xlsx stores every id as text)."""
+    found = []
+    for col in ("sku_id", "offer_id"):
+        hit = np.flatnonzero(_np_bool(pc.match_substring_regex(
+            pa.array(out[col], pa.string()), FORMULA_START)))
+        if hit.size:
+            i = int(hit[0])
+            found.append(f"{hit.size} {col} (e.g. {out[col][i]!r}, {t.unit} {int(t.lines[i])})")
+    if found:
+        log.warning("%s: ids that begin with =, +, - or @: %s. A spreadsheet opening plan.csv "
+                    "or excluded.csv would read them as formulas; open plan.xlsx instead "
+                    "(solve --xlsx: ids stored as text), or import the CSV with the id columns "
+                    "as text", t.file, "; ".join(found))
 
 
 def load_catalogue(path: Path) -> Catalogue:

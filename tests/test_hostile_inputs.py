@@ -231,6 +231,10 @@ def test_a_copy_of_the_builtin_rulebook_is_accepted(tmp_path: Path) -> None:
     ("programs:\n  offsite: {horizon_days: 1.0e+308}\n", 4, "programs.offsite.horizon_days",
      "3660"),
     ("programs:\n  offsite: {elasticity: 1.0e+308}\n", 4, "programs.offsite.elasticity", "10"),
+    ("programs:\n  offsite: {price_caps: {market_price: {ratio: 1.0e+308}}}\n", 4,
+     "programs.offsite.price_caps.market_price.ratio", "less than or equal to 10"),
+    ("programs:\n  offsite: {price_caps: {market_price: {ratio: 0.123456789012345}}}\n", 4,
+     "programs.offsite.price_caps.market_price.ratio", "more than 4 decimals"),
 ])
 def test_extreme_scenario_numbers_are_refused_with_their_line(
         tmp_path: Path, yaml_text: str, line: int, field: str, expect: str) -> None:

@@ -11,7 +11,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optimizer.load.errors import InputError, Problem
 from optimizer.load.scenario import read_yaml_mapping
@@ -20,6 +27,7 @@ from optimizer.load.types import MAX_DAYS, MAX_ELASTICITY, Scenario, YamlSource
 DATA_DIR = Path(__file__).parent / "data"
 
 MAX_DEMAND_MULTIPLIER = 1000.0  # with MAX_DAYS and MAX_ELASTICITY: demand stays finite
+MAX_CAP_RATIO = 10  # a program without a cap stops at 10 x the market price anyway
 
 Op = Literal[">=", "<=", "<", ">", "==", "!=", "in", "not_in"]
 
@@ -57,8 +65,18 @@ class PriceCap(_Strict):
 
     field: Literal["market_price", "min_price_30d", "unit_cost"] = Field(
         ..., description="The catalogue price the cap is relative to")
-    ratio: Decimal = Field(..., gt=0, description="The cap is ratio * field")
+    ratio: Decimal = Field(..., gt=0, le=MAX_CAP_RATIO,
+                           description="The cap is ratio * field (at most 10, 4 decimals)")
     strict: bool = Field(..., description="true: price < ratio * field; false: price <= it")
+
+    @field_validator("ratio")
+    @classmethod
+    def _few_decimals(cls, value: Decimal) -> Decimal:
+        """Caps are computed exactly in int64 (ratio's numerator x price in fen): 1e308 or
+        0.123456789012345 would overflow it, so a ratio has at most 4 decimals."""
+        if value.is_finite() and value != value.quantize(Decimal("0.0001")):
+            raise ValueError(f"more than 4 decimals: {value}")
+        return value
 
 
 class FeeItem(_Strict):

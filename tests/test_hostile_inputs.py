@@ -501,3 +501,37 @@ def test_ordinary_ids_bring_no_formula_warning(tmp_path: Path) -> None:
     result = _solve(folder)
     assert result.exit_code == 0, result.output
     assert "formulas" not in result.output
+
+
+# ---------------------------------------------------------------- a folder given to `report`
+
+
+@unix_only
+@pytest.mark.parametrize(("name", "target", "expect"), [
+    ("summary.json", "/dev/zero", "no summary.json or sweep.json here"),  # not a file: unread
+    ("summary.json", "fifo", "no summary.json or sweep.json here"),
+    ("plan.csv", "/dev/urandom", "character device"),
+    ("excluded.csv", "fifo", "named pipe (FIFO)"),
+])
+def test_report_refuses_output_files_that_are_not_files(tmp_path: Path, name: str, target: str,
+                                                        expect: str) -> None:
+    folder = _case(tmp_path)
+    assert _solve(folder).exit_code == 0
+    out = folder / "out"
+    (out / name).unlink()
+    if target == "fifo":
+        os.mkfifo(out / name)
+    else:
+        (out / name).symlink_to(target)
+    done: list[Result] = []
+    worker = threading.Thread(
+        target=lambda: done.append(CliRunner().invoke(main, ["report", str(out)])), daemon=True)
+    worker.start()
+    worker.join(20)
+    if target == "fifo":
+        _unblock(out / name)
+    assert not worker.is_alive(), "report hung on a read"
+    result = done[0]
+    assert result.exit_code == 2, result.output
+    assert name in result.output and expect in result.output, result.output
+    assert not (out / "report.html").exists()

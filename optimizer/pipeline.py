@@ -41,10 +41,15 @@ class Outcome:
         return self.result.status
 
 
+FOLDER_NAME_BYTES = 100  # file systems allow 255; room for "-sweep" and the ".<name>.<tmp>" folder
+
+
 def safe_folder_name(name: str) -> str:
-    """The scenario name as one folder name: no separators, no '..', never empty."""
+    """The scenario name as one folder name: no separators, no '..', never empty, at most
+    FOLDER_NAME_BYTES of UTF-8 (a longer name is cut at a character boundary: README)."""
     cleaned = re.sub(r"[\\/:\x00]+", "_", name.strip()).strip(". ")
-    return cleaned or "scenario"
+    cut = cleaned.encode("utf-8")[:FOLDER_NAME_BYTES].decode("utf-8", "ignore").strip(". ")
+    return cut or "scenario"
 
 
 def max_gmv_bound(pb: Problem) -> float:

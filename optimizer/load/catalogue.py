@@ -24,12 +24,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from optimizer.load.errors import InputError, InputProblem, read_input
+from optimizer.load.errors import InputError, InputProblem
+from optimizer.load.files import open_input, read_input
 from optimizer.load.types import (
     BOOL_COLUMNS,
     CATALOGUE_SUFFIXES,
     FLOAT_COLUMNS,
     INT_COLUMNS,
+    MAX_COUNT,
+    MAX_ELASTICITY,
     MONEY_COLUMNS,
     OPTIONAL_DEFAULTS,
     REQUIRED_COLUMNS,
@@ -46,6 +49,8 @@ MAX_PROBLEMS = 300  # problems raised at most (the CLI shows the first 50 and co
 PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
 MAX_YUAN_DIGITS = 12  # 10^12 yuan = 10^14 fen: far from int64's limit, far above any price
 MAX_INT_DIGITS = 15
+MAX_COLUMNS = 1_000  # the SPEC has 20; more is not a catalogue (10M columns: 9 GB in Arrow)
+MAX_HEADER_CHARS = 64 * 1024  # a header line longer than this is not a catalogue's either
 DISTINCT_MIN_ROWS = 10_000  # below this, parsing every cell is already instant
 
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, *(c for c in OPTIONAL_DEFAULTS if c not in REQUIRED_COLUMNS))
@@ -58,23 +63,25 @@ _YUAN = rf"^-?\d{{1,{MAX_YUAN_DIGITS}}}(?:\.\d{{1,2}}0{{0,6}})?$"
 _INT = rf"^-?\d{{1,{MAX_INT_DIGITS}}}(?:\.0{{1,6}})?$"
 _FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
-# (lower bound, lower inclusive, upper bound, upper inclusive) per numeric column
+_LIMITS = (MAX_COUNT, MAX_ELASTICITY)  # upper bounds that keep numbers finite, not scales
+# (lower bound, lower inclusive, upper bound, upper inclusive) per numeric column; the upper
+# bounds keep every product finite (types.MAX_*); money is below 10^12 yuan by its digits
 _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "market_price": (0, False, None, False),
     "min_price_30d": (0, False, None, False),
     "unit_cost": (0, True, None, False),
     "shipping_cost": (0, True, None, False),
-    "stock": (0, True, None, False),
-    "ship_hours": (0, True, None, False),
-    "moq": (1, True, None, False),
-    "listed_days": (0, True, None, False),
-    "sales_last_month": (0, True, None, False),
-    "daily_units": (0, True, None, False),
+    "stock": (0, True, MAX_COUNT, True),
+    "ship_hours": (0, True, MAX_COUNT, True),
+    "moq": (1, True, MAX_COUNT, True),
+    "listed_days": (0, True, MAX_COUNT, True),
+    "sales_last_month": (0, True, MAX_COUNT, True),
+    "daily_units": (0, True, MAX_COUNT, True),
     "growth_score": (0, True, 100, True),
     "pickup_rate_48h": (0, True, 1, True),
     "experience_score": (0, True, 5, True),
     "dispute_score": (0, True, 5, True),
-    "elasticity": (0, False, None, False),
+    "elasticity": (0, False, MAX_ELASTICITY, True),
 }
 
 
@@ -211,6 +218,9 @@ def _read_csv(path: Path) -> _Table:
     if not header_text.strip():
         raise InputError.one(file, "", "", "empty file; expected a header line "
                              f"({','.join(REQUIRED_COLUMNS)}) and one line per SKU")
+    if len(header_text) > MAX_HEADER_CHARS or header_text.count(",") >= MAX_COLUMNS:
+        raise InputError.one(file, f"line {h + 1}", "", _too_many_columns(
+            header_text.count(",") + 1, len(header_text)))
     names = [name.strip() for name in next(csv.reader([header_text]))]
     header = f"line {h + 1}"
     record_lines = filled[k:]
@@ -235,6 +245,12 @@ def _read_csv(path: Path) -> _Table:
             return _with_ragged(table, ragged, names, record_lines, file)
     # Rare path (values with line breaks, or Arrow gave up): the csv module knows every line.
     return _read_csv_slowly(bytes(view[body_start:]).decode("utf-8"), h + 2, names, file)
+
+
+def _too_many_columns(ncol: int, chars: int = 0) -> str:
+    size = f", {chars:,} characters" if chars > MAX_HEADER_CHARS else ""
+    return (f"the header has {ncol:,} columns{size}; a catalogue has at most "
+            f"{MAX_COLUMNS:,} (the SPEC's {len(KNOWN_COLUMNS)} and others, which are ignored)")
 
 
 def _arrow_read(body: pa.Buffer, ncol: int, quoted: bool, *, threads: bool,
@@ -345,14 +361,15 @@ def _header_problems(names: list[str], file: str, where: str) -> list[InputProbl
 
 def _read_parquet(path: Path) -> _Table:
     file = str(path)
-    if not path.exists():
-        raise InputError.one(file, "", "", "catalogue file not found")
-    if path.is_dir():
-        raise InputError.one(file, "", "", "is a folder, not a catalogue file")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError.one(file, "", "", f"cannot read as Parquet: {exc}") from None
+    with open_input(path, "catalogue") as fh:
+        try:
+            parquet = pq.ParquetFile(fh)
+            ncol = parquet.metadata.num_columns
+            if ncol > MAX_COLUMNS:
+                raise InputError.one(file, "", "", _too_many_columns(ncol))
+            table = parquet.read()
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError.one(file, "", "", f"cannot read as Parquet: {exc}") from None
     names = [str(n).strip() for n in table.column_names]
     problems = _header_problems(names, file, "")
     if problems:
@@ -553,16 +570,25 @@ def _range_message(column: str) -> str:
     lo, lo_incl, hi, _ = _RANGES[column]
     if hi is None:
         return f"must be {'>=' if lo_incl else '>'} {lo:g}"
+    if hi in _LIMITS:  # an upper limit is checked on its own (_limit_message)
+        return f"must be {'>=' if lo_incl else '>'} {lo:g}"
     return f"must be {'' if lo_incl else 'above '}{lo:g} to {hi:g}"
 
 
-def _range_ok(column: str, values: npt.NDArray[Any]) -> Mask:
+def _limit_message(column: str) -> str:
+    hi = _RANGES[column][2]
+    return f"must be at most {int(hi or 0):,} (README: Limits on inputs)"
+
+
+def _range_ok(column: str, values: npt.NDArray[Any]) -> tuple[Mask, Mask]:
+    """(within the range, below its upper bound): the second is all True without one."""
     lo, lo_incl, hi, hi_incl = _RANGES[column]
     scale = 100 if column in MONEY_COLUMNS else 1
     ok = values >= lo * scale if lo_incl else values > lo * scale
+    below = np.ones(values.shape, dtype=bool)
     if hi is not None:
-        ok &= values <= hi * scale if hi_incl else values < hi * scale
-    return np.asarray(ok, dtype=bool)
+        below = values <= hi * scale if hi_incl else values < hi * scale
+    return np.asarray(ok & below, dtype=bool), np.asarray(below, dtype=bool)
 
 
 def _problem_order(p: InputProblem) -> tuple[int, int]:
@@ -619,7 +645,12 @@ def _validate(t: _Table) -> Catalogue:
             issues.add(col, parsed.unreadable, _after_value(f" {_SYNTAX[kind]}"))
             good = ~parsed.empty & ~parsed.unreadable
             if col in _RANGES:
-                bad = good & ~_range_ok(col, parsed.values)
+                ok, below = _range_ok(col, parsed.values)
+                if _RANGES[col][2] in _LIMITS:
+                    issues.add(col, good & ~below, _after_value(f": {col} {_limit_message(col)}"))
+                    bad = good & below & ~ok
+                else:
+                    bad = good & ~ok
                 issues.add(col, bad, _after_value(f": {col} {_range_message(col)}"))
             values = parsed.values.astype(dtype)
             if not required:
@@ -651,6 +682,7 @@ def _validate(t: _Table) -> Catalogue:
         raise InputError(problems)
 
     _warn_above_market(t, out)
+    _warn_formula_ids(t, out)
     return Catalogue(path=Path(t.file), line=t.lines, **out)
 
 
@@ -670,6 +702,27 @@ def _warn_above_market(t: _Table, out: dict[str, Any]) -> None:
         sample = ", ".join(f"{out['sku_id'][i]} ({t.unit} {t.lines[i]})" for i in above[:5])
         log.warning("%s: %d SKU(s) have min_price_30d above market_price, e.g. %s",
                     t.file, above.size, sample)
+
+
+FORMULA_START = r"^[=+\-@\t\r]"  # what Excel (and LibreOffice) read as a formula's start
+
+
+def _warn_formula_ids(t: _Table, out: dict[str, Any]) -> None:
+    """Ids are written to plan.csv and excluded.csv exactly as given (scripts join on them), so
+    an id like `=HYPERLINK(...)` would be a formula to a merchant who opens the CSV in Excel.
+    Say so once, with the way to open the plan safely (plan.xlsx stores every id as text)."""
+    found = []
+    for col in ("sku_id", "offer_id"):
+        hit = np.flatnonzero(_np_bool(pc.match_substring_regex(
+            pa.array(out[col], pa.string()), FORMULA_START)))
+        if hit.size:
+            i = int(hit[0])
+            found.append(f"{hit.size} {col} (e.g. {out[col][i]!r}, {t.unit} {int(t.lines[i])})")
+    if found:
+        log.warning("%s: ids that begin with =, +, - or @: %s. A spreadsheet opening plan.csv "
+                    "or excluded.csv would read them as formulas; open plan.xlsx instead "
+                    "(solve --xlsx: ids stored as text), or import the CSV with the id columns "
+                    "as text", t.file, "; ".join(found))
 
 
 def load_catalogue(path: Path) -> Catalogue:

@@ -24,20 +24,6 @@ class InputProblem:
         return ", ".join(parts) + f": {self.message}"
 
 
-def read_input(path: Path, what: str, limit: int | None = None) -> bytes:
-    """The bytes of a user's file (at most limit + 1 of them), or InputError naming the file."""
-    file = str(path)
-    try:
-        with path.open("rb") as fh:
-            return fh.read(-1 if limit is None else limit + 1)
-    except FileNotFoundError:
-        raise InputError.one(file, "", "", f"{what} file not found") from None
-    except IsADirectoryError:
-        raise InputError.one(file, "", "", f"is a folder, not a {what} file") from None
-    except OSError as exc:
-        raise InputError.one(file, "", "", f"cannot read: {exc.strerror or exc}") from None
-
-
 class InputError(Exception):
     """Invalid input (exit code 2). Carries every problem found, not just the first."""
 

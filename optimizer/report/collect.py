@@ -12,12 +12,13 @@ program_names), never from a rulebook: a folder written before sweep.json kept t
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
 from optimizer.load.errors import InputProblem
+from optimizer.load.files import open_input, read_input
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -127,9 +129,7 @@ class Sweep(_Model):
 
 def _json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError.one(path, "", "", f"cannot read: {exc.strerror or exc}") from None
+        text = read_input(path, "solve or sweep output", JSON_LIMIT).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError.one(path, "", "", "not UTF-8 text") from None
     try:
@@ -147,13 +147,21 @@ def _validated(path: Path, model: type[M]) -> M:
                           for e in exc.errors()]) from None
 
 
+JSON_LIMIT = 1024 * 1024 * 1024  # summary.json / sweep.json: a few MB even for big runs
+
+
+def _open(path: Path) -> BinaryIO:
+    """An output-folder CSV, if it is a regular file (a link to /dev/zero or a FIFO in a folder
+    given to `report` is refused unread, as every input is); streamed, so no size limit."""
+    return open_input(path, "solve or sweep output", 1 << 62)
+
+
 def _header(path: Path) -> list[str]:
+    if not path.exists() and not path.is_symlink():
+        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)")
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with io.TextIOWrapper(_open(path), encoding="utf-8-sig", newline="") as fh:
             return next(csv.reader(fh), [])
-    except FileNotFoundError:
-        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)"
-                             ) from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError.one(path, "line 1", "", f"cannot read the header: {exc}") from None
 
@@ -168,9 +176,16 @@ def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType]
             raise InputError.one(path, "line 1", "", f"expected the columns {','.join(columns)}; "
                                  f"found {','.join(header) or 'none'}")
         log.info("%s: header %s read as %s (by position)", path, header, list(columns))
+    with _open(path) as fh:
+        yield from _arrow_batches(path, fh, columns, types, required)
+
+
+def _arrow_batches(path: Path, fh: BinaryIO, columns: tuple[str, ...],
+                   types: dict[str, pa.DataType], required: tuple[str, ...]
+                   ) -> Iterator[pa.RecordBatch]:
     try:
         reader = pacsv.open_csv(
-            path,
+            fh,
             read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=1,
                                            block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),

@@ -15,13 +15,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from optimizer.load.errors import InputError, InputProblem
-from optimizer.load.types import Scenario, YamlSource
+from optimizer.load.scenario import read_yaml_mapping
+from optimizer.load.types import MAX_DAYS, MAX_ELASTICITY, Scenario, YamlSource
 
 DATA_DIR = Path(__file__).parent / "data"
+
+MAX_DEMAND_MULTIPLIER = 1000.0  # with MAX_DAYS and MAX_ELASTICITY: demand stays finite
+MAX_CAP_RATIO = 10  # a program without a cap stops at 10 x the market price anyway
 
 Op = Literal[">=", "<=", "<", ">", "==", "!=", "in", "not_in"]
 
@@ -59,8 +69,18 @@ class PriceCap(_Strict):
 
     field: Literal["market_price", "min_price_30d", "unit_cost"] = Field(
         ..., description="The catalogue price the cap is relative to")
-    ratio: Decimal = Field(..., gt=0, description="The cap is ratio * field")
+    ratio: Decimal = Field(..., gt=0, le=MAX_CAP_RATIO,
+                           description="The cap is ratio * field (at most 10, 4 decimals)")
     strict: bool = Field(..., description="true: price < ratio * field; false: price <= it")
+
+    @field_validator("ratio")
+    @classmethod
+    def _few_decimals(cls, value: Decimal) -> Decimal:
+        """Caps are computed exactly in int64 (ratio's numerator x price in fen): 1e308 or
+        0.123456789012345 would overflow it, so a ratio has at most 4 decimals."""
+        if value.is_finite() and value != value.quantize(Decimal("0.0001")):
+            raise ValueError(f"more than 4 decimals: {value}")
+        return value
 
 
 class FeeItem(_Strict):
@@ -90,11 +110,13 @@ class Program(_Strict):
     selection: Literal["sku", "offer"] = Field(
         ..., description="sku: each SKU on its own; offer: an offer's eligible SKUs enroll "
                          "all together or none")
-    horizon_days: float = Field(..., gt=0, description="Days the enrollment sells for")
+    horizon_days: float = Field(..., gt=0, le=MAX_DAYS, description="Days the enrollment sells for")
     demand_multiplier: float = Field(
-        ..., ge=0, description="Expected units a day = daily_units * this, at the market price")
-    elasticity: float = Field(..., gt=0, description="Price elasticity of demand when the "
-                                                     "catalogue has none for the SKU")
+        ..., ge=0, le=MAX_DEMAND_MULTIPLIER,
+        description="Expected units a day = daily_units * this, at the market price")
+    elasticity: float = Field(..., gt=0, le=MAX_ELASTICITY,
+                              description="Price elasticity of demand when the catalogue has "
+                                          "none for the SKU")
     exclusive_with: list[str] = Field(
         default_factory=list,
         description="Program ids no offer may share with this one (offer level)")
@@ -164,16 +186,12 @@ def _read_rulebook(ref: str, base_dir: Path, source: YamlSource) -> tuple[dict[s
     builtin = DATA_DIR / f"{ref}.yaml"
     path = builtin if builtin.is_file() and "/" not in ref else (base_dir / ref)
     where = source.where(("rulebook",))
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         names = sorted(p.stem for p in DATA_DIR.glob("*.yaml"))
         raise InputError.one(source.file, where, "rulebook",
                              f"{ref!r} is neither a built-in rulebook {names} nor a file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError.one(path, "", "", f"cannot read rulebook: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InputError.one(path, "", "", "a rulebook is a mapping with fee_groups and programs")
+    # The scenario file's guards (regular file, size, nesting, alias bombs, duplicate keys).
+    raw = read_yaml_mapping(path, "rulebook")
     return raw, str(path)
 
 

@@ -14,7 +14,6 @@ input raises InputError, nothing written (the CLI exits 2).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from optimizer.plan.writer import check_outdir
 from optimizer.prepare import load_inputs
 from optimizer.solve import NO_SOLUTION
 from optimizer.sweep.breakeven import fee_curves, program_breakeven, sku_breakeven
-from optimizer.sweep.execute import Done, Executor, Task, executor
+from optimizer.sweep.execute import Done, Executor, Task, cap_workers, executor
 from optimizer.sweep.files import breakeven_csv, sweep_csv, sweep_json, write_files
 from optimizer.sweep.grid import (
     Axis,
@@ -124,7 +123,7 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
     tasks = [Task(spec, None if parents[i] is None else f"grid-{parents[i]}")
              for i, spec in enumerate(specs)]
     prep = Prepared(catalogue, outcome)
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    n_workers = cap_workers(workers, len(specs))
     labels = {s.key: _label(axes, s.values) for s in specs}
 
     def done(out: PointOutput) -> None:

@@ -14,6 +14,7 @@ from typing import TypeVar
 import click
 
 from optimizer.load import InputError
+from optimizer.outdir import WriteError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
 
@@ -41,6 +42,9 @@ def _guarded(run: Callable[[], T]) -> T:
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except WriteError as exc:  # a full disk, a lost permission: the file named
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:
         log.debug("internal error", exc_info=True)
@@ -146,6 +150,9 @@ def _report(outdir: Path, after: str = "", fail: int = EXIT_INPUT) -> None:
         click.echo(write_report(outdir))
     except InputError as exc:
         click.echo(f"error: {after}cannot make the report\n{exc.render()}", err=True)
+        sys.exit(fail)
+    except WriteError as exc:
+        click.echo(f"error: {after}{exc}", err=True)
         sys.exit(fail)
     except OSError as exc:
         click.echo(f"error: {after}cannot write {outdir}/report.html: {exc.strerror or exc}",

@@ -280,14 +280,17 @@ def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
             names[pid] = p.name_zh
     order = list(summary.programs)
     extra = sorted((set(plan["programs"]) | set(excluded["by_program"])) - set(order))
+    # solve writes the three files from one plan: when they disagree, they are two runs' files
     if extra:
-        log.warning("%s: programs %s are in the CSV files but not in summary.json", outdir, extra)
+        raise InputError.one(outdir, "", "", f"programs {', '.join(extra)} are in the CSV files "
+                             f"but not in {SUMMARY}: the files are not one run's; solve again")
     programs = {pid: p.model_dump(exclude={"name_zh"}) for pid, p in summary.programs.items()}
     mismatch = [pid for pid, p in summary.programs.items()
                 if plan["programs"].get(pid, {}).get("rows", 0) != p.enrolled_skus]
     if mismatch:
-        log.warning("%s: plan.csv rows differ from summary.json enrolled_skus for %s",
-                    outdir, mismatch)
+        raise InputError.one(outdir / PLAN, "", "", f"its rows differ from {SUMMARY}'s "
+                             f"enrolled_skus for {', '.join(mismatch)}: the files are not one "
+                             "run's; solve again")
     prices = summary.price_vs_market
     if prices is not None:
         bins = len(prices.edges) - 1

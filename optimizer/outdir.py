@@ -324,6 +324,9 @@ class Staging:
             raise WriteError(self.outdir / name, exc) from exc
         try:
             yield fh
+        except OSError as exc:  # a full disk while writing: named as the user knows the file
+            fh.close()
+            raise WriteError(self.outdir / name, exc) from exc
         except BaseException:
             fh.close()
             raise

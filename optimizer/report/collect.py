@@ -271,6 +271,15 @@ def aggregate_excluded(path: Path) -> dict[str, Any]:
             "by_program": by_program}
 
 
+def _agrees(plan: dict[str, Any], pid: str, p: ProgramSummary) -> bool:
+    """Whether plan.csv's rows of a program add up to what summary.json says of it: the same
+    count, and sums within the rounding of each row (2 decimals for money)."""
+    got = plan["programs"].get(pid, {"rows": 0, "revenue": 0.0, "margin": 0.0})
+    slack = 0.005 * got["rows"] + 0.01
+    return (got["rows"] == p.enrolled_skus and abs(got["revenue"] - p.revenue) <= slack
+            and abs(got["margin"] - p.margin) <= slack)
+
+
 def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     summary = _validated(outdir / SUMMARY, Summary)
     plan = aggregate_plan(outdir / PLAN)
@@ -285,12 +294,11 @@ def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
         raise InputError.one(outdir, "", "", f"programs {', '.join(extra)} are in the CSV files "
                              f"but not in {SUMMARY}: the files are not one run's; solve again")
     programs = {pid: p.model_dump(exclude={"name_zh"}) for pid, p in summary.programs.items()}
-    mismatch = [pid for pid, p in summary.programs.items()
-                if plan["programs"].get(pid, {}).get("rows", 0) != p.enrolled_skus]
+    mismatch = [pid for pid, p in summary.programs.items() if not _agrees(plan, pid, p)]
     if mismatch:
-        raise InputError.one(outdir / PLAN, "", "", f"its rows differ from {SUMMARY}'s "
-                             f"enrolled_skus for {', '.join(mismatch)}: the files are not one "
-                             "run's; solve again")
+        raise InputError.one(outdir / PLAN, "", "", f"its rows do not add up to {SUMMARY}'s "
+                             f"figures for {', '.join(mismatch)}: the files are not one run's; "
+                             "solve again")
     prices = summary.price_vs_market
     if prices is not None:
         bins = len(prices.edges) - 1

@@ -194,7 +194,9 @@ def test_large_folder_stays_small(tmp_path: Path) -> None:
         folder / "excluded.csv")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     for j, pid in enumerate(progs):  # as solve writes it: one run's files agree
-        summary["programs"][pid]["enrolled_skus"] = int((prog == j).sum())
+        summary["programs"][pid].update(enrolled_skus=int((prog == j).sum()),
+                                        revenue=round(9.99 * int((prog == j).sum()), 2),
+                                        margin=round(float(margin[prog == j].sum()), 2))
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     path = write_report(folder)
     data = embedded(path.read_text(encoding="utf-8"))["solve"]

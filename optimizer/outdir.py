@@ -67,7 +67,6 @@ PLAN_STATUSES = frozenset({"OPTIMAL", "FEASIBLE"})
 _LEGACY_SIBLING = r"\.{name}\.[a-z0-9_]{{8}}"
 _LEGACY_INSIDE = re.compile(r"\.report\.html\..+\.tmp|\.(catalogue\.(csv|parquet)|scenario\.yaml)"
                             r"\.tmp")
-_CHUNK = 1 << 20
 
 # Called with a label before every step that changes the disk (tests kill the writer there).
 _step_hook: Callable[[str], None] | None = None

@@ -31,11 +31,13 @@ from optimizer.load.types import Scenario
 from optimizer.outdir import (
     PLAN_STATUSES,
     Run,
-    check_outdir,
     output_set,
     read_run,
     strict_json,
     tidy,
+)
+from optimizer.outdir import (
+    check_outdir as check_outdir,  # the CLI commands check their -o here before solving
 )
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS, check_lang, headers
 from optimizer.plan.xlsx import write_xlsx
@@ -58,8 +60,6 @@ log = logging.getLogger(__name__)
 PRICE_CAP, EXCLUSIVE, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN"
 DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
 CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time
-
-__all__ = ["PlanTables", "Written", "build_tables", "check_outdir", "write_outputs"]
 
 
 def fraction_text(value: Fraction) -> str:

@@ -220,9 +220,10 @@ def _in_use(folder: Path) -> bool:
         os.close(fd)
 
 
-def _roll_forward(outdir: Path, commit: Path) -> None:
+def _roll_forward(outdir: Path, commit: Path) -> str:
     """Finish a commit: remove the stale files, move the staged ones in (the manifest last),
-    remove the commit folder. Each step can be repeated: a second kill is recovered too."""
+    remove the commit folder; returns the run's id. Each step can be repeated: a second kill is
+    recovered too."""
     journal = json.loads((commit / JOURNAL).read_text(encoding="utf-8"))
     for name in journal["remove"]:
         if (outdir / name).exists():
@@ -235,6 +236,20 @@ def _roll_forward(outdir: Path, commit: Path) -> None:
     _fsync_dir(outdir)
     _step("clear")
     shutil.rmtree(commit)
+    return str(journal["run"])
+
+
+def _finish_pending(outdir: Path) -> None:
+    """Roll forward a commit a killed run left cut short (called under the folder's lock)."""
+    for entry in sorted(outdir.iterdir()):
+        if not (entry.name.startswith(COMMIT) and entry.is_dir()):
+            continue
+        if (entry / JOURNAL).is_file():
+            run = _roll_forward(outdir, entry)
+            log.warning("%s: finished writing the files of run %s, cut short by a kill or a "
+                        "crash", outdir, run)
+        else:  # cannot happen (the journal is there before the rename): drop it
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def tidy(outdir: Path) -> list[str]:
@@ -244,16 +259,8 @@ def tidy(outdir: Path) -> list[str]:
     outdir = Path(outdir)
     done: list[str] = []
     with _locked(outdir):
-        entries = sorted(outdir.iterdir())
-        for entry in entries:
-            if entry.name.startswith(COMMIT) and entry.is_dir():
-                if (entry / JOURNAL).is_file():
-                    _roll_forward(outdir, entry)
-                    done.append(f"finished the interrupted commit of run "
-                                f"{entry.name[len(COMMIT):]}")
-                else:  # cannot happen (the journal is there before the rename): drop it
-                    shutil.rmtree(entry, ignore_errors=True)
-        for entry in entries:
+        _finish_pending(outdir)
+        for entry in sorted(outdir.iterdir()):
             if entry.name.startswith(STAGING) and entry.is_dir() and not _in_use(entry):
                 shutil.rmtree(entry, ignore_errors=True)
                 done.append(f"removed {entry.name}, left by a run that did not finish")
@@ -422,15 +429,6 @@ def _as_write_error(exc: OSError, outdir: Path, staging: Path | None, note: str)
         if staging is not None and path.parent == staging:
             path = outdir / path.name
     return WriteError(path, exc, note)
-
-
-def _finish_pending(outdir: Path) -> None:
-    """Roll forward a commit another run left cut short (called under the folder's lock)."""
-    for entry in sorted(outdir.iterdir()):
-        if entry.name.startswith(COMMIT) and (entry / JOURNAL).is_file():
-            _roll_forward(outdir, entry)
-            log.info("%s: finished the interrupted commit of run %s", outdir,
-                     entry.name[len(COMMIT):])
 
 
 def _commit(outdir: Path, staging: Staging, owned: frozenset[str], manifest: str | None,

@@ -160,6 +160,7 @@ def test_report_finishes_a_commit_cut_short_between_two_renames(cases: SimpleNam
 
     result = cli("report", str(out))
     assert result.exit_code == 0, result.output
+    assert "cut short by a kill or a crash" in result.stderr  # not silently
     for name in ("plan.csv", "excluded.csv"):  # the cut-short run, finished
         assert (out / name).read_bytes() == (reference / name).read_bytes()
     run = od.verified_run(out)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from optimizer.load import InputError
+from optimizer.outdir import WriteError
 
 if TYPE_CHECKING:
     from optimizer.sweep import SweepOutcome
@@ -47,6 +48,9 @@ def _guarded(run: Callable[[], T]) -> T:
         sys.exit(EXIT_INPUT)
     except KeyboardInterrupt:
         click.echo("interrupted; nothing written", err=True)
+        sys.exit(EXIT_INTERNAL)
+    except WriteError as exc:  # a full disk, a lost permission: the file named
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:
         log.debug("internal error", exc_info=True)
@@ -168,6 +172,9 @@ def _report(outdir: Path, after: str = "", fail: int = EXIT_INPUT) -> None:
         click.echo(write_report(outdir))
     except InputError as exc:
         click.echo(f"error: {after}cannot make the report\n{exc.render()}", err=True)
+        sys.exit(fail)
+    except WriteError as exc:
+        click.echo(f"error: {after}{exc}", err=True)
         sys.exit(fail)
     except OSError as exc:
         click.echo(f"error: {after}cannot write {outdir}/report.html: {exc.strerror or exc}",

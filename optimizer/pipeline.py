@@ -18,7 +18,7 @@ import numpy as np
 
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import check_lang
-from optimizer.plan.writer import PlanTables, build_tables, check_outdir, write_outputs
+from optimizer.plan.writer import PlanTables, Written, build_tables, check_outdir, write_outputs
 from optimizer.prepare import load_inputs
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem, build_problem
@@ -87,7 +87,7 @@ def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
 
 
 def human_summary(tables: PlanTables, result: Result, outdir: Path,
-                  extra_files: tuple[str, ...] = ()) -> str:
+                  extra_files: tuple[str, ...] = (), written: Written | None = None) -> str:
     s = tables.summary
     lines = [f"{s['name']}: {result.summary_line()}"]
     if result.status in (OPTIMAL, FEASIBLE):
@@ -100,8 +100,11 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path,
             lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
     if result.infeasible_reason:
         lines.append(result.infeasible_reason)
-    lines.append(", ".join((f"written: {outdir}/plan.csv", "excluded.csv", "summary.json",
-                            *extra_files)))
+    if written is not None and not written.new:
+        lines.append(f"nothing written: {outdir} keeps the plan of {written.describe()}")
+    else:
+        lines.append(", ".join((f"written: {outdir}/plan.csv", "excluded.csv", "summary.json",
+                                *extra_files)))
     return "\n".join(lines)
 
 
@@ -146,7 +149,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace
-    write_outputs(out, tables, xlsx=xlsx, lang=lang)
+    written = write_outputs(out, tables, xlsx=xlsx, lang=lang)
     phases["write"] = time.perf_counter() - t
-    text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else ())
+    text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else (), written)
     return Outcome(text, out, result, tables, phases)

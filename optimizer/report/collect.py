@@ -276,6 +276,15 @@ def aggregate_excluded(path: Path) -> dict[str, Any]:
             "by_program": by_program}
 
 
+def _agrees(plan: dict[str, Any], pid: str, p: ProgramSummary) -> bool:
+    """Whether plan.csv's rows of a program add up to what summary.json says of it: the same
+    count, and sums within the rounding of each row (2 decimals for money)."""
+    got = plan["programs"].get(pid, {"rows": 0, "revenue": 0.0, "margin": 0.0})
+    slack = 0.005 * got["rows"] + 0.01
+    return (got["rows"] == p.enrolled_skus and abs(got["revenue"] - p.revenue) <= slack
+            and abs(got["margin"] - p.margin) <= slack)
+
+
 def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     summary = _validated(outdir / SUMMARY, Summary)
     plan = aggregate_plan(outdir / PLAN)
@@ -285,14 +294,16 @@ def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
             names[pid] = p.name_zh
     order = list(summary.programs)
     extra = sorted((set(plan["programs"]) | set(excluded["by_program"])) - set(order))
+    # solve writes the three files from one plan: when they disagree, they are two runs' files
     if extra:
-        log.warning("%s: programs %s are in the CSV files but not in summary.json", outdir, extra)
+        raise InputError.one(outdir, "", "", f"programs {', '.join(extra)} are in the CSV files "
+                             f"but not in {SUMMARY}: the files are not one run's; solve again")
     programs = {pid: p.model_dump(exclude={"name_zh"}) for pid, p in summary.programs.items()}
-    mismatch = [pid for pid, p in summary.programs.items()
-                if plan["programs"].get(pid, {}).get("rows", 0) != p.enrolled_skus]
+    mismatch = [pid for pid, p in summary.programs.items() if not _agrees(plan, pid, p)]
     if mismatch:
-        log.warning("%s: plan.csv rows differ from summary.json enrolled_skus for %s",
-                    outdir, mismatch)
+        raise InputError.one(outdir / PLAN, "", "", f"its rows do not add up to {SUMMARY}'s "
+                             f"figures for {', '.join(mismatch)}: the files are not one run's; "
+                             "solve again")
     prices = summary.price_vs_market
     if prices is not None:
         bins = len(prices.edges) - 1

@@ -192,6 +192,12 @@ def test_large_folder_stays_small(tmp_path: Path) -> None:
         "sku_id": pa.array(np.char.add("X", np.arange(m).astype(str))), "program": progs[ep],
         "reason": reasons[er], "detail": pa.array(["rule, with a comma"] * m)}),
         folder / "excluded.csv")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    for j, pid in enumerate(progs):  # as solve writes it: one run's files agree
+        summary["programs"][pid].update(enrolled_skus=int((prog == j).sum()),
+                                        revenue=round(9.99 * int((prog == j).sum()), 2),
+                                        margin=round(float(margin[prog == j].sum()), 2))
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     path = write_report(folder)
     data = embedded(path.read_text(encoding="utf-8"))["solve"]
     assert data["plan"]["rows"] == n and data["enrolled_skus"] == n

@@ -183,4 +183,5 @@ def test_a_sweep_without_per_sku_removes_an_earlier_breakeven_csv(tmp_path: Path
     assert (out / "breakeven.csv").is_file()
     again = run_sweep(case, [f"{path}=0:0.2:3"], out, workers=1)
     assert sweep_exit_code(again) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "sweep.csv",
+                                                     "sweep.json"]

@@ -176,7 +176,8 @@ def test_cli_progress_and_summary(tiny_case: Path, tmp_path: Path) -> None:
                                       "-o", str(out), "--workers", "1", "-q"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert tiny_case.read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "sweep.csv",
+                                                     "sweep.json"]
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind
 
 

@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from optimizer import outdir as od
 from optimizer.cli import main
+from optimizer.load.types import MAX_YUAN
 from optimizer.pipeline import run_solve
 from optimizer.plan import writer
 from optimizer.plan.writer import write_outputs
@@ -281,19 +282,24 @@ def test_summary_json_is_strict_json(cases: SimpleNamespace, tmp_path: Path) -> 
 
 
 def test_a_huge_discount_budget_gives_strict_json(tmp_path: Path) -> None:
-    """discount_budget 1e308 gave 'bound nan' and a bare NaN in summary.json."""
-    case = write_case(tmp_path / "case", ROWS, constraints={"discount_budget": 1e308})
+    """discount_budget 1e308 gave 'bound nan' and a bare NaN in summary.json: now it is refused
+    (exit 2, README: Limits on inputs), and the largest budget allowed solves to strict JSON."""
+    case = write_case(tmp_path / "huge", ROWS, constraints={"discount_budget": 1e308})
+    assert cli("solve", str(case), "-o", str(tmp_path / "no")).exit_code == 2
+    assert not (tmp_path / "no").exists()
+    case = write_case(tmp_path / "case", ROWS, constraints={"discount_budget": int(MAX_YUAN)})
     result = cli("solve", str(case), "-o", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     doc = strict(tmp_path / "out" / "summary.json")
-    assert doc["constraints"]["discount_budget"]["limit"] == 1e308
+    assert doc["constraints"]["discount_budget"]["limit"] == float(MAX_YUAN)
+    assert math.isfinite(doc["bound"]) and math.isfinite(doc["gap"])
 
 
 def test_sweep_json_is_strict_json() -> None:
     axis = SimpleNamespace(path="price_step", values=(Decimal("0.01"),))
     point = PointRecord("grid-0", (Decimal("0.01"),), "FEASIBLE", math.nan, math.inf, math.nan,
                         0.5, {"offsite": ProgramFigures(1, 100, 50)})
-    doc = json.loads(sweep_json("s", [axis], ["offsite"], [point], None),  # type: ignore[list-item]
+    doc = json.loads(sweep_json("s", [axis], ["offsite"], [point], None, {}),  # type: ignore[list-item]
                      parse_constant=lambda name: pytest.fail(f"bare {name}"))
     assert doc["points"][0]["objective"] is None and doc["points"][0]["bound"] is None
     assert doc["points"][0]["gap"] is None

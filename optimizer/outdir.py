@@ -36,6 +36,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from optimizer.load.errors import InputError
+from optimizer.load.files import not_regular
 
 try:
     import fcntl
@@ -168,8 +170,13 @@ def run_problems(outdir: Path, run: Run, owned: frozenset[str] = OUTPUT_FILES,
         if name in skip:
             continue
         path = Path(outdir) / name
-        if not path.is_file():
+        try:
+            mode = path.stat().st_mode
+        except OSError:
             problems.append((name, f"missing: {run.describe()} wrote it"))
+            continue
+        if not stat.S_ISREG(mode):  # never opened: a FIFO would block, a device never end
+            problems.append((name, f"{not_regular(mode)}, not the file {run.describe()} wrote"))
         elif path.stat().st_size != size or _digest(path) != (size, sha):
             problems.append((name, f"not the file {run.describe()} wrote (its size or sha256 "
                                    "differs)"))

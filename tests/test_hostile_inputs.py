@@ -508,8 +508,8 @@ def test_ordinary_ids_bring_no_formula_warning(tmp_path: Path) -> None:
 
 @unix_only
 @pytest.mark.parametrize(("name", "target", "expect"), [
-    ("summary.json", "/dev/zero", "no summary.json or sweep.json here"),  # not a file: unread
-    ("summary.json", "fifo", "no summary.json or sweep.json here"),
+    ("summary.json", "/dev/zero", "character device"),  # not a file: never opened
+    ("summary.json", "fifo", "named pipe (FIFO)"),
     ("plan.csv", "/dev/urandom", "character device"),
     ("excluded.csv", "fifo", "named pipe (FIFO)"),
 ])

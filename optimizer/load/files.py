@@ -38,7 +38,8 @@ def size_text(n: int) -> str:
     return f"{n / (1024 * MB):,.3g} GB"
 
 
-def _not_regular(mode: int) -> str:
+def not_regular(mode: int) -> str:
+    """What a path that is no regular file is, as a person reads it."""
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -70,7 +71,7 @@ def open_input(path: Path, what: str, limit: int | None = None) -> BinaryIO:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            kind = _not_regular(st.st_mode)
+            kind = not_regular(st.st_mode)
             target = os.path.realpath(path)
             via = f" (a link to {target})" if os.path.islink(path) else ""
             raise InputError.one(file, "", "", f"is {kind}{via}, not a {what} file; only a "

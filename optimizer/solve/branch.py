@@ -140,6 +140,34 @@ def _split_price(cg: ColumnGeneration) -> tuple[int, int] | None:
     return None if best is None else (best[1], best[2])
 
 
+def _split_interval(pb: Problem, cg: ColumnGeneration, b: Branch) -> tuple[int, int] | None:
+    """Nothing mixed, yet the bound is above the LP: the relaxation of stock (priced per SKU
+    with a multiplier) is loose on a coarse lattice. The offer whose priced value most exceeds
+    what the LP takes of it, and in it the widest price interval of a pair-variant the
+    relaxation chose: halving intervals ends at single prices, where pricing is exact."""
+    point = cg.best
+    assert point is not None
+    pool, w = cg.pool, _weights(cg)
+    taken = np.zeros(pb.n_offers)
+    for c in np.flatnonzero(w > 1e-9).tolist():
+        rows_use = pool.usage[c]
+        taken[pool.offer[c]] += w[c] * (pool.value[c] - _row_price(pb, point.mult) @ rows_use)
+    excess = point.offer_value - taken
+    for o in np.argsort(-excess, kind="stable").tolist():
+        pv = np.flatnonzero(point.chosen & (pb.sku_offer[pb.pv_sku] == o))
+        width = b.hi[pv] - b.lo[pv]
+        if pv.size and width.max() >= pb.step:
+            p = int(pv[np.argmax(width)])
+            steps = int((b.hi[p] - b.lo[p]) // pb.step)
+            return p, int(b.lo[p] + (steps - 1) // 2 * pb.step)
+    return None
+
+
+def _row_price(pb: Problem, mult: Multipliers) -> np.ndarray:
+    """The multipliers as a price per unit of each global row's usage (fen)."""
+    return np.concatenate([mult.prog, [mult.budget, -mult.gmv]])
+
+
 def _children(pb: Problem, dual: Dual, cg: ColumnGeneration, b: Branch) -> list[Branch]:
     """Two branches that split the LP's mixture (none if the LP mixes nothing)."""
     state = _split_state(cg, dual.st.state_on)
@@ -158,7 +186,7 @@ def _children(pb: Problem, dual: Dual, cg: ColumnGeneration, b: Branch) -> list[
         force[s, k] = True
         forbid[s, k] = True
         return [dataclasses.replace(b, force=force), dataclasses.replace(b, forbid=forbid)]
-    price = _split_price(cg)
+    price = _split_price(cg) or _split_interval(pb, cg, b)
     if price is not None:
         p, at = price
         hi, lo = b.hi.copy(), b.lo.copy()
@@ -196,6 +224,8 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
 
     def expand(node_pb: Problem, cg: ColumnGeneration, b: Branch, bound: float) -> None:
         nonlocal best
+        if bound < -1e-6 * max(1.0, abs(bound)):
+            return  # no plan in this branch: every plan's margin is >= 0
         rounded = round_lp(cg)
         if rounded is not None and (best is None or rounded[0] > best.objective):
             best = Plan(rounded[0], *plan_of(cg.pool, rounded[1]))
@@ -232,10 +262,7 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
         if cg.best is None or cg.stopped:
             heapq.heappush(heap, node)
             break
-        bound = min(cg.best.value, -node.key)
-        if bound < -1e-6 * max(1.0, abs(bound)) or closed(bound):
-            continue  # no plan here (every plan's margin is >= 0), or none much better
-        expand(node_pb, cg, node.branch, bound)
+        expand(node_pb, cg, node.branch, min(cg.best.value, -node.key))
     open_bounds = [-n.key for n in heap] + leaves
     bound = min(max([best.objective if best else -np.inf, settled, *open_bounds]), root_bound)
     log.info("branch and price: %d nodes, %d open, bound %.2f", nodes, len(open_bounds),

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, Multipliers
 from optimizer.solve.master import ColumnGeneration, ColumnPool, plan_of, round_lp
 from optimizer.solve.result import Plan
@@ -148,10 +149,10 @@ def _split_interval(pb: Problem, cg: ColumnGeneration, b: Branch) -> tuple[int, 
     point = cg.best
     assert point is not None
     pool, w = cg.pool, _weights(cg)
+    charge = GlobalRows.of(pb).priced(point.mult.prog, point.mult.budget, point.mult.gmv)
     taken = np.zeros(pb.n_offers)
     for c in np.flatnonzero(w > 1e-9).tolist():
-        rows_use = pool.usage[c]
-        taken[pool.offer[c]] += w[c] * (pool.value[c] - _row_price(pb, point.mult) @ rows_use)
+        taken[pool.offer[c]] += w[c] * (pool.value[c] - charge @ pool.usage[c])
     excess = point.offer_value - taken
     for o in np.argsort(-excess, kind="stable").tolist():
         pv = np.flatnonzero(point.chosen & (pb.sku_offer[pb.pv_sku] == o))
@@ -161,11 +162,6 @@ def _split_interval(pb: Problem, cg: ColumnGeneration, b: Branch) -> tuple[int, 
             steps = int((b.hi[p] - b.lo[p]) // pb.step)
             return p, int(b.lo[p] + (steps - 1) // 2 * pb.step)
     return None
-
-
-def _row_price(pb: Problem, mult: Multipliers) -> np.ndarray:
-    """The multipliers as a price per unit of each global row's usage (fen)."""
-    return np.concatenate([mult.prog, [mult.budget, -mult.gmv]])
 
 
 def _children(pb: Problem, dual: Dual, cg: ColumnGeneration, b: Branch) -> list[Branch]:

@@ -85,6 +85,16 @@ class GlobalRows:
             limit.append(-self.gmv_min)
         return np.array(entry, np.int64), np.array(sign), np.array(limit, np.float64)
 
+    def priced(self, per_count: np.ndarray, per_discount: float, per_revenue: float
+               ) -> np.ndarray:
+        """What each unit of each usage entry costs at these multipliers (the GMV target's
+        revenue earns): a usage vector's Lagrangian charge is this dotted with it."""
+        out = self.zeros()
+        out[: len(self.programs)] = per_count
+        out[self.discount] = per_discount
+        out[self.revenue] = -per_revenue
+        return out
+
     def zeros(self) -> np.ndarray:
         return np.zeros(self.width)
 

@@ -56,6 +56,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
                        INFEASIBLE_REASON)
     s.stats.complete = s.complete
     phases.lp_rounding(s)
+    phases.branch(s)
     dive_first = phases.dive_first(s)
     if not dive_first:
         phases.core(s)

@@ -41,6 +41,8 @@ class ColumnPool:
     pv: list[np.ndarray] = field(default_factory=list)
     price: list[np.ndarray] = field(default_factory=list)
     round: list[int] = field(default_factory=list)  # the round that generated it
+    state: list[int] = field(default_factory=list)  # the offer state it was priced in
+    fingerprint: list[int] = field(default_factory=list)
     seen: set[tuple[int, int]] = field(default_factory=set)  # (offer, fingerprint)
 
     def __len__(self) -> int:
@@ -121,6 +123,8 @@ def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool:
         pool.pv.append(chosen[a:b])
         pool.price.append(price[a:b])
         pool.round.append(round_no)
+        pool.state.append(int(point.offer_state[o]))
+        pool.fingerprint.append(f)
         added.append(len(pool) - 1)
     return added
 
@@ -217,8 +221,10 @@ class ColumnGeneration:
     dive can fix offers and re-price the rest."""
 
     def __init__(self, pb: Problem, dual: Dual, progress: Progress | None = None,
-                 warm: Multipliers | None = None):
+                 warm: Multipliers | None = None, allowed: np.ndarray | None = None,
+                 seed: ColumnPool | None = None):
         self.pb, self.dual = pb, dual
+        self.allowed = allowed  # offer states per offer (a branch), see Dual.evaluate
         self.progress = progress
         self.pool = ColumnPool()
         self.master = _MasterLP(pb)
@@ -229,12 +235,33 @@ class ColumnGeneration:
         self.weights = np.zeros(0)
         self.shortfall = 0.0
         self.stopped = False  # the LP hit the time limit: weights are from an earlier round
+        if seed is not None:
+            self._seed(seed)
         zero = Multipliers(np.zeros(len(pb.programs)), 0.0, 0.0)
-        for mult in (zero,) if warm is None else (zero, warm):
+        # a branch starts from its parent's columns and multipliers: no pricing at zero
+        first = (zero,) if warm is None else (warm,) if seed is not None else (zero, warm)
+        for mult in first:
             self._price(mult, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
 
+    def _seed(self, other: ColumnPool) -> None:
+        """Another pool's columns whose offer state this branch allows."""
+        ids = []
+        for c in range(len(other)):
+            o, st = other.offer[c], other.state[c]
+            if self.allowed is not None and not self.allowed[st, o]:
+                continue
+            key = (o, int(other.fingerprint[c]))
+            if key in self.pool.seen:
+                continue
+            self.pool.seen.add(key)
+            for name in ("offer", "value", "usage", "pv", "price", "round", "state",
+                         "fingerprint"):
+                getattr(self.pool, name).append(getattr(other, name)[c])
+            ids.append(len(self.pool) - 1)
+        self.master.add(self.pool, ids)
+
     def _price(self, mult: Multipliers, offers: np.ndarray, pi: np.ndarray) -> int:
-        point = self.dual.evaluate(mult)
+        point = self.dual.evaluate(mult, allowed=self.allowed)
         self.points.append(point)
         if self.best is None or point.value < self.best.value:
             self.best = point

@@ -20,6 +20,7 @@ from optimizer.progress import Progress
 from optimizer.score.candidates import Candidates, build_candidates, lattice_size, subset
 from optimizer.score.problem import Problem
 from optimizer.score.rows import GlobalRows
+from optimizer.solve.branch import branch_and_price
 from optimizer.solve.dualspace import pooled
 from optimizer.solve.lagrange import Dual, Multipliers, best_prices, penalised_value
 from optimizer.solve.large import pooled_rounding
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 1.8 s at 25k)
+BRANCH_OFFERS = 1000  # branch and price up to this many offers
+BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
+BRANCH_SHARE = 0.5  # and its share of the time limit, a hard stop
 
 
 @dataclass
@@ -100,6 +104,21 @@ def lp_rounding(s: LpMaster) -> None:
     rounded = round_lp(s.cg)
     if rounded is not None:
         s.take("LP rounding", Plan(rounded[0], *plan_of(s.cg.pool, rounded[1])))
+
+
+def branch(s: LpMaster) -> None:
+    """Small catalogues: branch on the LP's mixtures until the bound meets the plan (see
+    branch.py). Deterministic: a node budget from the time limit, the wall limit a hard stop."""
+    if s.pb.n_offers > BRANCH_OFFERS or not s.short():
+        return
+    began = time.perf_counter()
+    found = branch_and_price(s.pb, s.dual, s.cg, s.best, s.bound, s.config.relative_gap,
+                             s.start + BRANCH_SHARE * s.config.time_limit_s,
+                             max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s))
+    s.stats.branch_nodes = found.nodes
+    s.timed("branch_seconds", began)
+    s.bound = min(s.bound, found.bound)  # >= found.best: that plan was the incumbent's rival
+    s.take("branch and price", found.best, report_kept=True)
 
 
 def dive_first(s: LpMaster) -> bool:

@@ -80,6 +80,8 @@ class SolveStats:
     focused_cpsat_wall: float | None = None
     focused_rows: dict[str, int] | None = None
     candidates: int | None = None
+    branch_nodes: int | None = None  # branch and price (small catalogues)
+    branch_seconds: float | None = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         if value is not None:

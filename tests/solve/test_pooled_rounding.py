@@ -27,8 +27,9 @@ def test_pooled_rounding_finds_a_plan_when_the_lp_master_finds_none(
     scenario.write_text(scenario.read_text(encoding="utf-8").replace(
         "time_limit_s: 60", "time_limit_s: 20"), encoding="utf-8")
     free = run_solve(scenario, tmp_path / "free").result
-    # no LP rounding, no dive, no CP-SAT core and no plan from the restricted master
-    for name in ("round_lp", "dive", "core", "restricted_master"):
+    # no LP rounding, no branch and price, no dive, no CP-SAT core and no plan from the
+    # restricted master
+    for name in ("round_lp", "dive", "core", "restricted_master", "branch"):
         monkeypatch.setattr(phases, name, _none)
     outcome, plan, _ = solve_case(scenario, tmp_path / "pooled")  # audited
     result = outcome.result

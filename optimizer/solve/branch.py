@@ -254,6 +254,10 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
         node_pb, node_dual = _restrict(pb, dual, node.branch)
         cg = ColumnGeneration(node_pb, node_dual, warm=node.mult, allowed=node.branch.allowed,
                               seed=node.pool)
+        assert cg.best is not None
+        first = min(cg.best.value, -node.key)  # the parent's multipliers, priced in this branch
+        if first < -1e-6 * max(1.0, abs(first)) or closed(first):
+            continue  # settled without its own column generation
         cg.run(40, 1e-7, deadline)
         if cg.best is None or cg.stopped:
             heapq.heappush(heap, node)

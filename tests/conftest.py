@@ -5,6 +5,7 @@ Keep each group of fixtures in its own marked section; bigger helpers live in te
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from itertools import count
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 # The repository root on sys.path, so `tests.helpers` and `tests.reference.brute` import under
 # pytest's default (prepend) import mode wherever pytest is started from.
@@ -21,6 +23,16 @@ if str(ROOT) not in sys.path:
 
 from tests import helpers  # noqa: E402
 from tests.helpers import SolveCase, WriteCase  # noqa: E402
+
+# =============================================================================================
+# Hypothesis: reproducible by default. `derandomize=True` draws every test's examples from a seed
+# derived from the test itself, so CI and a developer see the same examples run after run, and
+# no example database carries state between runs. A test's own @settings(...) still sets its
+# example count; only the randomness is fixed. To explore with fresh random examples:
+#   HYPOTHESIS_PROFILE=explore .venv/bin/pytest tests/...
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 # =============================================================================================
 # Rule tests: write a tiny case, solve it, audit it (tests/test_rules.py, tests/test_property.py)

@@ -55,3 +55,18 @@ def test_offsite_commission_override(rate: str) -> None:
     alone = order_fee_rate(rb, "offsite", frozenset({"offsite"}))
     assert alone == Fraction("0.006") + Fraction(rate)
     assert order_fee_rate(rb, "offsite", frozenset({"offsite", "yanxuan"})) == Fraction("0.056")
+
+
+def test_loose_cap_charges_the_highest_rate_once() -> None:
+    """Cap 0.2 (above every rate): max(0.01, 0.05) = 0.05 and max(0.05, 0.05) = 0.05, where
+    stacked rates would give 0.06 and 0.10. Kills fees.py `max(rates)` -> `sum(rates)` (the only
+    case where they differ; under the default cap 0.05 both are capped to 0.05)."""
+    rb = _rulebook(programs={"offsite": {"fees": {"help_sell_commission": 0.01}},
+                             "yanxuan": {}, "crossborder": {}},
+                   fees={"help_sell_commission": {"cap": 0.2}})
+    assert order_fee_rate(rb, "offsite", frozenset({"offsite", "yanxuan"})) == Fraction("0.056")
+    assert order_fee_rate(rb, "crossborder",
+                          frozenset({"crossborder", "yanxuan"})) == Fraction("0.056")
+    assert order_fee_rate(rb, "offsite", frozenset({"offsite"})) == Fraction("0.016")
+    offsite = {v.pattern: v.rate for v in fee_table(rb).variants["offsite"]}
+    assert offsite == {(False,): Fraction("0.016"), (True,): Fraction("0.056")}

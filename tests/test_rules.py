@@ -596,7 +596,25 @@ def test_stock_reserve_excludes(write_case: WriteCase, solve_case: SolveCase) ->
         [STOCK_ROW], programs={"yanxuan": {}}, constraints={"stock_reserve_days": 25}))
     assert plan == []
     assert outcome.result.objective == 0
-    assert ("S1", "yanxuan") in excluded_of(excluded)
+    line = excluded_of(excluded)[("S1", "yanxuan")]
+    # the real cause, with its numbers (it used to say "NOT_CHOSEN / offer O1 not enrolled
+    # (all or none)" for this one-SKU offer)
+    assert line["reason"] == "STOCK", line
+    sold = spec_units("yanxuan", STOCK_ROW, 1140)
+    assert_detail(line["detail"], "stock", "50.000", f"{sold:.3f}", "11.40")
+
+
+def test_stock_short_sku_blocks_its_offer(write_case: WriteCase, solve_case: SolveCase) -> None:
+    """All or none: S1 is eligible for yanxuan but cannot fit its stock at any price, so its
+    offer stays out; S1 says STOCK, its offer mate S2 says all-or-none."""
+    rows = [sku(offer_id="O1", stock=300), sku(offer_id="O1")]
+    _, plan, excluded = solve_case(write_case(
+        rows, programs={"yanxuan": {}}, constraints={"stock_reserve_days": 25}))
+    assert plan == []
+    got = excluded_of(excluded)
+    assert got[("S1", "yanxuan")]["reason"] == "STOCK"
+    assert got[("S2", "yanxuan")]["reason"] == "NOT_CHOSEN"
+    assert got[("S2", "yanxuan")]["detail"] == "offer O1 not enrolled (all or none)"
 
 
 def test_stock_shared_by_programs_optimal(write_case: WriteCase, solve_case: SolveCase) -> None:

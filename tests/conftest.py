@@ -21,6 +21,34 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# =============================================================================================
+# Every plan a test produces is audited: optimizer.pipeline.run_solve (which `solve`, the CLI and
+# the tests call) is wrapped for the whole session, before any test module imports it (not a
+# fixture, so hypothesis tests get it too). After each solve the independent auditor checks the
+# written plan.csv and summary.json against the scenario (helpers.check_written): a test never
+# has to remember to audit, and one whose solve writes a plan the auditor rejects fails.
+
+
+def _audit_every_solve() -> None:
+    import optimizer.pipeline as pipeline
+
+    if getattr(pipeline.run_solve, "audited", False):
+        return
+    real = pipeline.run_solve
+
+    def run_solve(scenario_path: Path, outdir: Path | None, *args: Any, **kwargs: Any) -> Any:
+        from tests.helpers import check_written
+
+        outcome = real(scenario_path, outdir, *args, **kwargs)
+        check_written(Path(scenario_path), Path(outcome.outdir))
+        return outcome
+
+    run_solve.audited = True  # type: ignore[attr-defined]
+    pipeline.run_solve = run_solve  # type: ignore[assignment]
+
+
+_audit_every_solve()
+
 from tests import helpers  # noqa: E402
 from tests.helpers import SolveCase, WriteCase  # noqa: E402
 
@@ -33,6 +61,7 @@ from tests.helpers import SolveCase, WriteCase  # noqa: E402
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 # =============================================================================================
 # Rule tests: write a tiny case, solve it, audit it (tests/test_rules.py, tests/test_property.py)

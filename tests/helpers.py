@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,8 +20,9 @@ from typing import Any
 
 import yaml
 
-from optimizer.audit import audit, audit_summary
+from optimizer.audit import AuditReport, audit, audit_summary
 from optimizer.pipeline import Outcome, run_solve
+from optimizer.plan.lang import _HEADERS_ZH
 
 Row = dict[str, str]
 WriteCase = Callable[..., Path]  # the write_case fixture: (rows, **overrides) -> scenario path
@@ -115,19 +117,46 @@ def solve_case(scenario_path: Path, outdir: Path | None = None
     """
     out = outdir if outdir is not None else scenario_path.parent / "out"
     outcome = run_solve(scenario_path, out)
-    plan = read_csv(out / "plan.csv")
-    excluded = read_csv(out / "excluded.csv")
-    report = audit(scenario_path, out / "plan.csv")
-    if outcome.result.status in ("INFEASIBLE", "NO_SOLUTION"):
-        # nothing is enrolled; the empty plan can only miss the GMV target that made it so
+    check_written(scenario_path, out)
+    return outcome, read_csv(out / "plan.csv"), read_csv(out / "excluded.csv")
+
+
+def check_written(scenario_path: Path, out: Path) -> AuditReport:
+    """The independent auditor on what a solve wrote in `out`: plan.csv breaks no rule and
+    reports its figures right, summary.json reports the plan right. With no plan (INFEASIBLE,
+    NO_SOLUTION) the plan is empty and can only miss the GMV target that made it so.
+
+    tests/conftest.py runs this after every write of optimizer.pipeline (so every plan any test
+    produces is audited); call it directly on files written another way."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    plan_path = _english_plan(out / "plan.csv")
+    plan = read_csv(plan_path)
+    report = audit(scenario_path, plan_path)
+    if summary["status"] in ("INFEASIBLE", "NO_SOLUTION"):
         assert plan == [], plan
         assert report.codes() <= {"GMV_MIN"}, "auditor:\n" + report.format()
     else:
         assert not report.violations, "auditor:\n" + report.format()
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     bad = audit_summary(summary, report)
     assert not bad, "audit_summary:\n" + "\n".join(str(v) for v in bad)
-    return outcome, plan, excluded
+    return report
+
+
+def _english_plan(path: Path) -> Path:
+    """plan.csv as the auditor reads it: a `--lang zh` plan's headers put back in English in a
+    temporary copy (the auditor reads English headers only)."""
+    zh = {v: k for k, v in _HEADERS_ZH.items()}
+    rows = read_csv(path)
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    if not any(h in zh for h in header):
+        return path
+    english = Path(tempfile.mkdtemp(prefix="plan-en-")) / "plan.csv"  # never in the output folder
+    with english.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([zh.get(h, h) for h in header])
+        writer.writerows([r[h] for h in header] for r in rows)
+    return english
 
 
 def plan_of(plan: Sequence[Row]) -> dict[tuple[str, str], Row]:

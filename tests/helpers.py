@@ -12,6 +12,7 @@ import math
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from itertools import combinations
@@ -23,6 +24,8 @@ import yaml
 from optimizer.audit import AuditReport, audit, audit_summary
 from optimizer.pipeline import Outcome, run_solve
 from optimizer.plan.lang import _HEADERS_ZH
+from optimizer.plan.writer import build_tables, write_outputs
+from optimizer.sweep import SweepOutcome, run_sweep
 
 Row = dict[str, str]
 WriteCase = Callable[..., Path]  # the write_case fixture: (rows, **overrides) -> scenario path
@@ -140,6 +143,67 @@ def check_written(scenario_path: Path, out: Path) -> AuditReport:
     bad = audit_summary(summary, report)
     assert not bad, "audit_summary:\n" + "\n".join(str(v) for v in bad)
     return report
+
+
+def audit_result(scenario_path: Path, scenario: Any, rulebook: Any, pb: Any, rules: Any,
+                 result: Any, out: Path) -> AuditReport:
+    """Write an in-memory solve (optimizer.solve.solve's Result on `pb`) with the package's
+    writer into `out`, then audit it like any solve (check_written): for tests that call the
+    solver directly, so their plans too go through the auditor."""
+    write_outputs(out, build_tables(scenario, rulebook, pb, rules, result))
+    return check_written(scenario_path, out)
+
+
+def _plain(value: Any) -> Any:
+    """A pydantic dump as plain YAML data: Decimals become numbers (the auditor reads numbers)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def audited_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path,
+                  **options: Any) -> SweepOutcome:
+    """run_sweep, and every point's plan written and audited like a solve's: the point's own
+    scenario (base + its --set values) is written beside the base scenario as point-<i>.yaml,
+    the plan the sweep solved (captured from the runner, in this process: workers=1) is written
+    with the package's writer and checked by the auditor against that file (check_written)."""
+    from optimizer.sweep import execute, runner
+
+    points: list[tuple[Any, Any, Any, Any]] = []
+    real_point, real_solve = execute.run_point, runner.solve
+    seen: list[tuple[Any, Any]] = []
+
+    def solve_spy(pb: Any, config: Any, **kwargs: Any) -> Any:
+        result = real_solve(pb, config, **kwargs)
+        seen[:] = [(pb, result)]
+        return result
+
+    def point_spy(prep: Any, spec: Any, warm: Any, threads: int | None = None) -> Any:
+        out = real_point(prep, spec, warm, threads)
+        points.append((spec, runner._outcome(prep, spec), *seen[0]))
+        return out
+
+    execute.run_point, runner.solve = point_spy, solve_spy  # type: ignore[assignment]
+    try:
+        outcome = run_sweep(scenario_path, sets, outdir, workers=1, **options)
+    finally:
+        execute.run_point, runner.solve = real_point, real_solve  # type: ignore[assignment]
+    assert len(points) == len(outcome.points), "a point was not solved in this process"
+    for i, (spec, rules, pb, result) in enumerate(points):
+        point_yaml = scenario_path.with_name(f"point-{i}.yaml")
+        point_yaml.write_text(yaml.safe_dump(_plain(spec.scenario.model_dump()),
+                                             allow_unicode=True, sort_keys=False), "utf-8")
+        report = audit_result(point_yaml, spec.scenario, spec.rulebook, pb, rules, result,
+                              outdir.with_name(f"{outdir.name}-point-{i}"))
+        record = next(q for q in outcome.points if q.key == spec.key)
+        if record.objective is not None:  # the point reports the plan the auditor checked
+            assert abs(report.objective - record.objective) <= 0.01 + 1e-9 * abs(
+                record.objective), (spec.key, report.objective, record.objective)
+    return outcome
 
 
 def _english_plan(path: Path) -> Path:

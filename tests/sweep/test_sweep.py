@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from optimizer.cli import main
 from optimizer.pipeline import run_solve
 from optimizer.sweep import SweepOutcome, run_sweep
+from tests.helpers import audited_sweep
 from tests.sweep.conftest import tiny
 
 FEE = "programs.offsite.fees.help_sell_commission"
@@ -31,10 +32,11 @@ def _read(out: Path) -> tuple[list[dict[str, str]], dict[str, Any], bytes]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SweepOutcome]:
-    """The 3 x 2 grid run here, one point after the other: what every other way must equal."""
+    """The 3 x 2 grid run here, one point after the other: what every other way must equal.
+    Every point's plan is audited against that point's scenario (helpers.audited_sweep)."""
     folder = tmp_path_factory.mktemp("ref")
     case = tiny(folder / "case")
-    return case, run_sweep(case, GRID, folder / "out", workers=1)
+    return case, audited_sweep(case, GRID, folder / "out")
 
 
 def test_files_have_the_agreed_shape(reference: tuple[Path, SweepOutcome]) -> None:

@@ -9,6 +9,7 @@ non-positive alpha or beta). Written to kill the mutants benchmarks/mutation.sh 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,9 @@ ROWS = [
     sku(market_price="20.00", min_price_30d="19.00", unit_cost="9.00", elasticity="0.6"),
     sku(market_price="5.00", min_price_30d="4.80", unit_cost="1.20", elasticity="1.0",
         stock=200, daily_units=40),
+    # aliexpress_semi only (8 % fee: its lowest margin-keeping price 9.20 / 0.92 is the market
+    # price, so it gives nothing away even at its lowest price)
+    sku(market_price="10.00", min_price_30d="9.90", unit_cost="9.20", elasticity="2.0"),
 ]
 
 
@@ -235,3 +239,64 @@ def test_build_candidates_incomplete_uses_the_ladder_and_hints(tmp_path: Path) -
             if beats or end == best[v]:
                 assert (v, end) in kept, (v, end)
     assert kept <= offered
+
+
+def test_ladder_of_a_single_pair_variant(tmp_path: Path) -> None:
+    """One SKU in one program: still a ladder (a guard for an empty problem must not take it)."""
+    path = write_case(tmp_path / "one", ROWS[:1], price_step=0.05,
+                      programs={"aliexpress_semi": {}})
+    scenario, source = load_scenario(path)
+    catalogue = load_catalogue(path.parent / scenario.catalogue)
+    rulebook = build_rulebook(scenario, source)
+    pb = build_problem(scenario, rulebook, catalogue,
+                       evaluate_rules(rulebook, scenario.merchant, catalogue))
+    assert pb.m == 1
+    pv, price = ladder(pb, 3)
+    assert list(pv) == [0, 0, 0] and price[0] == pb.pv_lo[0] and price[-1] == pb.pv_hi[0]
+
+
+def _resource_at_lowest(pb: Problem, per_pv: np.ndarray) -> np.ndarray:
+    """(n, K): the most of a per-pair-variant quantity over each SKU x program's variants."""
+    out = np.zeros((pb.n, len(pb.programs)))
+    for v in range(pb.m):
+        out[pb.pv_sku[v], pb.pv_prog[v]] = max(out[pb.pv_sku[v], pb.pv_prog[v]], per_pv[v])
+    return out
+
+
+def test_active_dims_at_their_exact_thresholds(pb: Problem) -> None:
+    """A resource binds only when the most the plan could use *exceeds* its limit: stock equal to
+    the units at the lowest prices does not bind, a hair less does; the same for the budget
+    against the most give-away (units x (market - price), nothing for a price at or above
+    market); any positive GMV target binds."""
+    u_lo = np.array([units(pb, v, np.array([pb.pv_lo[v]]))[0] for v in range(pb.m)])
+    most_units = _resource_at_lowest(pb, u_lo).sum(axis=1)
+    assert not active_dims(dataclasses.replace(pb, avail=most_units))[0].any()
+    assert active_dims(dataclasses.replace(pb, avail=most_units * (1 - 1e-9)))[0].all()
+    give = u_lo * np.maximum(pb.pv_market - pb.pv_lo, 0)
+    assert (pb.pv_lo >= pb.pv_market).any()  # the aliexpress-only SKU gives nothing away
+    most = float(_resource_at_lowest(pb, give).sum())
+    assert active_dims(dataclasses.replace(pb, budget=most))[1] is False
+    assert active_dims(dataclasses.replace(pb, budget=most * (1 - 1e-9)))[1] is True
+    assert active_dims(dataclasses.replace(pb, gmv_min=1.0))[2] is True
+    assert active_dims(dataclasses.replace(pb, gmv_min=0.0))[2] is False
+
+
+def test_build_candidates_complete_at_its_limit(pb: Problem) -> None:
+    size = lattice_size(pb)
+    assert size == sum(len(lattice(pb, v)) for v in range(pb.m))
+    assert build_candidates(pb, [], complete_limit=size).complete
+    assert not build_candidates(pb, [], complete_limit=size - 1).complete
+
+
+def test_build_candidates_clips_hints_into_the_lattice(tmp_path: Path) -> None:
+    """Suggestions and `extra` hints below lo or above hi become lo and hi: no candidate price
+    is ever outside [lo, hi] (a price under lo breaks the margin rule, over hi a cap), even when
+    GMV and the budget bind (a lower price sells more, a higher one gives less away)."""
+    pb = problem(tmp_path, constraints={"discount_budget": 1, "gmv_min": 1})
+    low = np.maximum(pb.pv_lo - pb.step, 1)
+    high = pb.pv_hi + 10**6
+    extra = (np.r_[np.arange(pb.m), np.arange(pb.m)], np.r_[low, high])
+    for complete_limit in (0, 10**9):
+        c = build_candidates(pb, [low, high], ladder_points=3, complete_limit=complete_limit,
+                             extra=extra)
+        assert np.all(c.price >= pb.pv_lo[c.pv]) and np.all(c.price <= pb.pv_hi[c.pv])

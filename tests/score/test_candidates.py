@@ -105,6 +105,7 @@ def test_peak_price_threads_give_the_same_bits(pb: Problem,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     one = peak_price(pb, 0.9, 200.0)
     monkeypatch.setattr(cand_module, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(cand_module, "_POOLS", {})  # no pool left by an earlier test
     for threads in (2, 3):
         many = peak_price(pb, 0.9, 200.0, threads=threads)
         for a, b in zip(one, many, strict=True):

@@ -66,8 +66,10 @@ def units(pb: Problem, v: int, price: np.ndarray) -> np.ndarray:
     return pb.pv_demand[v] * (price / pb.pv_market[v]) ** (-pb.pv_elast[v])
 
 
+# (1.0, 133.0) and (0.01, 1.0) put the peak e beta / ((e-1) alpha) inside S2's lattice
+# (e = 1.5: 399 and 300 fen), so the closed form itself decides there, not the clipping.
 ALPHA_BETA = [(0.944, 300.0), (0.7, 0.0), (0.5, 900.0), (1.0, -50.0), (0.0, 100.0),
-              (-0.2, 100.0), (0.994, 1e-3), (2.0, 5000.0)]
+              (-0.2, 100.0), (0.994, 1e-3), (2.0, 5000.0), (1.0, 133.0), (0.01, 1.0)]
 
 
 @pytest.mark.parametrize(("alpha", "beta"), ALPHA_BETA)
@@ -76,15 +78,20 @@ def test_peak_price_is_the_best_lattice_price(pb: Problem, alpha: float, beta: f
     price attains it and the units are the price's."""
     assert pb.m >= 8
     price, value, got_units = peak_price(pb, alpha, beta)
+    assert price.dtype == np.int64  # prices are whole fen
+    interior = 0
     for v in range(pb.m):
         p = lattice(pb, v)
         vals = units(pb, v, p) * (alpha * p - beta)
         best = vals.max()
         assert pb.pv_lo[v] <= price[v] <= pb.pv_hi[v] and price[v] % pb.step == 0
         assert value[v] == pytest.approx(best, rel=1e-12, abs=1e-9), (v, price[v], p[vals.argmax()])
+        interior += int(p[0] < p[vals.argmax()] < p[-1])
         at = units(pb, v, np.array([price[v]]))[0]
         assert value[v] == pytest.approx(at * (alpha * price[v] - beta), rel=1e-12, abs=1e-9)
         assert got_units[v] == pytest.approx(at, rel=1e-12)
+    if (alpha, beta) in ((1.0, 133.0), (0.01, 1.0)):
+        assert interior, "no pair-variant has its best price inside its lattice"
 
 
 def test_peak_price_per_row_alpha_beta_and_a_subset(pb: Problem) -> None:

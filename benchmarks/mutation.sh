@@ -11,5 +11,5 @@ if ! .venv/bin/python -c "import mutmut, sys; sys.exit(mutmut.__version__ != '$M
 fi
 rm -rf mutants
 .venv/bin/mutmut run --max-children "${JOBS:-1}"
-.venv/bin/mutmut results --all true > benchmarks/mutation-results.txt || true
-grep -c ': survived' benchmarks/mutation-results.txt || true
+.venv/bin/mutmut results --all true > mutants/results.txt || true
+grep -c ": survived" mutants/results.txt || true

@@ -167,7 +167,8 @@ def _plain(value: Any) -> Any:
 
 def audited_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path,
                   **options: Any) -> SweepOutcome:
-    """run_sweep, and every point's plan written and audited like a solve's: the point's own
+    """run_sweep, and every point's plan (break-even searches' extra points too) written and
+    audited like a solve's: the point's own
     scenario (base + its --set values) is written beside the base scenario as point-<i>.yaml,
     the plan the sweep solved (captured from the runner, in this process: workers=1) is written
     with the package's writer and checked by the auditor against that file (check_written)."""
@@ -192,15 +193,16 @@ def audited_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path,
         outcome = run_sweep(scenario_path, sets, outdir, workers=1, **options)
     finally:
         execute.run_point, runner.solve = real_point, real_solve  # type: ignore[assignment]
-    assert len(points) == len(outcome.points), "a point was not solved in this process"
+    solved = {spec.key for spec, *_ in points}
+    assert all(q.key in solved for q in outcome.points), "a point was not solved in this process"
     for i, (spec, rules, pb, result) in enumerate(points):
         point_yaml = scenario_path.with_name(f"point-{i}.yaml")
         point_yaml.write_text(yaml.safe_dump(_plain(spec.scenario.model_dump()),
                                              allow_unicode=True, sort_keys=False), "utf-8")
         report = audit_result(point_yaml, spec.scenario, spec.rulebook, pb, rules, result,
                               outdir.with_name(f"{outdir.name}-point-{i}"))
-        record = next(q for q in outcome.points if q.key == spec.key)
-        if record.objective is not None:  # the point reports the plan the auditor checked
+        record = next((q for q in outcome.points if q.key == spec.key), None)
+        if record is not None and record.objective is not None:  # it reports the audited plan
             assert abs(report.objective - record.objective) <= 0.01 + 1e-9 * abs(
                 record.objective), (spec.key, report.objective, record.objective)
     return outcome

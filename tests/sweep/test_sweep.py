@@ -156,8 +156,8 @@ def test_infeasible_points_are_answers(tmp_path: Path) -> None:
 def test_an_axis_on_a_rule_evaluates_the_rules_again(tmp_path: Path) -> None:
     """crossborder's stock rule at 200 lets every SKU in, at 20000 none (stock is 10000)."""
     case = tiny(tmp_path / "case")
-    outcome = run_sweep(case, ["programs.crossborder.sku_rules.stock.value=200:20000:2",
-                               f"{FEE}=0:0.01:2"], tmp_path / "out", workers=1)
+    outcome = audited_sweep(case, ["programs.crossborder.sku_rules.stock.value=200:20000:2",
+                                   f"{FEE}=0:0.01:2"], tmp_path / "out")
     assert [p.programs["crossborder"].enrolled_skus for p in outcome.points] == [4, 4, 0, 0]
 
 

@@ -2,8 +2,9 @@
 
 Every case is a catalogue written by `python -m optimizer.generate --skus N --seed S`
 (deterministic), cached under the work folder (default /tmp/enroll-opt-bench) and regenerated
-when missing or when optimizer/generate.py changed. Every solver runs as its own child process,
-started and waited for one at a time; its peak RSS is that child's own `ru_maxrss` (os.wait4).
+when missing or when optimizer/generate/__init__.py changed. Every solver runs as its own child
+process, started and waited for one at a time; its peak RSS is that child's own `ru_maxrss`
+(os.wait4).
 
     python benchmarks/harness.py                          # 1k, 10k, 100k, 1m
     python benchmarks/harness.py --cases 1k,10k --json bench.json --markdown
@@ -151,7 +152,7 @@ def ensure_case(case: Case, workdir: Path) -> tuple[Path, dict[str, Any]]:
     """The case's generated folder (scenario.yaml, catalogue.csv, case.json), made if needed."""
     folder = workdir / "cases" / f"{case.skus}-seed{case.seed}"
     meta_path = folder / "case.json"
-    generator = _sha256(ROOT / "optimizer" / "generate.py")
+    generator = _sha256(ROOT / "optimizer" / "generate" / "__init__.py")
     cmd = [sys.executable, "-m", "optimizer.generate", "--skus", str(case.skus), "--seed",
            str(case.seed), "-o", str(folder)]
     if meta_path.exists() and (folder / "scenario.yaml").exists() \

@@ -1,6 +1,8 @@
 """The command line: a thin wrapper mapping outcomes to exit codes (SPEC 5).
 
-0 plan written; 2 invalid input; 3 infeasible; 4 no solution in time; 1 internal error.
+0 plan written; 2 invalid input; 3 infeasible; 4 no solution in time; 5 the audit found broken
+rules; 1 internal error. The codes are defined here and nowhere else: below the command line the
+code returns statuses and outcomes (and raises InputError), never an exit code.
 """
 
 from __future__ import annotations
@@ -9,13 +11,18 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from optimizer.load import InputError
+from optimizer.outdir import WriteError
 
-EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION = 0, 1, 2, 3, 4
+if TYPE_CHECKING:
+    from optimizer.sweep import SweepOutcome
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_AUDIT = \
+    0, 1, 2, 3, 4, 5
 
 log = logging.getLogger("optimizer")
 T = TypeVar("T")
@@ -42,10 +49,28 @@ def _guarded(run: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         click.echo("interrupted; nothing written", err=True)
         sys.exit(EXIT_INTERNAL)
+    except WriteError as exc:  # a full disk, a lost permission: the file named
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def solve_exit_code(status: str) -> int:
+    """A solve's status as its exit code: a plan 0, infeasible 3, no plan in time 4."""
+    from optimizer.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL
+
+    codes: dict[str, int] = {OPTIMAL: EXIT_OK, FEASIBLE: EXIT_OK, INFEASIBLE: EXIT_INFEASIBLE,
+                             NO_SOLUTION: EXIT_NO_SOLUTION}
+    return codes[status]
+
+
+def sweep_exit_code(outcome: SweepOutcome) -> int:
+    """0 when every point has an answer (a plan or INFEASIBLE), 4 when some found no plan in
+    time (its files are written all the same)."""
+    return EXIT_NO_SOLUTION if outcome.unanswered else EXIT_OK
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,9 +99,10 @@ def solve(scenario: Path, outdir: Path | None, verbose: int, quiet: bool, xlsx: 
 
     outcome = _guarded(lambda: run_solve(scenario, outdir, xlsx=xlsx, lang=lang))
     click.echo(outcome.text)
-    if with_report and outcome.exit_code == EXIT_OK:
+    code = solve_exit_code(outcome.status)
+    if with_report and code == EXIT_OK:
         _report(outcome.outdir, after="plan written; ", fail=EXIT_INTERNAL)
-    sys.exit(outcome.exit_code)
+    sys.exit(code)
 
 
 @main.command("generate")
@@ -134,7 +160,7 @@ def sweep_command(scenario: Path, sets: tuple[str, ...], outdir: Path | None, br
                                          per_sku=per_sku, workers=workers, scheduler=scheduler,
                                          progress=SweepProgress(enabled=not quiet)))
     click.echo(outcome.text)
-    sys.exit(outcome.exit_code)
+    sys.exit(sweep_exit_code(outcome))
 
 
 def _report(outdir: Path, after: str = "", fail: int = EXIT_INPUT) -> None:
@@ -146,6 +172,9 @@ def _report(outdir: Path, after: str = "", fail: int = EXIT_INPUT) -> None:
         click.echo(write_report(outdir))
     except InputError as exc:
         click.echo(f"error: {after}cannot make the report\n{exc.render()}", err=True)
+        sys.exit(fail)
+    except WriteError as exc:
+        click.echo(f"error: {after}{exc}", err=True)
         sys.exit(fail)
     except OSError as exc:
         click.echo(f"error: {after}cannot write {outdir}/report.html: {exc.strerror or exc}",

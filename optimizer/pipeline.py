@@ -1,7 +1,9 @@
 """load -> rules -> score -> solve -> plan, as one call the CLI can make.
 
-Nothing here knows about the command line: it returns an Outcome (exit code, the text a person
-reads) and raises InputError on bad input before anything is written.
+Nothing here knows about the command line: it returns an Outcome (the solve's status, the text a
+person reads; the CLI maps the status to an exit code) and raises InputError on bad input before
+anything is written. Loading and the rules are `optimizer.prepare`'s, shared with the other
+commands.
 """
 
 from __future__ import annotations
@@ -14,35 +16,40 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.types import Scenario
 from optimizer.plan.lang import check_lang
-from optimizer.plan.writer import PlanTables, build_tables, check_outdir, write_outputs
+from optimizer.plan.writer import PlanTables, Written, build_tables, check_outdir, write_outputs
+from optimizer.prepare import load_inputs
 from optimizer.progress import Progress
-from optimizer.rules.eligibility import evaluate_rules
-from optimizer.rules.rulebook import build_rulebook
 from optimizer.score.problem import Problem, build_problem
-from optimizer.solve import FEASIBLE, INFEASIBLE, NO_SOLUTION, OPTIMAL, Result, solve
+from optimizer.solve import FEASIBLE, INFEASIBLE, OPTIMAL, Result, solve
 
 log = logging.getLogger(__name__)
-
-EXIT_CODES = {OPTIMAL: 0, FEASIBLE: 0, INFEASIBLE: 3, NO_SOLUTION: 4}
 
 
 @dataclass(frozen=True)
 class Outcome:
-    exit_code: int
     text: str
     outdir: Path
     result: Result
     tables: PlanTables
     phases: dict[str, float]
 
+    @property
+    def status(self) -> str:
+        """The solve's status (OPTIMAL, FEASIBLE, INFEASIBLE, NO_SOLUTION): the CLI's exit code."""
+        return self.result.status
+
+
+FOLDER_NAME_BYTES = 100  # file systems allow 255; room for "-sweep" and the ".<name>.<tmp>" folder
+
 
 def safe_folder_name(name: str) -> str:
-    """The scenario name as one folder name: no separators, no '..', never empty."""
+    """The scenario name as one folder name: no separators, no '..', never empty, at most
+    FOLDER_NAME_BYTES of UTF-8 (a longer name is cut at a character boundary: README)."""
     cleaned = re.sub(r"[\\/:\x00]+", "_", name.strip()).strip(". ")
-    return cleaned or "scenario"
+    cut = cleaned.encode("utf-8")[:FOLDER_NAME_BYTES].decode("utf-8", "ignore").strip(". ")
+    return cut or "scenario"
 
 
 def max_gmv_bound(pb: Problem) -> float:
@@ -80,7 +87,7 @@ def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
 
 
 def human_summary(tables: PlanTables, result: Result, outdir: Path,
-                  extra_files: tuple[str, ...] = ()) -> str:
+                  extra_files: tuple[str, ...] = (), written: Written | None = None) -> str:
     s = tables.summary
     lines = [f"{s['name']}: {result.summary_line()}"]
     if result.status in (OPTIMAL, FEASIBLE):
@@ -93,8 +100,11 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path,
             lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
     if result.infeasible_reason:
         lines.append(result.infeasible_reason)
-    lines.append(", ".join((f"written: {outdir}/plan.csv", "excluded.csv", "summary.json",
-                            *extra_files)))
+    if written is not None and not written.new:
+        lines.append(f"nothing written: {outdir} keeps the plan of {written.describe()}")
+    else:
+        lines.append(", ".join((f"written: {outdir}/plan.csv", "excluded.csv", "summary.json",
+                                *extra_files)))
     return "\n".join(lines)
 
 
@@ -109,20 +119,14 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     progress = Progress()
     progress.phase("load")
     t = time.perf_counter()
-    scenario, source = load_scenario(scenario_path)
-    cat_path = source.file.parent / scenario.catalogue
-    catalogue = load_catalogue(cat_path)
-    rulebook = build_rulebook(scenario, source)
+    loaded = load_inputs(scenario_path)
+    scenario, rulebook, catalogue = loaded.scenario, loaded.rulebook, loaded.catalogue
     out = outdir if outdir is not None else Path("out") / safe_folder_name(scenario.name)
     check_outdir(out)
     phases["load"] = time.perf_counter() - t
     progress.phase("rules")
     t = time.perf_counter()
-    try:
-        outcome = evaluate_rules(rulebook, scenario.merchant, catalogue)
-    except KeyError as exc:
-        raise InputError.one(scenario.rulebook, "", str(exc.args[0]),
-                             f"a rule reads a field that does not exist: {exc.args[0]}") from None
+    outcome = loaded.evaluate().rules
     phases["rules"] = time.perf_counter() - t
     progress.phase("score")
     t = time.perf_counter()
@@ -137,7 +141,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
         result = Result(**{**result.__dict__,
                            "infeasible_reason": explain_infeasible(scenario, pb, result)})
     phases["solve"] = time.perf_counter() - t
-    model = float(result.stats.get("model_seconds", 0.0))
+    model = result.stats.model_seconds or 0.0
     if model:
         phases["model"], phases["solve"] = model, phases["solve"] - model
     progress.phase("write")
@@ -145,8 +149,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     tables = build_tables(scenario, rulebook, pb, outcome, result)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace
-    write_outputs(out, tables, xlsx=xlsx, lang=lang)
+    written = write_outputs(out, tables, xlsx=xlsx, lang=lang)
     phases["write"] = time.perf_counter() - t
-    text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else ())
-    return Outcome(EXIT_CODES[result.status], text, out, result,
-                   tables, phases)
+    text = human_summary(tables, result, out, ("plan.xlsx",) if xlsx else (), written)
+    return Outcome(text, out, result, tables, phases)

@@ -40,7 +40,7 @@ def _audit_every_solve() -> None:
         from tests.helpers import check_written
 
         outcome = real(scenario_path, outdir, *args, **kwargs)
-        check_written(Path(scenario_path), Path(outcome.outdir))
+        check_written(Path(scenario_path), Path(outcome.outdir), str(outcome.result.status))
         return outcome
 
     run_solve.audited = True  # type: ignore[attr-defined]

@@ -124,14 +124,20 @@ def solve_case(scenario_path: Path, outdir: Path | None = None
     return outcome, read_csv(out / "plan.csv"), read_csv(out / "excluded.csv")
 
 
-def check_written(scenario_path: Path, out: Path) -> AuditReport:
+def check_written(scenario_path: Path, out: Path, status: str | None = None
+                  ) -> AuditReport | None:
     """The independent auditor on what a solve wrote in `out`: plan.csv breaks no rule and
     reports its figures right, summary.json reports the plan right. With no plan (INFEASIBLE,
-    NO_SOLUTION) the plan is empty and can only miss the GMV target that made it so.
+    NO_SOLUTION) the plan is empty and can only miss the GMV target that made it so. `status`:
+    the solve's own; a run without a plan that kept an earlier plan in `out` is not audited
+    again (its files are the earlier run's, audited then).
 
     tests/conftest.py runs this after every write of optimizer.pipeline (so every plan any test
     produces is audited); call it directly on files written another way."""
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    if status is not None and status in ("INFEASIBLE", "NO_SOLUTION") and \
+            summary["status"] != status:
+        return None  # a run without a plan kept the last good plan: audited when written
     plan_path = _english_plan(out / "plan.csv")
     plan = read_csv(plan_path)
     report = audit(scenario_path, plan_path)

@@ -45,7 +45,8 @@ def packaging(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Res
 def test_packaging_bags_writes_an_audited_plan(packaging: tuple[Path, Path, Result]) -> None:
     scenario, out, result = packaging
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["excluded.csv", "plan.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "excluded.csv",
+                                                     "plan.csv", "summary.json"]
     with open(out / "plan.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert rows and list(rows[0]) == PLAN_COLUMNS

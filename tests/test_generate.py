@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,6 +49,24 @@ def test_same_seed_same_bytes_different_seed_differs(tmp_path: Path) -> None:
     for name in ("catalogue.csv", "scenario.yaml"):
         assert (a.parent / name).read_bytes() == (b.parent / name).read_bytes()
     assert (a.parent / "catalogue.csv").read_bytes() != (c.parent / "catalogue.csv").read_bytes()
+
+
+def test_module_entry_is_the_cli_command(tmp_path: Path) -> None:
+    """`python -m optimizer.generate` (generate/__main__.py) writes what generate() writes, and
+    refuses a bad argument with exit 2 and click's message."""
+    a = generate(300, None, 3, tmp_path / "a")
+    run = subprocess.run([sys.executable, "-m", "optimizer.generate", "--skus", "300", "--seed",
+                          "3", "-o", str(tmp_path / "b")], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == str(tmp_path / "b" / "scenario.yaml")
+    for name in ("catalogue.csv", "scenario.yaml"):
+        assert (a.parent / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    bad = subprocess.run([sys.executable, "-m", "optimizer.generate", "--skus", "0", "-o",
+                          str(tmp_path / "c")], capture_output=True, text=True, check=False)
+    assert bad.returncode == 2
+    assert "Usage: python -m optimizer.generate" in bad.stderr
+    assert not (tmp_path / "c").exists()
 
 
 def test_parquet_is_deterministic_and_matches_csv(tmp_path: Path) -> None:

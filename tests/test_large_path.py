@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import optimizer.solve as solve_module
+import optimizer.solve.flow as solve_module
+import optimizer.solve.large as large_module
 from optimizer.generate import generate
 from optimizer.pipeline import run_solve
 from optimizer.score.problem import Problem
@@ -124,17 +125,17 @@ def test_large_path_warm_start_sample_and_restrict(tmp_path: Path,
         "time_limit_s: 60", "time_limit_s: 15"), encoding="utf-8")
     lp_path = run_solve(scenario, tmp_path / "lp").result
     monkeypatch.setattr(solve_module, "LARGE_OFFERS", 0)
-    monkeypatch.setattr(solve_module, "SAMPLE_MIN", 4)
-    monkeypatch.setattr(solve_module, "SAMPLE_MAX", 4)
+    monkeypatch.setattr(large_module, "SAMPLE_MIN", 4)
+    monkeypatch.setattr(large_module, "SAMPLE_MAX", 4)
     calls: list[tuple[Problem, np.ndarray, Problem, dict[str, Any]]] = []
-    real = solve_module.restrict
+    real = large_module.restrict
 
     def spy(pb: Problem, offers: np.ndarray, **limits: Any) -> Problem:
         sub = real(pb, offers, **limits)
         calls.append((pb, np.asarray(offers), sub, limits))
         return sub
 
-    monkeypatch.setattr(solve_module, "restrict", spy)
+    monkeypatch.setattr(large_module, "restrict", spy)
     large = run_solve(scenario, tmp_path / "large").result
     assert len(calls) == 1, "the warm-start sample did not run"
     pb, offers, sub, limits = calls[0]

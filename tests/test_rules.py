@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from optimizer.cli import solve_exit_code
 from optimizer.pipeline import Outcome
 from tests.helpers import (
     ZERO,
@@ -123,7 +124,7 @@ def edge_merchant(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Solve
 def test_merchant_rules_at_their_edges_enroll(edge_merchant: tuple[Path, Solved]) -> None:
     """Every merchant rule holds at its edge value (>= / < thresholds, medal "A")."""
     _, (outcome, plan, excluded) = edge_merchant
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     assert {"offsite", "yanxuan", "crossborder", "aliexpress_semi"} <= {r["program"] for r in plan}
     assert all(r["reason"] != "MERCHANT_RULE" for r in excluded)
 
@@ -146,7 +147,7 @@ def merchant_break(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def test_merchant_rule_broken_feasible(merchant_break: tuple[tuple[Any, ...], Solved]) -> None:
     """A program whose merchant rule fails does not stop the others."""
     (_, merchant, _, _), (outcome, plan, _) = merchant_break
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     used = {r["program"] for r in plan}
     assert not used & failing_programs(merchant)
     assert "aliexpress_semi" in used  # no merchant rules
@@ -192,7 +193,7 @@ def test_missing_merchant_field_fails_with_warning(write_case: WriteCase, solve_
         outcome, plan, excluded = solve_case(write_case([sku()], merchant={"l_level": None}))
     assert any("l_level" in r.getMessage() for r in caplog.records
                if r.levelno >= logging.WARNING)
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     ex = excluded_of(excluded)
     for program in ("offsite", "yanxuan"):  # yanxuan: chengxintong is not the any_of's other arm
         assert ex[("S1", program)]["reason"] == "MERCHANT_RULE"
@@ -260,7 +261,7 @@ def sku_rule(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 def test_sku_rule_at_edge_enrolls(sku_rule: tuple[tuple[Any, ...], Solved]) -> None:
     (program, *_), (outcome, plan, _) = sku_rule
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     assert ("S1", program) in plan_of(plan)
 
 
@@ -798,7 +799,7 @@ def test_gmv_min_reachable(write_case: WriteCase, solve_case: SolveCase) -> None
     path = write_case(rows, programs={"offsite": {}, "yanxuan": {}}, price_step=0.5,
                       constraints={"gmv_min": target})
     outcome, plan, _ = solve_case(path)
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     assert sum(float(r["revenue"]) for r in plan) >= target - 0.02
     summary = json.loads((outcome.outdir / "summary.json").read_text("utf-8"))
     assert summary["constraints"]["gmv_min"]["limit"] == target
@@ -811,7 +812,7 @@ def test_gmv_min_unreachable(write_case: WriteCase, solve_case: SolveCase) -> No
     path = write_case(three_skus(), programs={"offsite": {}, "yanxuan": {}}, price_step=0.5,
                       constraints={"gmv_min": 1_000_000})
     outcome, plan, _ = solve_case(path)
-    assert outcome.exit_code == 3
+    assert solve_exit_code(outcome.status) == 3
     assert outcome.result.status == "INFEASIBLE"
     assert plan == []
     assert "gmv_min" in outcome.text
@@ -837,7 +838,7 @@ def test_program_disabled(write_case: WriteCase, solve_case: SolveCase) -> None:
 def test_only_program_disabled(write_case: WriteCase, solve_case: SolveCase) -> None:
     """`programs: {huopin: {enabled: false}}`: nothing is in scope, an empty plan."""
     outcome, plan, _ = solve_case(write_case([sku()], programs={"huopin": {"enabled": False}}))
-    assert outcome.exit_code == 0
+    assert solve_exit_code(outcome.status) == 0
     assert plan == []
     assert outcome.result.objective == 0
 

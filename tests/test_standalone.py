@@ -12,13 +12,15 @@ SIBLING = "../" + "shared"  # spelled apart so that this file does not match its
 
 def test_no_code_reads_the_sibling_folder() -> None:
     offenders = []
-    for folder in ("optimizer", "tests", "benchmarks", "scenarios", ".ci"):
-        for path in sorted((ROOT / folder).rglob("*")):
-            if not path.is_file() or path.suffix in {".parquet", ".xlsx", ".pyc"}:
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
-            offenders += [f"{path.relative_to(ROOT)}:{i}" for i, line in
-                          enumerate(text.splitlines(), 1) if SIBLING in line]
+    files = [ROOT / "README.md", ROOT / "pyproject.toml"]
+    for folder in ("optimizer", "tests", "benchmarks", "scenarios", "docs", ".ci"):
+        files += sorted((ROOT / folder).rglob("*"))
+    for path in files:
+        if not path.is_file() or path.suffix in {".parquet", ".xlsx", ".pyc"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        offenders += [f"{path.relative_to(ROOT)}:{i}" for i, line in
+                      enumerate(text.splitlines(), 1) if SIBLING in line]
     assert offenders == []
 
 

@@ -24,12 +24,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from optimizer.load.errors import InputError, Problem, read_input
+from optimizer.load.errors import InputError, InputProblem
+from optimizer.load.files import open_input, read_input
 from optimizer.load.types import (
     BOOL_COLUMNS,
     CATALOGUE_SUFFIXES,
     FLOAT_COLUMNS,
     INT_COLUMNS,
+    MAX_COUNT,
+    MAX_ELASTICITY,
     MONEY_COLUMNS,
     OPTIONAL_DEFAULTS,
     REQUIRED_COLUMNS,
@@ -46,6 +49,8 @@ MAX_PROBLEMS = 300  # problems raised at most (the CLI shows the first 50 and co
 PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
 MAX_YUAN_DIGITS = 12  # 10^12 yuan = 10^14 fen: far from int64's limit, far above any price
 MAX_INT_DIGITS = 15
+MAX_COLUMNS = 1_000  # the SPEC has 20; more is not a catalogue (10M columns: 9 GB in Arrow)
+MAX_HEADER_CHARS = 64 * 1024  # a header line longer than this is not a catalogue's either
 DISTINCT_MIN_ROWS = 10_000  # below this, parsing every cell is already instant
 
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, *(c for c in OPTIONAL_DEFAULTS if c not in REQUIRED_COLUMNS))
@@ -58,23 +63,25 @@ _YUAN = rf"^-?\d{{1,{MAX_YUAN_DIGITS}}}(?:\.\d{{1,2}}0{{0,6}})?$"
 _INT = rf"^-?\d{{1,{MAX_INT_DIGITS}}}(?:\.0{{1,6}})?$"
 _FLOAT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
 
-# (lower bound, lower inclusive, upper bound, upper inclusive) per numeric column
+_LIMITS = (MAX_COUNT, MAX_ELASTICITY)  # upper bounds that keep numbers finite, not scales
+# (lower bound, lower inclusive, upper bound, upper inclusive) per numeric column; the upper
+# bounds keep every product finite (types.MAX_*); money is below 10^12 yuan by its digits
 _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "market_price": (0, False, None, False),
     "min_price_30d": (0, False, None, False),
     "unit_cost": (0, True, None, False),
     "shipping_cost": (0, True, None, False),
-    "stock": (0, True, None, False),
-    "ship_hours": (0, True, None, False),
-    "moq": (1, True, None, False),
-    "listed_days": (0, True, None, False),
-    "sales_last_month": (0, True, None, False),
-    "daily_units": (0, True, None, False),
+    "stock": (0, True, MAX_COUNT, True),
+    "ship_hours": (0, True, MAX_COUNT, True),
+    "moq": (1, True, MAX_COUNT, True),
+    "listed_days": (0, True, MAX_COUNT, True),
+    "sales_last_month": (0, True, MAX_COUNT, True),
+    "daily_units": (0, True, MAX_COUNT, True),
     "growth_score": (0, True, 100, True),
     "pickup_rate_48h": (0, True, 1, True),
     "experience_score": (0, True, 5, True),
     "dispute_score": (0, True, 5, True),
-    "elasticity": (0, False, None, False),
+    "elasticity": (0, False, MAX_ELASTICITY, True),
 }
 
 
@@ -87,7 +94,7 @@ class _Table:
     names: list[str]
     columns: dict[str, pa.Array]
     lines: I64
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -111,22 +118,22 @@ class _Problems:
         if mask.any():
             self.checks.append(_Check(column, mask, say))
 
-    def render(self) -> list[Problem]:
+    def render(self) -> list[InputProblem]:
         t = self.table
-        rows: list[tuple[int, int, Problem]] = []
-        tail: list[Problem] = []
+        rows: list[tuple[int, int, InputProblem]] = []
+        tail: list[InputProblem] = []
         for check in self.checks:
             idx = np.flatnonzero(check.mask)
             arr = t.columns.get(check.column)
             for i in idx[:PER_CHECK]:
                 shown = _show(arr, int(i)) if arr is not None else ""
                 line = int(t.lines[i])
-                rows.append((line, self.order.get(check.column, 0), Problem(
+                rows.append((line, self.order.get(check.column, 0), InputProblem(
                     t.file, f"{t.unit} {line}", check.column, check.say(shown, int(i)))))
             if idx.size > PER_CHECK:
-                tail.append(Problem(t.file, "", check.column,
-                                    f"... and {idx.size - PER_CHECK} more {t.unit}s with the "
-                                    f"same kind of problem ({idx.size} in all)"))
+                tail.append(InputProblem(t.file, "", check.column,
+                                         f"... and {idx.size - PER_CHECK} more {t.unit}s with the "
+                                         f"same kind of problem ({idx.size} in all)"))
         rows.sort(key=lambda r: (r[0], r[1]))
         return [p for _, _, p in rows] + tail
 
@@ -211,6 +218,9 @@ def _read_csv(path: Path) -> _Table:
     if not header_text.strip():
         raise InputError.one(file, "", "", "empty file; expected a header line "
                              f"({','.join(REQUIRED_COLUMNS)}) and one line per SKU")
+    if len(header_text) > MAX_HEADER_CHARS or header_text.count(",") >= MAX_COLUMNS:
+        raise InputError.one(file, f"line {h + 1}", "", _too_many_columns(
+            header_text.count(",") + 1, len(header_text)))
     names = [name.strip() for name in next(csv.reader([header_text]))]
     header = f"line {h + 1}"
     record_lines = filled[k:]
@@ -235,6 +245,12 @@ def _read_csv(path: Path) -> _Table:
             return _with_ragged(table, ragged, names, record_lines, file)
     # Rare path (values with line breaks, or Arrow gave up): the csv module knows every line.
     return _read_csv_slowly(bytes(view[body_start:]).decode("utf-8"), h + 2, names, file)
+
+
+def _too_many_columns(ncol: int, chars: int = 0) -> str:
+    size = f", {chars:,} characters" if chars > MAX_HEADER_CHARS else ""
+    return (f"the header has {ncol:,} columns{size}; a catalogue has at most "
+            f"{MAX_COLUMNS:,} (the SPEC's {len(KNOWN_COLUMNS)} and others, which are ignored)")
 
 
 def _arrow_read(body: pa.Buffer, ncol: int, quoted: bool, *, threads: bool,
@@ -274,14 +290,15 @@ def _with_ragged(table: pa.Table, ragged: list[Any], names: list[str], record_li
     bad = np.asarray([r.number - 1 for r in ragged], dtype=np.int64)
     keep = np.ones(record_lines.size, dtype=bool)
     keep[bad] = False
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     real = [r for r in ragged if r.text.strip()]
     for row in real[:MAX_PROBLEMS]:
         line = int(record_lines[row.number - 1])
-        problems.append(Problem(file, f"line {line}", "",
-                                _ragged_message(row.actual_columns, len(names))))
+        problems.append(InputProblem(file, f"line {line}", "",
+                                     _ragged_message(row.actual_columns, len(names))))
     if len(real) > MAX_PROBLEMS:
-        problems.append(Problem(file, "", "", f"{len(real) - MAX_PROBLEMS} more ragged line(s)"))
+        problems.append(InputProblem(file, "", "",
+                                     f"{len(real) - MAX_PROBLEMS} more ragged line(s)"))
     if table.num_rows == 0 and not problems:
         raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
     columns = {name: table.column(i).combine_chunks() for i, name in enumerate(names)}
@@ -292,7 +309,7 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
     reader = csv.reader(io.StringIO(text, newline=""))
     cells: list[list[str]] = [[] for _ in names]
     lines: list[int] = []
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     bad = 0
     prev = 0
     try:
@@ -304,8 +321,8 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
             if len(record) != len(names):
                 bad += 1
                 if bad <= MAX_PROBLEMS:
-                    problems.append(Problem(file, f"line {line}", "",
-                                            _ragged_message(len(record), len(names))))
+                    problems.append(InputProblem(file, f"line {line}", "",
+                                                 _ragged_message(len(record), len(names))))
                 continue
             lines.append(line)
             for col, value in zip(cells, record, strict=True):
@@ -314,7 +331,7 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
         raise InputError.one(file, f"line {first_line + reader.line_num - 1}", "",
                              f"CSV syntax error: {exc}") from None
     if bad > MAX_PROBLEMS:
-        problems.append(Problem(file, "", "", f"{bad - MAX_PROBLEMS} more ragged line(s)"))
+        problems.append(InputProblem(file, "", "", f"{bad - MAX_PROBLEMS} more ragged line(s)"))
     if not lines and not problems:
         raise InputError.one(file, "", "", "no SKUs: the file has a header but no data lines")
     columns = {name: pa.array(col, type=pa.string())
@@ -322,12 +339,12 @@ def _read_csv_slowly(text: str, first_line: int, names: list[str], file: str) ->
     return _Table(file, "line", names, columns, np.asarray(lines, dtype=np.int64), problems)
 
 
-def _header_problems(names: list[str], file: str, where: str) -> list[Problem]:
-    problems: list[Problem] = []
+def _header_problems(names: list[str], file: str, where: str) -> list[InputProblem]:
+    problems: list[InputProblem] = []
     seen: set[str] = set()
     for name in names:
         if name and name in seen:
-            problems.append(Problem(file, where, name, f"duplicate column name {name!r}"))
+            problems.append(InputProblem(file, where, name, f"duplicate column name {name!r}"))
         seen.add(name)
     lowered = {n.lower(): n for n in names}
     for col in REQUIRED_COLUMNS:
@@ -338,20 +355,21 @@ def _header_problems(names: list[str], file: str, where: str) -> list[Problem]:
             hint = f" (found {lowered[col]!r}; column names are lower case)"
         elif len(names) == 1 and any(sep in names[0] for sep in ";\t|"):
             hint = " (the file must be comma-separated)"
-        problems.append(Problem(file, where, col, f"required column {col!r} missing{hint}"))
+        problems.append(InputProblem(file, where, col, f"required column {col!r} missing{hint}"))
     return problems
 
 
 def _read_parquet(path: Path) -> _Table:
     file = str(path)
-    if not path.exists():
-        raise InputError.one(file, "", "", "catalogue file not found")
-    if path.is_dir():
-        raise InputError.one(file, "", "", "is a folder, not a catalogue file")
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise InputError.one(file, "", "", f"cannot read as Parquet: {exc}") from None
+    with open_input(path, "catalogue") as fh:
+        try:
+            parquet = pq.ParquetFile(fh)
+            ncol = parquet.metadata.num_columns
+            if ncol > MAX_COLUMNS:
+                raise InputError.one(file, "", "", _too_many_columns(ncol))
+            table = parquet.read()
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError.one(file, "", "", f"cannot read as Parquet: {exc}") from None
     names = [str(n).strip() for n in table.column_names]
     problems = _header_problems(names, file, "")
     if problems:
@@ -552,19 +570,28 @@ def _range_message(column: str) -> str:
     lo, lo_incl, hi, _ = _RANGES[column]
     if hi is None:
         return f"must be {'>=' if lo_incl else '>'} {lo:g}"
+    if hi in _LIMITS:  # an upper limit is checked on its own (_limit_message)
+        return f"must be {'>=' if lo_incl else '>'} {lo:g}"
     return f"must be {'' if lo_incl else 'above '}{lo:g} to {hi:g}"
 
 
-def _range_ok(column: str, values: npt.NDArray[Any]) -> Mask:
+def _limit_message(column: str) -> str:
+    hi = _RANGES[column][2]
+    return f"must be at most {int(hi or 0):,} (README: Limits on inputs)"
+
+
+def _range_ok(column: str, values: npt.NDArray[Any]) -> tuple[Mask, Mask]:
+    """(within the range, below its upper bound): the second is all True without one."""
     lo, lo_incl, hi, hi_incl = _RANGES[column]
     scale = 100 if column in MONEY_COLUMNS else 1
     ok = values >= lo * scale if lo_incl else values > lo * scale
+    below = np.ones(values.shape, dtype=bool)
     if hi is not None:
-        ok &= values <= hi * scale if hi_incl else values < hi * scale
-    return np.asarray(ok, dtype=bool)
+        below = values <= hi * scale if hi_incl else values < hi * scale
+    return np.asarray(ok & below, dtype=bool), np.asarray(below, dtype=bool)
 
 
-def _problem_order(p: Problem) -> tuple[int, int]:
+def _problem_order(p: InputProblem) -> tuple[int, int]:
     """By line/row; problems without one (counts, summaries) last."""
     number = p.where.split()[-1] if p.where else ""
     return (0, int(number)) if number.isdigit() else (1, 0)
@@ -586,7 +613,7 @@ def _validate(t: _Table) -> Catalogue:
     n = int(t.lines.size)
     order = {name: i for i, name in enumerate(t.names)}
     issues = _Problems(t, order)
-    column_problems: list[Problem] = []  # a whole column of the wrong type: one problem, not n
+    column_problems: list[InputProblem] = []  # a whole column of the wrong type: one problem, not n
     out: dict[str, Any] = {}
 
     unknown = [name for name in t.names if name not in KNOWN_COLUMNS]
@@ -610,7 +637,7 @@ def _validate(t: _Table) -> Catalogue:
             parsed = _by_distinct(parse, t.columns[col])
             required = col in REQUIRED_COLUMNS
             if parsed.type_error:
-                column_problems.append(Problem(t.file, "", col, parsed.type_error))
+                column_problems.append(InputProblem(t.file, "", col, parsed.type_error))
                 out[col] = np.zeros(n, dtype=dtype)
                 continue
             if required:
@@ -618,7 +645,12 @@ def _validate(t: _Table) -> Catalogue:
             issues.add(col, parsed.unreadable, _after_value(f" {_SYNTAX[kind]}"))
             good = ~parsed.empty & ~parsed.unreadable
             if col in _RANGES:
-                bad = good & ~_range_ok(col, parsed.values)
+                ok, below = _range_ok(col, parsed.values)
+                if _RANGES[col][2] in _LIMITS:
+                    issues.add(col, good & ~below, _after_value(f": {col} {_limit_message(col)}"))
+                    bad = good & below & ~ok
+                else:
+                    bad = good & ~ok
                 issues.add(col, bad, _after_value(f": {col} {_range_message(col)}"))
             values = parsed.values.astype(dtype)
             if not required:
@@ -628,7 +660,7 @@ def _validate(t: _Table) -> Catalogue:
     for col in TEXT_COLUMNS:
         text, empty, type_error = _text_column(t.columns[col])
         if type_error:
-            column_problems.append(Problem(t.file, "", col, type_error))
+            column_problems.append(InputProblem(t.file, "", col, type_error))
             out[col] = np.full(n, "", dtype=object)
             continue
         issues.add(col, empty, _fixed(f"empty; {col} is required"))
@@ -646,10 +678,11 @@ def _validate(t: _Table) -> Catalogue:
         if len(problems) > MAX_PROBLEMS:
             extra = len(problems) - MAX_PROBLEMS
             problems = problems[:MAX_PROBLEMS]
-            problems.append(Problem(t.file, "", "", f"{extra} more problem(s) not listed"))
+            problems.append(InputProblem(t.file, "", "", f"{extra} more problem(s) not listed"))
         raise InputError(problems)
 
     _warn_above_market(t, out)
+    _warn_formula_ids(t, out)
     return Catalogue(path=Path(t.file), line=t.lines, **out)
 
 
@@ -669,6 +702,27 @@ def _warn_above_market(t: _Table, out: dict[str, Any]) -> None:
         sample = ", ".join(f"{out['sku_id'][i]} ({t.unit} {t.lines[i]})" for i in above[:5])
         log.warning("%s: %d SKU(s) have min_price_30d above market_price, e.g. %s",
                     t.file, above.size, sample)
+
+
+FORMULA_START = r"^[=+\-@\t\r]"  # what Excel (and LibreOffice) read as a formula's start
+
+
+def _warn_formula_ids(t: _Table, out: dict[str, Any]) -> None:
+    """Ids are written to plan.csv and excluded.csv exactly as given (scripts join on them), so
+    an id like `=HYPERLINK(...)` would be a formula to a merchant who opens the CSV in Excel.
+    Say so once, with the way to open the plan safely (plan.xlsx stores every id as text)."""
+    found = []
+    for col in ("sku_id", "offer_id"):
+        hit = np.flatnonzero(_np_bool(pc.match_substring_regex(
+            pa.array(out[col], pa.string()), FORMULA_START)))
+        if hit.size:
+            i = int(hit[0])
+            found.append(f"{hit.size} {col} (e.g. {out[col][i]!r}, {t.unit} {int(t.lines[i])})")
+    if found:
+        log.warning("%s: ids that begin with =, +, - or @: %s. A spreadsheet opening plan.csv "
+                    "or excluded.csv would read them as formulas; open plan.xlsx instead "
+                    "(solve --xlsx: ids stored as text), or import the CSV with the id columns "
+                    "as text", t.file, "; ".join(found))
 
 
 def load_catalogue(path: Path) -> Catalogue:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
-class Problem:
+class InputProblem:
     """One thing wrong with the user's input."""
 
     file: str
@@ -24,26 +24,12 @@ class Problem:
         return ", ".join(parts) + f": {self.message}"
 
 
-def read_input(path: Path, what: str, limit: int | None = None) -> bytes:
-    """The bytes of a user's file (at most limit + 1 of them), or InputError naming the file."""
-    file = str(path)
-    try:
-        with path.open("rb") as fh:
-            return fh.read(-1 if limit is None else limit + 1)
-    except FileNotFoundError:
-        raise InputError.one(file, "", "", f"{what} file not found") from None
-    except IsADirectoryError:
-        raise InputError.one(file, "", "", f"is a folder, not a {what} file") from None
-    except OSError as exc:
-        raise InputError.one(file, "", "", f"cannot read: {exc.strerror or exc}") from None
-
-
 class InputError(Exception):
     """Invalid input (exit code 2). Carries every problem found, not just the first."""
 
     MAX_SHOWN = 50
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[InputProblem]):
         if not problems:
             raise ValueError("InputError needs at least one problem")
         self.problems = problems
@@ -51,7 +37,7 @@ class InputError(Exception):
 
     @classmethod
     def one(cls, file: str | Path, where: str, field: str, message: str) -> InputError:
-        return cls([Problem(str(file), where, field, message)])
+        return cls([InputProblem(str(file), where, field, message)])
 
     def render(self) -> str:
         shown = [str(p) for p in self.problems[: self.MAX_SHOWN]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,25 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from optimizer.load.errors import InputError, Problem, read_input
-from optimizer.load.types import Merchant, Scenario, YamlSource
+from optimizer.load.errors import InputError, InputProblem
+from optimizer.load.files import LIMITS, read_input
+from optimizer.load.types import (
+    MAX_COUNT,
+    MAX_DAYS,
+    MAX_ELASTICITY,
+    MAX_SEED,
+    MAX_TIME_LIMIT_S,
+    MAX_YUAN,
+    Merchant,
+    Scenario,
+    YamlSource,
+)
 
 log = logging.getLogger("optimizer.load")
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_BYTES = 4 * 1024 * 1024  # a scenario is a few dozen lines; anything this big is not one
+MAX_BYTES = LIMITS["scenario"]  # a scenario is a few dozen lines; anything this big is not one
 MAX_NODES = 100_000  # expanded size (aliases counted at every use) a scenario may reach
 MAX_DEPTH = 64  # a scenario nests 3-5 levels deep
 
@@ -105,7 +117,7 @@ class _Builder:
     def __init__(self, file: str, lines: dict[Path_, int]):
         self.file = file
         self.lines = lines
-        self.problems: list[Problem] = []
+        self.problems: list[InputProblem] = []
         # Scalars only ever go through this (pure-Python, safe) constructor: no arbitrary tags.
         self._scalars = yaml.SafeLoader("")
 
@@ -114,8 +126,8 @@ class _Builder:
                  else _SEQ_TAG if isinstance(node, SequenceNode) else None)
         if plain is not None and node.tag != plain:
             # The safe constructor would refuse these too; say so instead of dropping the tag.
-            self.problems.append(Problem(self.file, f"line {_line(node)}", _dotted(path),
-                                         f"YAML tag {node.tag!r} is not allowed here"))
+            self.problems.append(InputProblem(self.file, f"line {_line(node)}", _dotted(path),
+                                              f"YAML tag {node.tag!r} is not allowed here"))
             return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
@@ -131,8 +143,8 @@ class _Builder:
         try:
             return self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
-            self.problems.append(Problem(self.file, f"line {_line(node)}", _dotted(path),
-                                         f"cannot read this value: {_yaml_reason(exc)}"))
+            self.problems.append(InputProblem(self.file, f"line {_line(node)}", _dotted(path),
+                                              f"cannot read this value: {_yaml_reason(exc)}"))
             return None
 
     def _mapping(self, node: MappingNode, path: Path_) -> dict[Any, Any]:
@@ -144,8 +156,9 @@ class _Builder:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, ScalarNode):
-                self.problems.append(Problem(self.file, f"line {_line(key_node)}", _dotted(path),
-                                             f"a key must be a plain name, not {_kind(key_node)}"))
+                self.problems.append(InputProblem(
+                    self.file, f"line {_line(key_node)}", _dotted(path),
+                    f"a key must be a plain name, not {_kind(key_node)}"))
                 continue
             key = self._scalar(key_node, path)
             try:
@@ -154,7 +167,7 @@ class _Builder:
                 key = str(key)
             sub = (*path, _path_key(key))
             if key in first_line:
-                self.problems.append(Problem(
+                self.problems.append(InputProblem(
                     self.file, f"line {_line(key_node)}", _dotted(sub),
                     f"duplicate key {key!r} (first at line {first_line[key]})"))
                 continue
@@ -167,8 +180,8 @@ class _Builder:
             sources.extend(merge.value if isinstance(merge, SequenceNode) else [merge])
         for src in sources:
             if not isinstance(src, MappingNode):
-                self.problems.append(Problem(self.file, f"line {_line(src)}", _dotted(path),
-                                             f"'<<' merges a mapping, not {_kind(src)}"))
+                self.problems.append(InputProblem(self.file, f"line {_line(src)}", _dotted(path),
+                                                  f"'<<' merges a mapping, not {_kind(src)}"))
                 continue
             for key, value in self._mapping(src, path).items():
                 out.setdefault(key, value)
@@ -193,13 +206,10 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     return text or str(exc).splitlines()[0]
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, what: str = "scenario") -> str:
     """The file as text, or InputError naming the file (and the line of a bad byte)."""
     file = str(path)
-    data = read_input(path, "scenario", MAX_BYTES)
-    if len(data) > MAX_BYTES:
-        raise InputError.one(file, "", "", f"larger than {MAX_BYTES // 1024 // 1024} MB; "
-                             "a scenario file is a short YAML file")
+    data = read_input(path, what, LIMITS[what])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -246,6 +256,37 @@ def _compose(text: str, file: str) -> Node | None:
         raise InputError.one(file, "", "", f"nested more than {MAX_DEPTH} levels deep") from None
 
 
+def compose_file(path: Path, what: str) -> Node | None:
+    """A user's YAML file (scenario or rulebook) as a node tree, through every guard: regular
+    file, size, UTF-8, nesting depth, then the expanded size (alias bombs). None if empty."""
+    file = str(path)
+    root = _compose(_read_text(path, what), file)
+    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+        return None
+    try:
+        NodeBudget().size(root)
+    except TooBig as exc:
+        raise InputError.one(file, f"line {_line(exc.node)}", "", str(exc)) from None
+    return root
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict[Any, Any]:
+    """A guarded YAML file (compose_file) whose top level is a mapping, as plain values;
+    duplicate keys and tags are errors naming their line."""
+    file = str(path)
+    root = compose_file(path, what)
+    if root is None:
+        raise InputError.one(file, "", "", f"empty file; a {what} is a mapping (key: value)")
+    if not isinstance(root, MappingNode):
+        raise InputError.one(file, f"line {_line(root)}", "",
+                             f"the top level must be a mapping (key: value), found {_kind(root)}")
+    builder = _Builder(file, {})
+    data = builder.build(root, ())
+    if builder.problems:
+        raise InputError(sorted(builder.problems, key=_problem_order))
+    return dict(data)
+
+
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model that owns the keys at `loc` (for did-you-mean suggestions)."""
     model: type[BaseModel] = Scenario
@@ -271,7 +312,30 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _problem(err: Any, source: YamlSource) -> Problem:
+_LIMITS = {MAX_YUAN, MAX_COUNT, MAX_DAYS, MAX_ELASTICITY, MAX_TIME_LIMIT_S, MAX_SEED}
+_BOUNDS = {"less_than_equal": ("at most", "le"), "less_than": ("below", "lt"),
+           "greater_than_equal": ("at least", "ge"), "greater_than": ("above", "gt")}
+
+
+def _limit(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("Decimal('") and value.endswith("')"):
+        return Decimal(value[9:-2])
+    return value
+
+
+def _number(value: Any) -> str:
+    """A bound as a person reads it: 1,000,000,000,000 rather than Decimal('1000000000000')
+    (pydantic gives an optional field's bound as that text)."""
+    value = _limit(value)
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        whole = int(value)
+        if whole == value and abs(whole) >= 10_000:
+            return f"{whole:,}"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return str(value)
+
+
+def _problem(err: Any, source: YamlSource) -> InputProblem:
     loc = tuple(p for p in err["loc"] if p != "[key]")
     field = _dotted(loc)
     kind = err["type"]
@@ -289,9 +353,14 @@ def _problem(err: Any, source: YamlSource) -> Problem:
         message = f"key {_short(loc[-1])}: {msg}"
     elif kind == "value_error":
         message = msg  # our own validators already quote the value
+    elif kind in _BOUNDS:
+        word, key = _BOUNDS[kind]
+        message = f"must be {word} {_number(err['ctx'][key])}; got {_short(err['input'])}"
+        if _limit(err["ctx"][key]) in _LIMITS:
+            message += " (README: Limits on inputs)"
     else:
         message = f"{msg}; got {_short(err['input'])}"
-    return Problem(str(source.file), source.where(loc), field, message)
+    return InputProblem(str(source.file), source.where(loc), field, message)
 
 
 def _warn_missing_merchant(data: dict[Any, Any], file: str) -> None:
@@ -308,19 +377,14 @@ def load_scenario(path: Path) -> tuple[Scenario, YamlSource]:
     """Read and validate a scenario file.
 
     Returns the validated Scenario and a YamlSource (file + line of every key path).
-    Raises InputError with one Problem per thing wrong (file, line, dotted field).
+    Raises InputError with one InputProblem per thing wrong (file, line, dotted field).
     """
     path = Path(path)
     file = str(path)
-    text = _read_text(path)
-    root = _compose(text, file)
-    if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL_TAG):
+    root = compose_file(path, "scenario")
+    if root is None:
         raise InputError.one(file, "", "", "empty file; a scenario needs at least name and "
                              "catalogue")
-    try:
-        NodeBudget().size(root)
-    except TooBig as exc:
-        raise InputError.one(file, f"line {_line(exc.node)}", "", str(exc)) from None
     if not isinstance(root, MappingNode):
         raise InputError.one(file, f"line {_line(root)}", "",
                              f"the top level must be a mapping (key: value), found {_kind(root)}")
@@ -338,6 +402,6 @@ def load_scenario(path: Path) -> tuple[Scenario, YamlSource]:
     return scenario, source
 
 
-def _problem_order(p: Problem) -> tuple[int, str]:
+def _problem_order(p: InputProblem) -> tuple[int, str]:
     number = p.where.split()[-1] if p.where else ""
     return (int(number) if number.isdigit() else 0, p.field)

@@ -27,6 +27,17 @@ Membership = Literal["none", "chengxintong", "shili", "super_factory"]
 
 CATALOGUE_SUFFIXES = (".csv", ".parquet")
 
+# Ranges that keep every product of the model finite in float64 and int64 (README "Limits on
+# inputs"): money to a trillion yuan (10^14 fen), counts to a billion, days to ten years, and an
+# elasticity no real demand curve reaches. Worst case: 10^9 units a day x 1000 x 3660 days x
+# (10^14)^10 for a price 10^-14 of the market price is ~10^156 units, ~10^170 fen: finite.
+MAX_YUAN = 10**12  # an int, so the JSON Schema says "maximum": 1000000000000
+MAX_COUNT = 10**9
+MAX_DAYS = 3660
+MAX_ELASTICITY = 10
+MAX_TIME_LIMIT_S = 1_000_000.0
+MAX_SEED = 2**31 - 1  # CP-SAT's random_seed is a 32-bit int
+
 
 def _not_bool(value: Any) -> Any:
     """YAML `true` is not the number 1: a boolean in a numeric field is a mistake, say so."""
@@ -118,11 +129,12 @@ class Merchant(_Strict):
     buyer_protection: Bool | None = Field(
         None, description="买家保障服务: the shop has joined buyer protection")
     buyer_protection_deposit: Money | None = Field(
-        None, ge=0, description="买家保障保证金: buyer-protection deposit, yuan (exact to the fen)")
+        None, ge=0, le=MAX_YUAN,
+        description="买家保障保证金: buyer-protection deposit, yuan (exact to the fen)")
     violation_points: Float | None = Field(
-        None, ge=0, description="本年度违规扣分: violation points this year")
+        None, ge=0, le=MAX_COUNT, description="本年度违规扣分: violation points this year")
     prohibited_points: Float | None = Field(
-        None, ge=0, description="违禁信息扣分: prohibited-information points")
+        None, ge=0, le=MAX_COUNT, description="违禁信息扣分: prohibited-information points")
 
 
 class FeeGroupOverride(_Strict):
@@ -137,32 +149,36 @@ class FeeGroupOverride(_Strict):
 class Constraints(_Strict):
     """Global constraints over the whole plan; all optional."""
 
-    max_skus: dict[str, Annotated[Int, Field(ge=0)]] = Field(
+    max_skus: dict[str, Annotated[Int, Field(ge=0, le=MAX_COUNT)]] = Field(
         default_factory=dict,
         description="Slot cap per program: program id -> the most SKUs enrolled in it")
     discount_budget: Money | None = Field(
-        None, ge=0, description="Discount budget, yuan: the sum over enrollments of "
+        None, ge=0, le=MAX_YUAN, description="Discount budget, yuan: the sum over enrollments of "
                                 "units * (market_price - price) stays within it")
     gmv_min: Money | None = Field(
-        None, ge=0, description="GMV target (通天计划), yuan: the sum over enrollments of "
-                                "units * price is at least this")
+        None, ge=0, le=MAX_YUAN,
+        description="GMV target (通天计划), yuan: the sum over enrollments of units * price is "
+                    "at least this")
     min_unit_margin_rate: Rate = Field(
         Decimal(0), ge=0, lt=1,
         description="Every enrollment keeps price * (1 - fee_rate) - unit cost >= this rate * "
                     "price, 0 <= rate < 1 (0: nothing sells at a loss)")
     stock_reserve_days: Float = Field(
-        0.0, ge=0, description="Days of daily_units kept back for the main market: a SKU's "
-                               "enrollments together sell at most stock - days * daily_units")
+        0.0, ge=0, le=MAX_DAYS,
+        description="Days of daily_units kept back for the main market: a SKU's enrollments "
+                    "together sell at most stock - days * daily_units")
 
 
 class SolverConfig(_Strict):
     """Limits and settings of the solver."""
 
-    time_limit_s: Float = Field(60.0, gt=0, description="Wall-clock limit of the solve, seconds")
+    time_limit_s: Float = Field(60.0, gt=0, le=MAX_TIME_LIMIT_S,
+                                description="Wall-clock limit of the solve, seconds")
     relative_gap: Float = Field(
-        0.0001, ge=0, description="Stop once (bound - objective) / max(|objective|, 1) is at "
+        0.0001, ge=0, le=1, description="Stop once (bound - objective) / max(|objective|, 1) is at "
                                   "most this (0.0001 = 0.01 %)")
-    seed: Int = Field(0, ge=0, description="Random seed: same input and seed, same plan")
+    seed: Int = Field(0, ge=0, le=MAX_SEED,
+                      description="Random seed: same input and seed, same plan")
     workers: Int = Field(2, ge=1, le=64, description="Solver threads, 1..64")
 
 
@@ -193,7 +209,7 @@ class Scenario(_Strict):
         description="Overrides of the rulebook's fee groups, by group id (their caps)")
     constraints: Constraints = Field(Constraints.model_validate({}),
                                      description="Global constraints over the plan; all optional")
-    price_step: Money = Field(Decimal("0.01"), gt=0,
+    price_step: Money = Field(Decimal("0.01"), gt=0, le=MAX_YUAN,
                               description="Price grid, yuan: every price is a multiple of this "
                                           "(0.01 = every fen)")
     solver: SolverConfig = Field(SolverConfig.model_validate({}),
@@ -288,7 +304,7 @@ class Catalogue:
         return int(self.sku_id.shape[0])
 
     def where(self, i: int) -> str:
-        """Problem.where for SKU index i: "line N" for a CSV, "row N" for Parquet."""
+        """InputProblem.where for SKU index i: "line N" for a CSV, "row N" for Parquet."""
         kind = "row" if self.path.suffix.lower() == ".parquet" else "line"
         return f"{kind} {int(self.line[i])}"
 

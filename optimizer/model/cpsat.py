@@ -17,6 +17,7 @@ from ortools.sat.python import cp_model
 
 from optimizer.score.candidates import Candidates
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 
 LinearExpr = cp_model.LinearExpr
 
@@ -165,36 +166,52 @@ def add_stock(em: EnrollModel) -> None:
     em.n_rows["stock"] = count
 
 
+# The global rows (GlobalRows) as CP-SAT rows over any Booleans: the candidate model's `add_*`
+# rules and the column model both build them here. Money rows round against the plan.
+
+def _count_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], counts: np.ndarray,
+               limit: int) -> bool:
+    """sum counts.x <= limit (a program's SKUs per variable), added only where it can bind."""
+    if counts.sum() <= limit:
+        return False
+    model.add(_sum(x, np.round(counts)) <= limit)
+    return True
+
+
+def _discount_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], discount: np.ndarray,
+                  budget: float) -> None:
+    """sum discount.x <= budget, discount rounded up and the budget down."""
+    scale = _scale(np.append(np.abs(discount), abs(budget)))
+    model.add(_sum(x, np.ceil(discount * scale)) <= math.floor(budget * scale))
+
+
+def _gmv_row(model: cp_model.CpModel, x: Sequence[cp_model.IntVar], revenue: np.ndarray,
+             need: float) -> None:
+    """sum revenue.x >= need, revenue rounded down and the need up."""
+    scale = _scale(np.append(revenue, need))
+    model.add(_sum(x, np.floor(revenue * scale)) >= math.ceil(need * scale))
+
+
 def add_max_skus(em: EnrollModel) -> None:
-    for k in np.flatnonzero(em.pb.max_skus >= 0):
-        sel = np.flatnonzero(em.pb.pv_prog[em.cand.pv] == k)
-        limit = int(em.pb.max_skus[k])
-        if sel.size > limit:
-            em.model.add(LinearExpr.sum([em.x[i] for i in sel]) <= limit)
+    in_prog = em.pb.pv_prog[em.cand.pv]
+    for k in GlobalRows.of(em.pb).capped:
+        if _count_row(em.model, em.x, (in_prog == k).astype(np.float64), int(em.pb.max_skus[k])):
             em.n_rows[f"max_skus_{em.pb.programs[k]}"] = 1
 
 
 def add_discount_budget(em: EnrollModel) -> None:
-    pb, cand = em.pb, em.cand
-    if pb.budget is None:
+    budget = GlobalRows.of(em.pb).budget
+    if budget is None or em.cand.discount.clip(min=0).sum() <= budget:
         return
-    budget = pb.budget
-    if cand.discount.clip(min=0).sum() <= budget:
-        return
-    scale = _scale(np.append(np.abs(cand.discount), abs(budget)))
-    coefs = np.ceil(cand.discount * scale)
-    em.model.add(_sum(em.x, coefs) <= math.floor(budget * scale))
+    _discount_row(em.model, em.x, em.cand.discount, budget)
     em.n_rows["discount_budget"] = 1
 
 
 def add_gmv_min(em: EnrollModel) -> None:
-    pb, cand = em.pb, em.cand
-    if pb.gmv_min is None or pb.gmv_min <= 0:
+    rows = GlobalRows.of(em.pb)
+    if rows.gmv_min is None or not rows.has_gmv:
         return
-    need = pb.gmv_min
-    scale = _scale(np.append(cand.revenue, need))
-    coefs = np.floor(cand.revenue * scale)
-    em.model.add(_sum(em.x, coefs) >= math.ceil(need * scale))
+    _gmv_row(em.model, em.x, em.cand.revenue, rows.gmv_min)
     em.n_rows["gmv_min"] = 1
 
 
@@ -235,10 +252,11 @@ class ColumnModel:
 
 def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
                        usage: np.ndarray, offset: np.ndarray | None = None) -> ColumnModel:
-    """Columns as arrays: offer id, margin (fen), usage [count per program, disc, rev];
-    `offset` is the usage of the fixed rest of the plan."""
-    k_count = len(pb.programs)
-    used = np.zeros(k_count + 2) if offset is None else offset
+    """Columns as arrays: offer id, margin (fen), usage (GlobalRows vectors); `offset` is the
+    usage of the fixed rest of the plan. The global rows are the candidate model's, over columns
+    (a column may count several SKUs in a program)."""
+    rows = GlobalRows.of(pb)
+    used = rows.zeros() if offset is None else offset
     model = cp_model.CpModel()
     x = [model.new_bool_var(f"c{i}") for i in range(offer.size)]
     order = np.argsort(offer, kind="stable")
@@ -246,22 +264,14 @@ def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
     for a, b in itertools.pairwise(bounds):
         if b - a > 1:
             model.add_at_most_one([x[i] for i in order[a:b]])
-    for k in np.flatnonzero(pb.max_skus >= 0):
-        counts = usage[:, k]
-        limit = int(pb.max_skus[k] - round(used[k]))
-        if counts.sum() > limit:
-            model.add(_sum(x, np.round(counts)) <= limit)
-    if pb.budget is not None:
-        disc = usage[:, k_count]
-        budget = pb.budget - used[k_count]
-        scale = _scale(np.append(np.abs(disc), abs(budget)))
-        model.add(_sum(x, np.ceil(disc * scale)) <= math.floor(budget * scale))
-    if pb.gmv_min is not None and pb.gmv_min > 0:
-        rev = usage[:, k_count + 1]
-        need = pb.gmv_min - used[k_count + 1]
+    for k in rows.capped:
+        _count_row(model, x, usage[:, k], int(pb.max_skus[k] - round(used[k])))
+    if rows.budget is not None:
+        _discount_row(model, x, usage[:, rows.discount], rows.budget - used[rows.discount])
+    if rows.gmv_min is not None and rows.has_gmv:
+        need = rows.gmv_min - used[rows.revenue]
         if need > 0:
-            scale = _scale(np.append(rev, need))
-            model.add(_sum(x, np.floor(rev * scale)) >= math.ceil(need * scale))
+            _gmv_row(model, x, usage[:, rows.revenue], need)
     obj_scale = _scale(value, 2.0**50)
     model.maximize(_sum(x, np.round(value * obj_scale)))
     return ColumnModel(model, x, obj_scale)

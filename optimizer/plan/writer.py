@@ -1,7 +1,7 @@
 """The plan as files: plan.csv, excluded.csv, summary.json (SPEC 5), written atomically.
 
-Everything is written into a temporary folder beside the output folder first; each file is then
-moved into place with os.replace, so a crash or a kill never leaves a half-written file.
+The files are one set, committed together by optimizer/outdir.py: a crash or a kill leaves the
+folder with this run's files or the previous run's, never a mix, never a half-written file.
 
 The tables are built and written a column at a time, in pieces of some hundred thousand rows
 (numpy and pyarrow string kernels, no Python loop per row), as exactly the bytes Python's csv
@@ -15,11 +15,7 @@ import csv
 import io
 import json
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -32,40 +28,31 @@ import pyarrow.compute as pc
 
 from optimizer.load.errors import InputError
 from optimizer.load.types import Scenario
+from optimizer.outdir import (
+    PLAN_STATUSES,
+    Run,
+    output_set,
+    read_run,
+    strict_json,
+    tidy,
+)
+from optimizer.outdir import (
+    check_outdir as check_outdir,  # the CLI commands check their -o here before solving
+)
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS, check_lang, headers
 from optimizer.plan.xlsx import write_xlsx
-from optimizer.rules.eligibility import (
-    MERCHANT_RULE,
-    REASONS,
-    SKU_RULE,
-    TEXT,
-    RuleOutcome,
-    fixed_text,
-    join_text,
-    str_text,
-)
+from optimizer.rules.eligibility import MERCHANT_RULE, REASONS, SKU_RULE, RuleOutcome
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import Problem
+from optimizer.score.rows import DISCOUNT_BUDGET, GMV_MIN, max_skus_name
 from optimizer.solve import Result
+from optimizer.text import TEXT, fixed_text, join_text, str_text
 
 log = logging.getLogger(__name__)
 
 PRICE_CAP, EXCLUSIVE, STOCK, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN"
 DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
 CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time
-
-
-def check_outdir(outdir: Path) -> None:
-    """InputError (nothing written) when the output folder cannot be made or written: checked
-    before any solving, not found out after it."""
-    path = Path(outdir).absolute()
-    here = path
-    while not here.exists() and here != here.parent:
-        here = here.parent
-    if not here.is_dir():
-        raise InputError.one("-o", "", "", f"{here} is a file, not a folder: cannot write {path}")
-    if not os.access(here, os.W_OK | os.X_OK):
-        raise InputError.one("-o", "", "", f"cannot write {path}: no permission in {here}")
 
 
 def fraction_text(value: Fraction) -> str:
@@ -298,13 +285,13 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
     c = scenario.constraints
     constraints: dict[str, Any] = {}
     for pid, limit in c.max_skus.items():
-        constraints[f"max_skus.{pid}"] = {"value": programs[pid]["enrolled_skus"], "limit": limit}
+        constraints[max_skus_name(pid)] = {"value": programs[pid]["enrolled_skus"], "limit": limit}
     if c.discount_budget is not None:
-        constraints["discount_budget"] = {"value": round(float(ev["discount"].sum()) / 100, 2),
-                                          "limit": float(c.discount_budget)}
+        constraints[DISCOUNT_BUDGET] = {"value": round(float(ev["discount"].sum()) / 100, 2),
+                                        "limit": float(c.discount_budget)}
     if c.gmv_min is not None:
-        constraints["gmv_min"] = {"value": round(float(ev["revenue"].sum()) / 100, 2),
-                                  "limit": float(c.gmv_min)}
+        constraints[GMV_MIN] = {"value": round(float(ev["revenue"].sum()) / 100, 2),
+                                "limit": float(c.gmv_min)}
     finite = np.isfinite
     summary = {
         "name": scenario.name,
@@ -319,7 +306,7 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
                    "relative_gap": scenario.solver.relative_gap, "seed": scenario.solver.seed,
                    "workers": scenario.solver.workers,
                    **{k: (v if not isinstance(v, float) or finite(v) else None)
-                      for k, v in result.stats.items()}},
+                      for k, v in result.stats.as_dict().items()}},
     }
     summary["price_vs_market"] = price_vs_market(pb, rulebook, ev)
     if result.infeasible_reason:
@@ -494,64 +481,73 @@ def _write_csv(fh: BinaryIO, header: tuple[str, ...], table: pa.Table,
     fh.write(b"\n")
 
 
-def _sync_and_close(fh: BinaryIO) -> None:
+@dataclass(frozen=True)
+class Written:
+    """Which run's files the output folder holds after write_outputs: this run's (`new`), or,
+    when this run found no plan, the earlier run whose plan was kept (`run` None: a folder from
+    before manifests, whose summary.json says it holds a plan)."""
+
+    new: bool
+    run: Run | None
+
+    def describe(self) -> str:
+        return self.run.describe() if self.run is not None else "an earlier run"
+
+
+def kept_plan(outdir: Path) -> Written | None:
+    """The folder's plan, when it holds one a run without a plan must not replace: its manifest
+    (or, from before manifests, its summary.json) says OPTIMAL or FEASIBLE."""
+    outdir = Path(outdir)
+    if not outdir.is_dir():
+        return None
     try:
-        fh.flush()
-        os.fsync(fh.fileno())
-    finally:
-        fh.close()
+        tidy(outdir)
+        run = read_run(outdir)
+    except (InputError, OSError):
+        run = None
+    if run is not None:
+        return Written(False, run) if run.status in PLAN_STATUSES and "plan.csv" in run.files \
+            else None
+    try:
+        status = json.loads((outdir / "summary.json").read_text(encoding="utf-8"))["status"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Written(False, None) if status in PLAN_STATUSES and (outdir / "plan.csv").is_file() \
+        else None
 
 
 def write_outputs(outdir: Path, tables: PlanTables, *, xlsx: bool = False,
-                  lang: str = "en") -> None:
-    """All files or none: write into a sibling temp folder, then move each into place.
+                  lang: str = "en") -> Written:
+    """All files or none, as one commit (optimizer/outdir.py): plan.csv, excluded.csv,
+    summary.json, plan.xlsx with `xlsx` (without it an earlier plan.xlsx is removed, and an
+    earlier report.html always: they would describe another run).
 
-    Each file is flushed to disk (fsync) before any is moved; the disk works on one file while
-    the next is being made (the largest first). `xlsx` adds plan.xlsx (and removes a plan.xlsx
-    an earlier run left, which would no longer match the plan); `lang` "zh" gives Chinese
-    headers, and the CSV files then start with a UTF-8 BOM, without which Excel reads them in
-    the system's code page (GBK on a Chinese Windows) and shows the headers garbled."""
+    A run without a plan (INFEASIBLE, NO_SOLUTION) writes nothing when the folder holds a plan
+    (kept_plan): it never replaces a good plan with an empty one; into a folder without a plan
+    it writes its files (summary.json with the status and the reason).
+
+    Each file is flushed to disk and hashed while the next is made (the largest first).
+    `lang` "zh" gives Chinese headers, and the CSV files then start with a UTF-8 BOM, without
+    which Excel reads them in the system's code page (GBK on a Chinese Windows) and shows the
+    headers garbled."""
     check_lang(lang)
-    outdir = outdir.resolve()
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    files = ("plan.csv", "excluded.csv", "summary.json") + (("plan.xlsx",) if xlsx else ())
+    status = str(tables.summary["status"])
+    if status not in PLAN_STATUSES:
+        kept = kept_plan(outdir)
+        if kept is not None:
+            log.info("%s: no plan found; the folder keeps the plan of %s", outdir,
+                     kept.describe())
+            return kept
     bom = b"\xef\xbb\xbf" if lang == "zh" else b""
-    try:
-        with ThreadPoolExecutor(max_workers=1) as disk:
-            synced = []
-            for name in ("excluded.csv", "plan.csv", "summary.json"):
-                fh = open(tmp / name, "wb")  # noqa: SIM115 - closed by _sync_and_close
-                try:
-                    if name == "plan.csv":
-                        fh.write(bom)
-                        _write_csv(fh, PLAN_COLUMNS, tables.plan, headers(PLAN_COLUMNS, lang))
-                    elif name == "excluded.csv":
-                        fh.write(bom)
-                        _write_csv(fh, EXCLUDED_COLUMNS, tables.excluded,
-                                   headers(EXCLUDED_COLUMNS, lang))
-                    else:
-                        fh.write((json.dumps(tables.summary, indent=2, ensure_ascii=False)
-                                  + "\n").encode("utf-8"))
-                except BaseException:
-                    fh.close()
-                    raise
-                synced.append(disk.submit(_sync_and_close, fh))
-            if xlsx:
-                write_xlsx(tmp / "plan.xlsx", tables.plan, tables.excluded, tables.summary,
-                           lang)
-                book: BinaryIO = open(tmp / "plan.xlsx", "rb")  # noqa: SIM115 - closed below
-                synced.append(disk.submit(_sync_and_close, book))
-            for done in synced:
-                done.result()
-        if not outdir.exists():
-            os.replace(tmp, outdir)
-            return
-        for name in files:
-            os.replace(tmp / name, outdir / name)
-        if not xlsx and (outdir / "plan.xlsx").is_file():
-            (outdir / "plan.xlsx").unlink()
-            log.info("removed %s: it was an earlier run's (no --xlsx this time)",
-                     outdir / "plan.xlsx")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with output_set(outdir, "solve", status=status) as stage:
+        with stage.open("excluded.csv") as fh:
+            fh.write(bom)
+            _write_csv(fh, EXCLUDED_COLUMNS, tables.excluded, headers(EXCLUDED_COLUMNS, lang))
+        with stage.open("plan.csv") as fh:
+            fh.write(bom)
+            _write_csv(fh, PLAN_COLUMNS, tables.plan, headers(PLAN_COLUMNS, lang))
+        stage.write("summary.json", strict_json(tables.summary).encode("utf-8"))
+        if xlsx:
+            write_xlsx(stage.path("plan.xlsx"), tables.plan, tables.excluded, tables.summary,
+                       lang)
+    return Written(True, stage.committed)

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optimizer.plan.lang import REASON_MEANINGS, header, status_text, word
-from optimizer.rules.eligibility import TEXT, fixed_text, join_text
+from optimizer.text import TEXT, fixed_text, join_text
 
 log = logging.getLogger(__name__)
 

@@ -4,29 +4,32 @@ A solve folder has summary.json, plan.csv and excluded.csv (SPEC 5); a sweep fol
 sweep.json and maybe breakeven.csv. The CSV files of a million-SKU plan run to millions of rows,
 so they are streamed in Arrow batches and reduced per program (and per reason) as they are read;
 what is kept is a few numbers per program, which is what the HTML embeds.
+
+The programs' Chinese names come from the files too (summary.json's name_zh, sweep.json's
+program_names), never from a rulebook: a folder written before sweep.json kept them shows ids.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
-from optimizer.load.errors import Problem
+from optimizer.load.errors import InputProblem
+from optimizer.load.files import open_input, read_input
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
-from optimizer.rules.rulebook import DATA_DIR
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,6 @@ REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "STOCK", 
 TOP_SKUS = 10
 CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
 BLOCK_BYTES = 16 << 20  # CSV bytes parsed per batch: memory stays flat for any file size
-BUILTIN_RULEBOOK = "1688-2024"
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -120,15 +122,14 @@ class Sweep(_Model):
     axes: list[Axis] = Field(min_length=1)
     points: list[Point]
     breakeven: Breakeven | None = None
+    program_names: dict[str, str] = {}  # absent in a folder written before names were kept
 
 
 # ------------------------------------------------------------------------------------- reading
 
 def _json(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError.one(path, "", "", f"cannot read: {exc.strerror or exc}") from None
+        text = read_input(path, "solve or sweep output", JSON_LIMIT).decode("utf-8")
     except UnicodeDecodeError:
         raise InputError.one(path, "", "", "not UTF-8 text") from None
     try:
@@ -142,17 +143,25 @@ def _validated(path: Path, model: type[M]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise InputError([Problem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
+        raise InputError([InputProblem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
                           for e in exc.errors()]) from None
 
 
+JSON_LIMIT = 1024 * 1024 * 1024  # summary.json / sweep.json: a few MB even for big runs
+
+
+def _open(path: Path) -> BinaryIO:
+    """An output-folder CSV, if it is a regular file (a link to /dev/zero or a FIFO in a folder
+    given to `report` is refused unread, as every input is); streamed, so no size limit."""
+    return open_input(path, "solve or sweep output", 1 << 62)
+
+
 def _header(path: Path) -> list[str]:
+    if not path.exists() and not path.is_symlink():
+        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)")
     try:
-        with path.open(encoding="utf-8-sig", newline="") as fh:
+        with io.TextIOWrapper(_open(path), encoding="utf-8-sig", newline="") as fh:
             return next(csv.reader(fh), [])
-    except FileNotFoundError:
-        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)"
-                             ) from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError.one(path, "line 1", "", f"cannot read the header: {exc}") from None
 
@@ -167,9 +176,16 @@ def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType]
             raise InputError.one(path, "line 1", "", f"expected the columns {','.join(columns)}; "
                                  f"found {','.join(header) or 'none'}")
         log.info("%s: header %s read as %s (by position)", path, header, list(columns))
+    with _open(path) as fh:
+        yield from _arrow_batches(path, fh, columns, types, required)
+
+
+def _arrow_batches(path: Path, fh: BinaryIO, columns: tuple[str, ...],
+                   types: dict[str, pa.DataType], required: tuple[str, ...]
+                   ) -> Iterator[pa.RecordBatch]:
     try:
         reader = pacsv.open_csv(
-            path,
+            fh,
             read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=1,
                                            block_size=BLOCK_BYTES),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
@@ -185,17 +201,6 @@ def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType]
             yield batch
     except pa.ArrowInvalid as exc:
         raise InputError.one(path, "", "", f"cannot read: {exc}") from None
-
-
-def builtin_names() -> dict[str, str]:
-    """Program id -> Chinese name from the built-in rulebook: a sweep folder has no summary.json
-    to carry them. A custom rulebook's own programs are then shown by id alone."""
-    try:
-        data = yaml.safe_load((DATA_DIR / f"{BUILTIN_RULEBOOK}.yaml").read_text(encoding="utf-8"))
-        return {pid: str(p.get("name_zh", "")) for pid, p in data["programs"].items()}
-    except (OSError, yaml.YAMLError, KeyError, AttributeError, TypeError):
-        log.warning("built-in rulebook unreadable; programs shown by id only", exc_info=True)
-        return {}
 
 
 def _finite(v: float | None) -> float | None:
@@ -271,6 +276,15 @@ def aggregate_excluded(path: Path) -> dict[str, Any]:
             "by_program": by_program}
 
 
+def _agrees(plan: dict[str, Any], pid: str, p: ProgramSummary) -> bool:
+    """Whether plan.csv's rows of a program add up to what summary.json says of it: the same
+    count, and sums within the rounding of each row (2 decimals for money)."""
+    got = plan["programs"].get(pid, {"rows": 0, "revenue": 0.0, "margin": 0.0})
+    slack = 0.005 * got["rows"] + 0.01
+    return (got["rows"] == p.enrolled_skus and abs(got["revenue"] - p.revenue) <= slack
+            and abs(got["margin"] - p.margin) <= slack)
+
+
 def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     summary = _validated(outdir / SUMMARY, Summary)
     plan = aggregate_plan(outdir / PLAN)
@@ -280,14 +294,16 @@ def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
             names[pid] = p.name_zh
     order = list(summary.programs)
     extra = sorted((set(plan["programs"]) | set(excluded["by_program"])) - set(order))
+    # solve writes the three files from one plan: when they disagree, they are two runs' files
     if extra:
-        log.warning("%s: programs %s are in the CSV files but not in summary.json", outdir, extra)
+        raise InputError.one(outdir, "", "", f"programs {', '.join(extra)} are in the CSV files "
+                             f"but not in {SUMMARY}: the files are not one run's; solve again")
     programs = {pid: p.model_dump(exclude={"name_zh"}) for pid, p in summary.programs.items()}
-    mismatch = [pid for pid, p in summary.programs.items()
-                if plan["programs"].get(pid, {}).get("rows", 0) != p.enrolled_skus]
+    mismatch = [pid for pid, p in summary.programs.items() if not _agrees(plan, pid, p)]
     if mismatch:
-        log.warning("%s: plan.csv rows differ from summary.json enrolled_skus for %s",
-                    outdir, mismatch)
+        raise InputError.one(outdir / PLAN, "", "", f"its rows do not add up to {SUMMARY}'s "
+                             f"figures for {', '.join(mismatch)}: the files are not one run's; "
+                             "solve again")
     prices = summary.price_vs_market
     if prices is not None:
         bins = len(prices.edges) - 1
@@ -371,11 +387,11 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
 def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
     sweep = _validated(outdir / SWEEP, Sweep)
     paths = [a.path for a in sweep.axes]
-    problems = [Problem(str(outdir / SWEEP), "", f"points.{i}.values",
-                        f"needs a value for each axis {paths}")
+    problems = [InputProblem(str(outdir / SWEEP), "", f"points.{i}.values",
+                             f"needs a value for each axis {paths}")
                 for i, p in enumerate(sweep.points) if set(p.values) != set(paths)]
     if len(set(paths)) != len(paths):
-        problems.append(Problem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
+        problems.append(InputProblem(str(outdir / SWEEP), "", "axes", "an axis path is repeated"))
     if problems:
         raise InputError(problems)
     be = sweep.breakeven
@@ -385,6 +401,9 @@ def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
         programs += [pid for pid in p.programs if pid not in programs]
     if be is not None:
         programs += [pid for pid in be.programs if pid not in programs]
+    for pid, name in sweep.program_names.items():
+        if name and not names.get(pid):
+            names[pid] = name
     per_sku = (aggregate_breakeven(outdir / BREAKEVEN, [x_path, *paths])
                if (outdir / BREAKEVEN).is_file() else None)
     return {
@@ -412,7 +431,7 @@ def aggregate(outdir: Path) -> dict[str, Any]:
     if not (has_solve or has_sweep):
         raise InputError.one(outdir, "", "", f"no {SUMMARY} or {SWEEP} here: not an output "
                              "folder of enroll-opt solve or sweep")
-    names = builtin_names()
+    names: dict[str, str] = {}  # program id -> Chinese name, as the files carry them
     data: dict[str, Any] = {"folder": outdir.resolve().name, "solve": None, "sweep": None}
     if has_solve:
         data["solve"] = _solve_part(outdir, names)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from optimizer.outdir import RUN_MANIFEST, output_set, verified_run
 from optimizer.report.assets import CSS, JS
 from optimizer.report.collect import aggregate
 
@@ -252,22 +251,22 @@ def render_html(data: dict[str, Any]) -> str:
 
 
 def write_report(outdir: Path) -> Path:
-    """Read an output folder of solve or sweep and write OUTDIR/report.html, atomically (a temp
-    file beside it, then os.replace). InputError, and nothing written, when the folder is not
-    an output folder or a file in it is malformed."""
+    """Read an output folder of solve or sweep and write OUTDIR/report.html into its run.
+
+    A commit cut short is finished first; then the files are checked against the run's
+    manifest, and report.html is committed into that run (optimizer/outdir.py). InputError, and
+    nothing written, when the folder is not an output folder, a file in it is malformed, or its
+    files are not one run's (a folder from before manifests is read as it is)."""
     outdir = Path(outdir)
+    run = verified_run(outdir, skip=frozenset({REPORT})) if outdir.is_dir() else None
     html = render_html(aggregate(outdir)).encode("utf-8")
+    if run is None:
+        log.warning("%s has no run manifest (written by an older enroll-opt, or by hand): its "
+                    "files cannot be checked to be one run's", outdir)
+    with output_set(outdir, "report", owned=frozenset(), extend=run,
+                    manifest=None if run is None else RUN_MANIFEST) as stage:
+        stage.write(REPORT, html)
     target = outdir / REPORT
-    fd, tmp = tempfile.mkstemp(prefix=f".{REPORT}.", suffix=".tmp", dir=outdir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     log.info("report: %s (%d bytes)", target, len(html))
     return target
+

@@ -2,6 +2,10 @@
 
 1688 changes its rules every season, so nothing here knows a program by name: everything a program
 is comes from the YAML (built-in `rules/data/<name>.yaml` or the user's file).
+
+How a scenario's entry for a program is merged over the rulebook's is public
+(`exact_decimals`, `program_override`, `merge_program_override`): `sweep` sets one field of one
+program per grid point with them.
 """
 
 from __future__ import annotations
@@ -11,13 +15,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from optimizer.load.errors import InputError, Problem
-from optimizer.load.types import Scenario, YamlSource
+from optimizer.load.errors import InputError, InputProblem
+from optimizer.load.scenario import read_yaml_mapping
+from optimizer.load.types import MAX_DAYS, MAX_ELASTICITY, Scenario, YamlSource
 
 DATA_DIR = Path(__file__).parent / "data"
+
+MAX_DEMAND_MULTIPLIER = 1000.0  # with MAX_DAYS and MAX_ELASTICITY: demand stays finite
+MAX_CAP_RATIO = 10  # a program without a cap stops at 10 x the market price anyway
 
 Op = Literal[">=", "<=", "<", ">", "==", "!=", "in", "not_in"]
 
@@ -55,8 +69,18 @@ class PriceCap(_Strict):
 
     field: Literal["market_price", "min_price_30d", "unit_cost"] = Field(
         ..., description="The catalogue price the cap is relative to")
-    ratio: Decimal = Field(..., gt=0, description="The cap is ratio * field")
+    ratio: Decimal = Field(..., gt=0, le=MAX_CAP_RATIO,
+                           description="The cap is ratio * field (at most 10, 4 decimals)")
     strict: bool = Field(..., description="true: price < ratio * field; false: price <= it")
+
+    @field_validator("ratio")
+    @classmethod
+    def _few_decimals(cls, value: Decimal) -> Decimal:
+        """Caps are computed exactly in int64 (ratio's numerator x price in fen): 1e308 or
+        0.123456789012345 would overflow it, so a ratio has at most 4 decimals."""
+        if value.is_finite() and value != value.quantize(Decimal("0.0001")):
+            raise ValueError(f"more than 4 decimals: {value}")
+        return value
 
 
 class FeeItem(_Strict):
@@ -86,11 +110,13 @@ class Program(_Strict):
     selection: Literal["sku", "offer"] = Field(
         ..., description="sku: each SKU on its own; offer: an offer's eligible SKUs enroll "
                          "all together or none")
-    horizon_days: float = Field(..., gt=0, description="Days the enrollment sells for")
+    horizon_days: float = Field(..., gt=0, le=MAX_DAYS, description="Days the enrollment sells for")
     demand_multiplier: float = Field(
-        ..., ge=0, description="Expected units a day = daily_units * this, at the market price")
-    elasticity: float = Field(..., gt=0, description="Price elasticity of demand when the "
-                                                     "catalogue has none for the SKU")
+        ..., ge=0, le=MAX_DEMAND_MULTIPLIER,
+        description="Expected units a day = daily_units * this, at the market price")
+    elasticity: float = Field(..., gt=0, le=MAX_ELASTICITY,
+                              description="Price elasticity of demand when the catalogue has "
+                                          "none for the SKU")
     exclusive_with: list[str] = Field(
         default_factory=list,
         description="Program ids no offer may share with this one (offer level)")
@@ -160,16 +186,12 @@ def _read_rulebook(ref: str, base_dir: Path, source: YamlSource) -> tuple[dict[s
     builtin = DATA_DIR / f"{ref}.yaml"
     path = builtin if builtin.is_file() and "/" not in ref else (base_dir / ref)
     where = source.where(("rulebook",))
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         names = sorted(p.stem for p in DATA_DIR.glob("*.yaml"))
         raise InputError.one(source.file, where, "rulebook",
                              f"{ref!r} is neither a built-in rulebook {names} nor a file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError.one(path, "", "", f"cannot read rulebook: {exc}") from None
-    if not isinstance(raw, dict):
-        raise InputError.one(path, "", "", "a rulebook is a mapping with fee_groups and programs")
+    # The scenario file's guards (regular file, size, nesting, alias bombs, duplicate keys).
+    raw = read_yaml_mapping(path, "rulebook")
     return raw, str(path)
 
 
@@ -187,6 +209,27 @@ def _program_override(pid: str, override: Any) -> dict[str, Any]:
     return over
 
 
+# ---- the override API: how a scenario's program entry becomes the program it sees. build_rulebook
+# merges with it; `sweep` uses it to set one field of one program per grid point.
+
+def exact_decimals(node: Any) -> Any:
+    """A rulebook or override as read from YAML, its floats as exact Decimals (0.9 is 9/10)."""
+    return _decimals(node)
+
+
+def program_override(pid: str, override: Any) -> dict[str, Any]:
+    """A scenario's entry for program `pid` as a mapping to merge over the rulebook's program:
+    exact decimals, and under `fees` a bare number is that item's rate. TypeError when the entry
+    is not a mapping (nor empty)."""
+    return _program_override(pid, _decimals(override))
+
+
+def merge_program_override(program: dict[str, Any], pid: str, override: Any) -> dict[str, Any]:
+    """The rulebook's program `pid` (as read, exact decimals) with the scenario's entry for it
+    merged over: the program as the scenario sees it, before validation."""
+    return deep_merge(program, program_override(pid, override))
+
+
 def read_rulebook(scenario: Scenario, source: YamlSource) -> tuple[dict[str, Any], str]:
     """The rulebook file the scenario names, as read (and its path), for build_rulebook."""
     return _read_rulebook(scenario.rulebook, source.file.parent, source)
@@ -202,7 +245,7 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
     programs_raw = raw.get("programs")
     if not isinstance(programs_raw, dict) or not programs_raw:
         raise InputError.one(rb_file, "", "programs", "the rulebook defines no programs")
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     scen_file = str(source.file)
     chosen: dict[str, dict[str, Any]]
     if scenario.programs is None:
@@ -212,18 +255,20 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
         for pid, override in scenario.programs.items():
             path = ("programs", pid)
             if pid not in programs_raw:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}",
-                                        f"unknown program (rulebook has {sorted(programs_raw)})"))
+                problems.append(InputProblem(
+                    scen_file, source.where(path), f"programs.{pid}",
+                    f"unknown program (rulebook has {sorted(programs_raw)})"))
                 continue
             try:
                 chosen[pid] = _program_override(pid, _decimals(override))
             except TypeError as exc:
-                problems.append(Problem(scen_file, source.where(path), f"programs.{pid}", str(exc)))
+                problems.append(InputProblem(scen_file, source.where(path), f"programs.{pid}",
+                                             str(exc)))
     fee_groups = dict(raw.get("fee_groups") or {})
     for group, over in scenario.fees.items():
         if group not in fee_groups:
-            problems.append(Problem(scen_file, source.where(("fees", group)), f"fees.{group}",
-                                    f"unknown fee group (rulebook has {sorted(fee_groups)})"))
+            problems.append(InputProblem(scen_file, source.where(("fees", group)), f"fees.{group}",
+                                         f"unknown fee group (rulebook has {sorted(fee_groups)})"))
             continue
         fee_groups[group] = deep_merge(fee_groups[group] or {}, {"cap": over.cap})
     merged = {pid: deep_merge(programs_raw[pid], over) for pid, over in chosen.items()}
@@ -237,17 +282,17 @@ def build_rulebook(scenario: Scenario, source: YamlSource,
             from_scenario = len(loc) >= 2 and loc[0] == "programs" and scenario.programs is not None
             where_file = scen_file if from_scenario and source.line_of(loc) else rb_file
             where = source.where(loc) if where_file == scen_file else ""
-            problems.append(Problem(where_file, where, dotted, err["msg"]))
+            problems.append(InputProblem(where_file, where, dotted, err["msg"]))
     if problems:
         raise InputError(problems)
     rulebook = rulebook.model_copy(update={
         "programs": {pid: p for pid, p in rulebook.programs.items() if p.enabled}})
     for pid in scenario.constraints.max_skus:
         if pid not in rulebook.programs:
-            problems.append(Problem(scen_file, source.where(("constraints", "max_skus", pid)),
-                                    f"constraints.max_skus.{pid}",
-                                    "not a program in scope "
-                                    f"(in scope: {sorted(rulebook.programs)})"))
+            problems.append(InputProblem(scen_file, source.where(("constraints", "max_skus", pid)),
+                                         f"constraints.max_skus.{pid}",
+                                         "not a program in scope "
+                                         f"(in scope: {sorted(rulebook.programs)})"))
     if problems:
         raise InputError(problems)
     return rulebook

@@ -13,7 +13,6 @@ the few in doubt go to CP-SAT with the global rows.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -24,8 +23,9 @@ from ortools.linear_solver import pywraplp
 
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, concat_ranges
-from optimizer.solve.master import column_sums, fingerprints, fits
+from optimizer.solve.master import column_sums, fingerprints
 
 log = logging.getLogger(__name__)
 
@@ -40,40 +40,27 @@ FINAL_TOL = 1e-8
 
 @dataclass(frozen=True)
 class Rows:
-    """The global rows as `a.x <= b`, scaled so each limit is about 1 (y = z / scale)."""
+    """The binding global rows (`GlobalRows.as_leq`) as `a.x <= b`, scaled so each limit is
+    about 1 (y = z / scale)."""
 
     prog: np.ndarray  # program index per count row
     budget: bool
     gmv: bool
     b: np.ndarray  # (R,) scaled limits
     scale: np.ndarray  # (R,)
+    entry: np.ndarray  # (R,) usage entry of each row
+    sign: np.ndarray  # (R,) -1 for the GMV target (a >= row)
 
     @staticmethod
     def of(pb: Problem) -> Rows:
-        prog = np.flatnonzero(pb.max_skus >= 0)
-        b = [float(pb.max_skus[k]) for k in prog]
-        budget = pb.budget is not None
-        gmv = pb.gmv_min is not None and pb.gmv_min > 0
-        if budget:
-            assert pb.budget is not None
-            b.append(pb.budget)
-        if gmv:
-            assert pb.gmv_min is not None
-            b.append(-pb.gmv_min)
-        raw = np.array(b, np.float64)
+        rows = GlobalRows.of(pb)
+        entry, sign, raw = rows.as_leq()
         scale = np.maximum(np.abs(raw), 1.0)
-        return Rows(prog, budget, gmv, raw / scale, scale)
+        return Rows(rows.capped, rows.has_budget, rows.has_gmv, raw / scale, scale, entry, sign)
 
     def usage(self, pb: Problem, usage: np.ndarray) -> np.ndarray:
-        """[count per program..., discount, revenue] (C, K+2) -> scaled a (C, R)."""
-        k_count = len(pb.programs)
-        cols = [usage[:, k] for k in self.prog]
-        if self.budget:
-            cols.append(usage[:, k_count])
-        if self.gmv:
-            cols.append(-usage[:, k_count + 1])
-        a = np.stack(cols, axis=1) if cols else np.zeros((usage.shape[0], 0))
-        return a / self.scale
+        """Usage vectors (C, GlobalRows width) -> scaled a (C, R)."""
+        return usage[:, self.entry] * self.sign / self.scale
 
     def z_of(self, mult: Multipliers) -> np.ndarray:
         """The inverse of `multipliers`."""
@@ -102,7 +89,7 @@ class Pool:
 
     def __init__(self, pb: Problem, rows: Rows):
         self.pb, self.rows = pb, rows
-        k = len(pb.programs) + 2
+        k = GlobalRows.of(pb).width
         self.offer = np.zeros(0, np.int64)
         self.value = np.zeros(0)
         self.usage = np.zeros((0, k))
@@ -362,123 +349,3 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     # the restricted master's duals: the multipliers that say which offers are in doubt
     z_model, _, model_value, _ = minimise_model(pool, kelley, best_z, tol=FINAL_TOL)
     return DualSpaceResult(best, z_model, pool, rounds, model_value)
-
-
-def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, np.ndarray]:
-    """At multipliers z, each offer's best pooled column (or none); the `n_flex` offers whose
-    best and second-best choices are closest are in doubt. Returns (fixed columns, flex offers).
-    """
-    pb = pool.pb
-    _, _, col, best = pool.model(z)
-    r = pool.value - pool.a @ z
-    # an empty column is the "none" option itself: never a second choice
-    real = (pool.value != 0) | (pool.usage != 0).any(axis=1)
-    others = np.where((np.arange(len(pool)) == col[pool.offer]) | ~real, -np.inf, r)
-    second = np.full(pb.n_offers, -np.inf)
-    np.maximum.at(second, pool.offer, others)
-    # taking a column, the runner-up is the best other column or none (0); taking none, it is
-    # the best column
-    second = np.where(col >= 0, np.maximum(second, 0.0), second)
-    chosen_r = np.where(col >= 0, best, 0.0)
-    regret = chosen_r - second  # >= 0; inf where the offer has no real alternative
-    has = np.isfinite(regret)
-    order = np.lexsort((np.arange(pb.n_offers), regret))
-    order = order[has[order]]
-    flex = np.zeros(pb.n_offers, bool)
-    flex[order[:n_flex]] = True
-    fixed = col[(col >= 0) & ~flex]
-    return fixed, np.flatnonzero(flex)
-
-
-def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractional: int = 10,
-                  attempts: int = 6) -> np.ndarray | None:
-    """The restricted master LP over the offers in doubt (the rest fixed), rounded.
-
-    A basic LP solution has at most one fractional offer per global row; each takes one of its
-    columns or none, the best combination that keeps the rows. When none does, the LP is
-    re-solved with the broken rows tightened by what rounding breaks them by, and after a few
-    tries by the GMV that rounding every fractional offer down would lose (the <= rows only gain
-    from rounding down), which always leaves a rounding that fits. Returns columns, or None.
-    """
-    pb = pool.pb
-    in_flex = np.zeros(pb.n_offers, bool)
-    in_flex[flex] = True
-    free = np.flatnonzero(in_flex[pool.offer])
-    offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
-    rows = pool.rows
-    a = pool.a[free]
-    limit = rows.b - rows.usage(pb, offset[None, :])[0]
-    lp = pywraplp.Solver.CreateSolver("GLOP")
-    x = [lp.NumVar(0.0, 1.0, "") for _ in range(free.size)]
-    obj = lp.Objective()
-    for i, c in enumerate(free.tolist()):
-        obj.SetCoefficient(x[i], float(pool.value[c]) / 100)
-    obj.SetMaximization()
-    order = np.argsort(pool.offer[free], kind="stable")
-    offers = pool.offer[free][order]
-    bounds = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1], True])
-    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        row = lp.Constraint(-lp.infinity(), 1.0)
-        for i in order[lo:hi].tolist():
-            row.SetCoefficient(x[i], 1.0)
-    global_rows = []
-    for r in range(limit.size):
-        row = lp.Constraint(-lp.infinity(), float(limit[r]))
-        for i in np.flatnonzero(a[:, r]).tolist():
-            row.SetCoefficient(x[i], float(a[i, r]))
-        global_rows.append(row)
-    tightened = np.zeros(limit.size)
-    best: tuple[float, list[int]] | None = None
-    for attempt in range(attempts):
-        status = lp.Solve()
-        if status != pywraplp.Solver.OPTIMAL:
-            log.debug("flex LP status %d", status)
-            return None
-        w = np.array([v.solution_value() for v in x])
-        whole = free[w > 1 - 1e-6]
-        frac = np.flatnonzero((w > 1e-6) & (w < 1 - 1e-6))
-        frac_offers = sorted(set(pool.offer[free[frac]].tolist()))
-        if len(frac_offers) > max_fractional:
-            log.debug("flex LP: %d fractional offers", len(frac_offers))
-            return None
-        base = np.concatenate([fixed, whole])
-        base_usage = pool.usage[base].sum(axis=0) if base.size else \
-            np.zeros(pool.usage.shape[1])
-        base_value = float(pool.value[base].sum())
-        options = [[-1, *free[frac][pool.offer[free[frac]] == o].tolist()]
-                   for o in frac_offers]
-        for pick in itertools.product(*options):
-            cols = [c for c in pick if c >= 0]
-            usage = base_usage + (pool.usage[cols].sum(axis=0) if cols else 0.0)
-            value = base_value + (float(pool.value[cols].sum()) if cols else 0.0)
-            if fits(pb, usage) and (best is None or value > best[0]):
-                best = (value, [*base.tolist(), *cols])
-        log.debug("flex LP %.2f yuan: %d fractional offers, rounding %s", lp.Objective().Value(),
-                  len(frac_offers), "fits" if best is not None else "breaks a row")
-        if best is not None:
-            break
-        base_use = rows.usage(pb, base_usage[None, :])[0]
-        if attempt < attempts // 2:
-            # No rounding fits: tighten the rows that rounding the heavier half up breaks, by
-            # what it breaks (against the limits as fits reads them: a hair inside)
-            natural = [c for c in free[frac].tolist() if w[np.searchsorted(free, c)] >= 0.5]
-            usage = base_usage + (pool.usage[natural].sum(axis=0) if natural else 0.0)
-            strict = rows.b - np.abs(rows.b) * 2e-12
-            over = np.maximum(rows.usage(pb, usage[None, :])[0] - strict, 0.0) * 1.5
-        else:
-            # Still none: rounding every fractional offer down keeps the <= rows and only loses
-            # GMV, so ask the LP for that much more GMV; the next basis rounds down.
-            over = np.zeros(limit.size)
-            if rows.gmv and frac.size:
-                k_rev = len(pb.programs) + 1
-                over[-1] = float((w[frac] * pool.usage[free[frac], k_rev]).sum()) / \
-                    rows.scale[-1]
-            over = np.maximum(over, np.maximum(base_use - rows.b, 0.0))
-        over += np.abs(rows.b) * 4e-12 + 1e-12
-        log.debug("tightening the rows by %s", over)
-        tightened += over
-        for r, row in enumerate(global_rows):
-            row.SetUb(float(limit[r] - tightened[r]))
-    if best is None:
-        return None
-    return np.array(best[1], np.int64)

@@ -12,6 +12,7 @@ method on the (convex, piecewise linear) dual.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ class Structure:
     gates: tuple[int, ...]  # programs decided per offer (all-or-none or in an exclusive pair)
     n_states: int
     combos: tuple[Combo, ...]
+    state_on: np.ndarray  # bool (n_states, len(gates)): which gates each offer state turns on
 
 
 def build_structure(pb: Problem) -> Structure:
@@ -49,12 +51,14 @@ def build_structure(pb: Problem) -> Structure:
     gates = tuple(sorted({k for k in range(k_count) if pb.offer_level[k]}
                          | {k for pair in pb.exclusive for k in pair}))
     states = []
+    state_on = []
     for bits in itertools.product((False, True), repeat=len(gates)):
         on = {g for g, b in zip(gates, bits, strict=True) if b}
         if any(a in on and b in on for a, b in pb.exclusive):
             continue
         allowed = np.array([(k not in gates) or (k in on) for k in range(k_count)], dtype=bool)
         states.append(allowed)
+        state_on.append(bits)
     combos = []
     hub = pb.hub
     for si, allowed in enumerate(states):
@@ -85,7 +89,8 @@ def build_structure(pb: Problem) -> Structure:
             optional &= ~hub_mask  # hub programs are fixed by the pattern
             status = np.where(forced_pv, 2, np.where(optional, 1, 0)).astype(np.int8)
             combos.append(Combo(si, status, feasible))
-    return Structure(gates, len(states), tuple(combos))
+    return Structure(gates, len(states), tuple(combos),
+                     np.array(state_on, bool).reshape(len(states), len(gates)))
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ class DualPoint:
     chosen: np.ndarray  # bool (m,) pvs enrolled in the relaxed solution
     offer_value: np.ndarray  # (n_offers,) penalised value of each offer's best choice
     usage: np.ndarray  # [per-program count (K), discount, revenue] of the relaxed solution
+    offer_state: np.ndarray  # (n_offers,) the offer state of each offer's best choice
 
 
 def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.ndarray
@@ -159,6 +165,32 @@ class Dual:
         self.bit = np.left_shift(np.int64(1), self.local.astype(np.int64))
         self.feasible = (np.stack([c.feasible for c in self.st.combos]) if self.st.combos
                          else np.zeros((0, pb.n), bool))
+
+    def restricted(self, pb: Problem, forbid: np.ndarray, force: np.ndarray) -> Dual:
+        """The same pricing over a branch: `pb` with narrowed price intervals, the pvs in
+        `forbid` (bool, m) never taken, the (SKU, program) cells in `force` (bool, n x K) always
+        enrolled. A combo that would need a forbidden pv, or has no pv for a forced cell, cannot
+        take that SKU."""
+        other = copy.copy(self)
+        other.pb = pb
+        n, k_count = pb.n, len(pb.programs)
+        forbid = forbid | (pb.pv_lo > pb.pv_hi)
+        status = self.status.copy()
+        bad = np.zeros(self.feasible.shape, bool)
+        for c in range(status.shape[0]):
+            bad[c] = np.bincount(pb.pv_sku, (status[c] == 2) & forbid, minlength=n) > 0
+        status[:, forbid] = 0
+        cell = force[pb.pv_sku, pb.pv_prog]
+        status = np.where(cell[None, :] & (status == 1), np.int8(2), status).astype(np.int8)
+        if force.any():
+            for c in range(status.shape[0]):
+                have = np.zeros((n, k_count), bool)
+                on = status[c] == 2
+                have[pb.pv_sku[on], pb.pv_prog[on]] = True
+                bad[c] |= (force & ~have).any(axis=1)
+        other.status = status
+        other.feasible = self.feasible & ~bad
+        return other
 
     def _questions(self, over: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                           np.ndarray]:
@@ -250,8 +282,12 @@ class Dual:
         val = np.where(used <= avail * (1 + 1e-9) + 1e-9, val, NEG)
         return val, rq, rpv, price
 
-    def evaluate(self, mult: Multipliers, stock: bool = True) -> DualPoint:
-        """L(mult): valid for any multipliers; `stock=False` relaxes stock entirely (weaker)."""
+    def evaluate(self, mult: Multipliers, stock: bool = True,
+                 allowed: np.ndarray | None = None) -> DualPoint:
+        """L(mult): valid for any multipliers; `stock=False` relaxes stock entirely (weaker).
+
+        `allowed` (bool, n_states x n_offers) restricts each offer to some of its states (a
+        branch of the search over offer states): the value bounds the plans of that branch."""
         pb = self.pb
         combos = self.st.combos
         n_states = self.st.n_states
@@ -260,14 +296,14 @@ class Dual:
         sku_val = np.empty((len(combos), pb.n))
         over: list[np.ndarray] = []
         tol = pb.avail * (1 + 1e-12) + 1e-9
-        for ci, combo in enumerate(combos):
+        for ci in range(len(combos)):
             status = self.status[ci]
             take = (status == 2) | ((status == 1) & positive)
             v = np.bincount(pb.pv_sku, np.where(take, base_value, 0.0), minlength=pb.n)
-            sku_val[ci] = np.where(combo.feasible, v, NEG)
+            sku_val[ci] = np.where(self.feasible[ci], v, NEG)
             if stock:
                 used = np.bincount(pb.pv_sku, np.where(take, base_units, 0.0), minlength=pb.n)
-                over.append(np.flatnonzero(combo.feasible & (used > tol)))
+                over.append(np.flatnonzero(self.feasible[ci] & (used > tol)))
         # stock: deduplicated (SKU, pv set) questions, answered in one batch
         q_combo, q_sku, _, q_mask = self._questions(over) if stock else (np.zeros(0, np.int64),) * 4
         sku_q = np.full((len(combos), pb.n), -1, np.int64)  # the answer a combo's SKU took
@@ -299,6 +335,8 @@ class Dual:
         offer_val = np.array([np.bincount(pb.sku_offer, state_val[s], minlength=pb.n_offers)
                               for s in range(n_states)])
         offer_val = np.maximum(offer_val, NEG)
+        if allowed is not None:
+            offer_val = np.where(allowed, offer_val, NEG)
         best_state = np.argmax(offer_val, axis=0)
         per_offer = offer_val[best_state, np.arange(pb.n_offers)]
         sku_combo = state_combo[best_state[pb.sku_offer], np.arange(pb.n)]
@@ -327,5 +365,6 @@ class Dual:
             np.bincount(pb.pv_prog[chosen], minlength=k_count).astype(float),
             [ev["discount"].sum(), ev["revenue"].sum()],
         ])
-        return DualPoint(float(per_offer.sum()) + limits, mult, price, chosen, per_offer, usage)
+        return DualPoint(float(per_offer.sum()) + limits, mult, price, chosen, per_offer, usage,
+                         best_state)
 

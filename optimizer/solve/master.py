@@ -20,6 +20,7 @@ from ortools.linear_solver import pywraplp
 
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,12 @@ class ColumnPool:
 
     offer: list[int] = field(default_factory=list)
     value: list[float] = field(default_factory=list)  # fen
-    usage: list[np.ndarray] = field(default_factory=list)  # [count per program..., disc, rev]
+    usage: list[np.ndarray] = field(default_factory=list)  # GlobalRows usage vectors
     pv: list[np.ndarray] = field(default_factory=list)
     price: list[np.ndarray] = field(default_factory=list)
     round: list[int] = field(default_factory=list)  # the round that generated it
+    state: list[int] = field(default_factory=list)  # the offer state it was priced in
+    fingerprint: list[int] = field(default_factory=list)
     seen: set[tuple[int, int]] = field(default_factory=set)  # (offer, fingerprint)
 
     def __len__(self) -> int:
@@ -79,14 +82,10 @@ def fingerprints(pv: np.ndarray, price: np.ndarray, group: np.ndarray, ids: np.n
 
 def column_sums(pb: Problem, pv: np.ndarray, price: np.ndarray, group: np.ndarray,
                 n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per group of (pv, price): its use of the global rows [count per program..., discount,
-    revenue] and its margin (fen)."""
+    """Per group of (pv, price): its use of the global rows (see GlobalRows) and its margin
+    (fen)."""
     ev = pb.evaluate(pv, price)
-    k_count = len(pb.programs)
-    usage = np.zeros((n_groups, k_count + 2))
-    np.add.at(usage, (group, pb.pv_prog[pv]), 1.0)
-    usage[:, k_count] = np.bincount(group, ev["discount"], minlength=n_groups)
-    usage[:, k_count + 1] = np.bincount(group, ev["revenue"], minlength=n_groups)
+    usage = GlobalRows.of(pb).usage(pb, pv, group, n_groups, ev)
     return usage, np.bincount(group, ev["margin"], minlength=n_groups)
 
 
@@ -124,6 +123,8 @@ def _columns_from_point(pb: Problem, point: DualPoint, offers: np.ndarray, pool:
         pool.pv.append(chosen[a:b])
         pool.price.append(price[a:b])
         pool.round.append(round_no)
+        pool.state.append(int(point.offer_state[o]))
+        pool.fingerprint.append(f)
         added.append(len(pool) - 1)
     return added
 
@@ -141,6 +142,7 @@ class _MasterLP:
         self.lp.SetSolverSpecificParametersAsString(
             "use_dual_simplex: true use_preprocessing: false")
         self.k_count = len(pb.programs)
+        self.global_rows = rows = GlobalRows.of(pb)
         inf = self.lp.infinity()
         self.convex: dict[int, pywraplp.Constraint] = {}
         self.rows: dict[int, pywraplp.Constraint] = {}
@@ -154,15 +156,16 @@ class _MasterLP:
             self.objective.SetCoefficient(var, -penalty)
             self.slacks.append(var)
 
-        for k in np.flatnonzero(pb.max_skus >= 0):
+        # rows keyed by their usage entry; money rows in yuan
+        for k in rows.capped:
             self.rows[int(k)] = self.lp.Constraint(-inf, float(pb.max_skus[k]))
             slack(self.rows[int(k)], -1.0, SLOT_PENALTY)
-        if pb.budget is not None:
-            self.rows[self.k_count] = self.lp.Constraint(-inf, pb.budget / 100)
-            slack(self.rows[self.k_count], -1.0, SHORTFALL_PENALTY)
-        if pb.gmv_min is not None and pb.gmv_min > 0:
-            self.rows[self.k_count + 1] = self.lp.Constraint(pb.gmv_min / 100, inf)
-            slack(self.rows[self.k_count + 1], 1.0, SHORTFALL_PENALTY, on=True)
+        if rows.budget is not None:
+            self.rows[rows.discount] = self.lp.Constraint(-inf, rows.budget / 100)
+            slack(self.rows[rows.discount], -1.0, SHORTFALL_PENALTY)
+        if rows.gmv_min is not None and rows.has_gmv:
+            self.rows[rows.revenue] = self.lp.Constraint(rows.gmv_min / 100, inf)
+            slack(self.rows[rows.revenue], 1.0, SHORTFALL_PENALTY, on=True)
         self.vars: list[pywraplp.Variable] = []
 
     def add(self, pool: ColumnPool, ids: list[int]) -> None:
@@ -201,7 +204,7 @@ class _MasterLP:
             dual = abs(ct.dual_value())
             if r < self.k_count:
                 prog[r] = dual * 100  # yuan per slot -> fen per slot
-            elif r == self.k_count:
+            elif r == self.global_rows.discount:
                 budget = dual
             else:
                 gmv = dual
@@ -218,8 +221,10 @@ class ColumnGeneration:
     dive can fix offers and re-price the rest."""
 
     def __init__(self, pb: Problem, dual: Dual, progress: Progress | None = None,
-                 warm: Multipliers | None = None):
+                 warm: Multipliers | None = None, allowed: np.ndarray | None = None,
+                 seed: ColumnPool | None = None):
         self.pb, self.dual = pb, dual
+        self.allowed = allowed  # offer states per offer (a branch), see Dual.evaluate
         self.progress = progress
         self.pool = ColumnPool()
         self.master = _MasterLP(pb)
@@ -230,12 +235,33 @@ class ColumnGeneration:
         self.weights = np.zeros(0)
         self.shortfall = 0.0
         self.stopped = False  # the LP hit the time limit: weights are from an earlier round
+        if seed is not None:
+            self._seed(seed)
         zero = Multipliers(np.zeros(len(pb.programs)), 0.0, 0.0)
-        for mult in (zero,) if warm is None else (zero, warm):
+        # a branch starts from its parent's columns and multipliers: no pricing at zero
+        first = (zero,) if warm is None else (warm,) if seed is not None else (zero, warm)
+        for mult in first:
             self._price(mult, np.arange(pb.n_offers), np.full(pb.n_offers, -np.inf))
 
+    def _seed(self, other: ColumnPool) -> None:
+        """Another pool's columns whose offer state this branch allows."""
+        ids = []
+        for c in range(len(other)):
+            o, st = other.offer[c], other.state[c]
+            if self.allowed is not None and not self.allowed[st, o]:
+                continue
+            key = (o, int(other.fingerprint[c]))
+            if key in self.pool.seen:
+                continue
+            self.pool.seen.add(key)
+            for name in ("offer", "value", "usage", "pv", "price", "round", "state",
+                         "fingerprint"):
+                getattr(self.pool, name).append(getattr(other, name)[c])
+            ids.append(len(self.pool) - 1)
+        self.master.add(self.pool, ids)
+
     def _price(self, mult: Multipliers, offers: np.ndarray, pi: np.ndarray) -> int:
-        point = self.dual.evaluate(mult)
+        point = self.dual.evaluate(mult, allowed=self.allowed)
         self.points.append(point)
         if self.best is None or point.value < self.best.value:
             self.best = point
@@ -319,17 +345,6 @@ def column_generation(pb: Problem, dual: Dual, *, max_rounds: int = 60, tol: flo
     return cg
 
 
-def fits(pb: Problem, usage: np.ndarray) -> bool:
-    """The global rows hold for this usage (a hair inside the budget and the GMV target)."""
-    k_count = len(pb.programs)
-    capped = pb.max_skus >= 0
-    if (usage[:k_count][capped] > pb.max_skus[capped] + 1e-9).any():
-        return False
-    if pb.budget is not None and usage[k_count] > pb.budget * (1 - 1e-12):
-        return False
-    return not (pb.gmv_min is not None and usage[k_count + 1] < pb.gmv_min * (1 + 1e-12))
-
-
 def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list[int]] | None:
     """Integral columns as they are; each fractional offer takes one of its columns or none,
     the best combination that keeps the global rows. Returns (margin fen, columns) or None."""
@@ -340,8 +355,9 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
     frac_offers = sorted(set(offers[frac].tolist()))
     if len(frac_offers) > max_fractional:
         return None
+    rows = GlobalRows.of(cg.pb)
     base_usage = np.sum([pool.usage[c] for c in integral], axis=0) if integral.size else \
-        np.zeros(len(cg.pb.programs) + 2)
+        rows.zeros()
     base_value = float(sum(pool.value[c] for c in integral))
     options = [[-1, *frac[offers[frac] == o].tolist()] for o in frac_offers]
     best: tuple[float, list[int]] | None = None
@@ -349,7 +365,7 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
         cols = [c for c in pick if c >= 0]
         usage = base_usage + (np.sum([pool.usage[c] for c in cols], axis=0) if cols else 0.0)
         value = base_value + sum(pool.value[c] for c in cols)
-        if fits(cg.pb, usage) and (best is None or value > best[0]):
+        if rows.fits(usage) and (best is None or value > best[0]):
             best = (value, [*integral.tolist(), *cols])
     return best
 

@@ -5,29 +5,28 @@ runs before the whole grid is known to be valid) -> points solved where the user
 local processes, a Dask cluster), each warm-started from a neighbour fixed by the grid ->
 break-even bisection -> sweep.csv, sweep.json (and breakeven.csv), written atomically.
 
-Exit codes: 0 when every point has an answer (a plan, or INFEASIBLE: an infeasible point is an
-answer, its status is in the files); 4 when some point found no plan within its time limit (the
-files are still written, with NO_SOLUTION there); 2 invalid input (nothing written).
+Every point has an answer (a plan, or INFEASIBLE: an infeasible point is an answer, its status is
+in the files) unless it found no plan within its time limit: the files are still written, with
+NO_SOLUTION there, and the outcome counts such points (`unanswered`; the CLI exits 4). Invalid
+input raises InputError, nothing written (the CLI exits 2).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from optimizer.load import InputError, load_catalogue, load_scenario
-from optimizer.load.errors import Problem
+from optimizer.load import InputError
+from optimizer.load.errors import InputProblem
 from optimizer.plan.writer import check_outdir
-from optimizer.rules.eligibility import evaluate_rules
-from optimizer.rules.rulebook import build_rulebook
+from optimizer.prepare import load_inputs
 from optimizer.solve import NO_SOLUTION
 from optimizer.sweep.breakeven import fee_curves, program_breakeven, sku_breakeven
-from optimizer.sweep.execute import Done, Executor, Task, executor
+from optimizer.sweep.execute import Done, Executor, Task, cap_workers, executor
 from optimizer.sweep.files import breakeven_csv, sweep_csv, sweep_json, write_files
 from optimizer.sweep.grid import (
     Axis,
@@ -45,19 +44,22 @@ log = logging.getLogger("optimizer.sweep")
 
 __all__ = ["SweepOutcome", "run_sweep"]
 
-EXIT_OK, EXIT_NO_SOLUTION = 0, 4
 SHOWN_POINTS = 40  # rows of the table printed; the files have them all
 _SOLVER_LOGGERS = ("optimizer.solve", "optimizer.model", "optimizer.cpsat", "optimizer.progress")
 
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    exit_code: int
     text: str
     outdir: Path
     axes: tuple[Axis, ...]
     points: tuple[PointRecord, ...]  # grid order
     breakeven: dict[str, Decimal | None] | None
+
+    @property
+    def unanswered(self) -> int:
+        """Grid points that found no plan within their time limit (NO_SOLUTION)."""
+        return sum(p.status == NO_SOLUTION for p in self.points)
 
 
 @contextmanager
@@ -83,11 +85,12 @@ def _label(axes: Sequence[Axis], values: Sequence[Decimal]) -> str:
 def _options(axes: Sequence[Axis], breakeven: bool, per_sku: bool) -> None:
     problems = []
     if per_sku and not breakeven:
-        problems.append(Problem("--per-sku", "", "", "goes with --breakeven"))
+        problems.append(InputProblem("--per-sku", "", "", "goes with --breakeven"))
     if breakeven and (len(axes) != 1 or not axes[0].fee_rate):
-        problems.append(Problem("--breakeven", "", "", "needs exactly one --set, on a fee rate "
-                                "(programs.<program>.fees.<item>) or a fee group's cap "
-                                "(fees.<group>.cap)"))
+        problems.append(InputProblem("--breakeven", "", "",
+                                     "needs exactly one --set, on a fee rate "
+                                     "(programs.<program>.fees.<item>) or a fee group's cap "
+                                     "(fees.<group>.cap)"))
     if problems:
         raise InputError(problems)
 
@@ -103,10 +106,9 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
     from optimizer.pipeline import safe_folder_name
 
     progress = progress if progress is not None else SweepProgress(enabled=False)
-    scenario, source = load_scenario(scenario_path)
-    catalogue = load_catalogue(source.file.parent / scenario.catalogue)
-    base = Base.read(scenario, source)
-    rulebook = build_rulebook(scenario, source, base.rulebook_file)
+    loaded = load_inputs(scenario_path)
+    scenario, catalogue, rulebook = loaded.scenario, loaded.catalogue, loaded.rulebook
+    base = Base.read(scenario, loaded.source, loaded.rulebook_file)
     axes = build_axes(base, sets)
     _options(axes, breakeven, per_sku)
     rule_axes = [i for i, a in enumerate(axes) if a.reads_rules]
@@ -115,17 +117,13 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
         point_scenario, point_rulebook = point_inputs(base, axes, values)
         rules_key = tuple(values[j] for j in rule_axes) if rule_axes else None
         specs.append(PointSpec(f"grid-{i}", values, point_scenario, point_rulebook, rules_key))
-    try:
-        outcome = evaluate_rules(rulebook, scenario.merchant, catalogue)
-    except KeyError as exc:
-        raise InputError.one(scenario.rulebook, "", str(exc.args[0]),
-                             f"a rule reads a field that does not exist: {exc.args[0]}") from None
+    outcome = loaded.evaluate().rules
     shape = tuple(len(a.values) for a in axes)
     parents = warm_parents(shape)
     tasks = [Task(spec, None if parents[i] is None else f"grid-{parents[i]}")
              for i, spec in enumerate(specs)]
     prep = Prepared(catalogue, outcome)
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    n_workers = cap_workers(workers, len(specs))
     labels = {s.key: _label(axes, s.values) for s in specs}
 
     def done(out: PointOutput) -> None:
@@ -148,16 +146,15 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
     progress.close()
     files = {"sweep.csv": sweep_csv(axes, programs, points),
              "sweep.json": sweep_json(scenario.name, axes, programs, points,
-                                      None if be is None else (axes[0].path, be))}
+                                      None if be is None else (axes[0].path, be),
+                                      {pid: p.name_zh for pid, p in rulebook.programs.items()})}
     if per_sku:
         ax = axes[0]
         curves = fee_curves(rulebook, lambda x: point_inputs(base, [ax], [x])[1])
         per = sku_breakeven(scenario, rulebook, catalogue, outcome, curves)
         files["breakeven.csv"] = breakeven_csv(ax.path, catalogue.sku_id.tolist(), per)
     write_files(out, files)
-    code = EXIT_NO_SOLUTION if any(p.status == NO_SOLUTION for p in points) else EXIT_OK
-    return SweepOutcome(code, _text(axes, points, be, out, list(files)), out, tuple(axes),
-                        points, be)
+    return SweepOutcome(_text(axes, points, be, out, list(files)), out, tuple(axes), points, be)
 
 
 def _bisect(ex: Executor, base: Base, axis: Axis, specs: Sequence[PointSpec],

@@ -8,8 +8,16 @@ task, fixed by the grid, so a point's result does not depend on which process ra
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import logging
 import multiprocessing as mp
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,10 +83,45 @@ class InProcess:
 
 
 _WORKER_PREP: Prepared | None = None
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_SECONDS = 1.0  # how often a worker checks that its parent still lives
 
 
-def _init_worker(prep: Prepared) -> None:
+def cap_workers(requested: int | None, points: int) -> int:
+    """Local processes for `points` points: as asked (default: the CPUs), never more than the
+    points nor the CPUs (32 processes on 2 cores ran 64 points 8x slower than 2)."""
+    cpus = os.cpu_count() or 1
+    wanted = requested if requested is not None else cpus
+    n = max(1, min(wanted, cpus, points))
+    if requested is not None and n < requested:
+        log.info("--workers %d: using %d (%d point(s), %d CPU(s))", requested, n, points, cpus)
+    return n
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the sweep that started it ends, however it ends (kill -9 too):
+    Linux kills it with its parent (PR_SET_PDEATHSIG); everywhere, a thread watches getppid().
+    Otherwise workers of ~300 MB live on, holding the sweep's stdout open (`sweep | cat` hangs)."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl: the watchdog
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(WATCHDOG_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def _init_worker(prep: Prepared, parent: int) -> None:
     global _WORKER_PREP
+    _die_with_parent(parent)
     _WORKER_PREP = prep
 
 
@@ -94,7 +137,8 @@ class Processes:
     def __init__(self, prep: Prepared, workers: int):
         self.pool = cf.ProcessPoolExecutor(max_workers=workers,
                                            mp_context=mp.get_context("spawn"),
-                                           initializer=_init_worker, initargs=(prep,))
+                                           initializer=_init_worker,
+                                           initargs=(prep, os.getpid()))
         self.outputs: dict[str, PointOutput] = {}
 
     def run(self, tasks: Sequence[Task], done: Done) -> dict[str, PointOutput]:
@@ -131,7 +175,8 @@ def _dask_task(prep: Prepared, spec: PointSpec, parent: Any) -> PointOutput:
 class DaskCluster:
     """The points as Dask tasks on the scheduler at `address`: the prepared inputs scattered to
     every worker once; a child task depends on its parent's future, so Dask orders them.
-    Connecting waits Dask's own connect timeout (distributed.comm.timeouts.connect)."""
+    The address is probed first (probe_scheduler), then Dask connects within CONNECT_SECONDS;
+    anything that goes wrong on the way is an input error naming the address."""
 
     def __init__(self, prep: Prepared, address: str):
         try:
@@ -139,11 +184,13 @@ class DaskCluster:
         except ImportError:  # pragma: no cover - a dependency of the package
             raise InputError.one("--scheduler", "", "", "dask distributed is not installed "
                                                         "(pip install distributed)") from None
+        probe_scheduler(address)
         try:
-            self.client = Client(address, set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
+            self.client = Client(address, set_as_default=False, timeout=CONNECT_SECONDS)
+        except Exception as exc:  # MemoryError too: a peer that is not Dask sends any length
             raise InputError.one("--scheduler", "", "",
-                                 f"cannot reach a Dask scheduler at {address}: {exc}") from None
+                                 f"cannot reach a Dask scheduler at {address}: "
+                                 f"{type(exc).__name__}: {exc}") from None
         self.run_id = uuid.uuid4().hex[:12]
         self.prep = self.client.scatter(prep, broadcast=True, hash=False)
         self.outputs: dict[str, PointOutput] = {}
@@ -175,6 +222,58 @@ class DaskCluster:
 
     def close(self) -> None:
         self.client.close()
+
+
+CONNECT_SECONDS = 10  # to connect, and for a scheduler's first bytes
+_MAX_HANDSHAKE = 64 * 1024 * 1024  # a Dask handshake is a few kB; more is another protocol
+
+
+def probe_scheduler(address: str, seconds: float | None = None) -> None:
+    """Refuse, within `seconds`, a TCP address where no Dask scheduler answers.
+
+    A Dask peer writes its handshake as soon as a connection opens: 8 bytes of length (little
+    endian), then the message. An HTTP server sends nothing until asked, and what another
+    service sends does not start with a plausible length; Dask itself would read its reply as
+    a frame length (MemoryError: 3 EiB) or wait for minutes. Other schemes (tls, inproc, ucx)
+    are left to Dask."""
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.registry import backends
+
+    seconds = CONNECT_SECONDS if seconds is None else seconds
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"{scheme}:// is not a Dask protocol "
+                             f"({', '.join(s + '://' for s in sorted(backends))})")
+        if scheme != "tcp":
+            return
+        host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError.one("--scheduler", "", "", f"not a scheduler address {address!r}: "
+                             f"{exc} (like tcp://10.0.0.5:8786)") from None
+    what = f"no Dask scheduler at {address}"
+    try:
+        with socket.create_connection((host, int(port)), timeout=seconds) as sock:
+            head = b""
+            deadline = time.monotonic() + seconds
+            while len(head) < 8:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(8 - len(head))
+                if not chunk:
+                    raise InputError.one("--scheduler", "", "", f"{what}: the connection "
+                                         "was closed without a Dask handshake")
+                head += chunk
+    except TimeoutError:
+        raise InputError.one("--scheduler", "", "", f"{what}: nothing came back within "
+                             f"{seconds:g} s (another service listens there, or a firewall "
+                             "drops the packets)") from None
+    except OSError as exc:
+        raise InputError.one("--scheduler", "", "", f"cannot reach a Dask scheduler at "
+                             f"{address}: {exc.strerror or exc}") from None
+    (length,) = struct.unpack("<Q", head)
+    if not 0 < length <= _MAX_HANDSHAKE:
+        raise InputError.one("--scheduler", "", "", f"{what}: the service there answered "
+                             f"{head!r}, which is not a Dask handshake")
 
 
 def _parents_first(tasks: Sequence[Task]) -> list[Task]:

@@ -1,7 +1,7 @@
 """sweep.csv, sweep.json and breakeven.csv, written atomically.
 
-The files are written into a temporary folder beside the output folder and each is then moved
-into place with os.replace: a crash or a kill never leaves a half-written file. The same input
+The files are one set, committed together by optimizer/outdir.py: a crash or a kill leaves the
+folder with this sweep's files or the previous run's, never a mix. The same input
 gives the same sweep.csv and breakeven.csv byte for byte; sweep.json differs only in "seconds".
 Money is yuan with 2 decimals (fen inside), axis values as the exact decimals of the grid.
 """
@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import shutil
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from optimizer.outdir import output_set, strict_json
 from optimizer.sweep.breakeven import RATE_DECIMALS, SkuBreakeven
 from optimizer.sweep.grid import Axis, decimal_text
 from optimizer.sweep.runner import PointRecord
@@ -55,8 +52,11 @@ def _round(value: float | None, digits: int) -> float | None:
 
 def sweep_json(name: str, axes: Sequence[Axis], programs: Sequence[str],
                points: Sequence[PointRecord],
-               breakeven: tuple[str, dict[str, Decimal | None]] | None) -> str:
-    """The shape `enroll-opt report` reads (yuan; values as floats)."""
+               breakeven: tuple[str, dict[str, Decimal | None]] | None,
+               program_names: Mapping[str, str]) -> str:
+    """The shape `enroll-opt report` reads (yuan; values as floats). `program_names` (id ->
+    Chinese name, from the rulebook) is written for the report, which reads no rulebook.
+    Strict JSON: a number that is not finite is null."""
     doc: dict[str, Any] = {
         "scenario": name,
         "axes": [{"path": a.path, "values": [float(v) for v in a.values]} for a in axes],
@@ -77,8 +77,9 @@ def sweep_json(name: str, axes: Sequence[Axis], programs: Sequence[str],
             "path": breakeven[0],
             "programs": {pid: (None if v is None else float(v))
                          for pid, v in breakeven[1].items()}},
+        "program_names": {pid: program_names.get(pid, "") for pid in programs},
     }
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    return strict_json(doc)
 
 
 def breakeven_csv(path: str, sku_ids: Sequence[str], be: SkuBreakeven) -> str:
@@ -96,27 +97,10 @@ def breakeven_csv(path: str, sku_ids: Sequence[str], be: SkuBreakeven) -> str:
     return buf.getvalue()
 
 
-SWEEP_FILES = ("sweep.csv", "sweep.json", "breakeven.csv")
-
-
 def write_files(outdir: Path, files: dict[str, str]) -> None:
-    """Each file fully written beside the folder first, then moved into place. A sweep file
-    this sweep does not write (breakeven.csv without --per-sku) is removed: it would be an
-    earlier sweep's, and the report would read it as this one's."""
-    outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", dir=outdir.parent))
-    try:
+    """The files as one commit. An output file this sweep does not write (breakeven.csv without
+    --per-sku, an earlier report.html or plan) is removed in the same step: it would be an
+    earlier run's, and the report would read it as this one's."""
+    with output_set(outdir, "sweep") as stage:
         for name, text in files.items():
-            with (tmp / name).open("w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-        outdir.mkdir(exist_ok=True)
-        for name in files:
-            os.replace(tmp / name, outdir / name)
-        for name in SWEEP_FILES:
-            if name not in files:
-                (outdir / name).unlink(missing_ok=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            stage.write(name, text.encode("utf-8"))

@@ -20,14 +20,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from optimizer.load.errors import InputError, Problem
+from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.types import Constraints, Scenario, YamlSource
 from optimizer.rules.rulebook import (
     Rulebook,
-    _decimals,
-    _program_override,
     build_rulebook,
-    deep_merge,
+    exact_decimals,
+    merge_program_override,
+    program_override,
     read_rulebook,
 )
 
@@ -61,7 +61,7 @@ def decimal_text(value: Decimal) -> str:
 
 
 def _problem(text: str, path: str, message: str) -> InputError:
-    return InputError([Problem(f"--set {text}", "", path, message)])
+    return InputError([InputProblem(f"--set {text}", "", path, message)])
 
 
 def _number(text: str, raw: str, path: str, what: str) -> Decimal:
@@ -158,16 +158,18 @@ class Base:
     fee_groups: dict[str, Any]
 
     @classmethod
-    def read(cls, scenario: Scenario, source: YamlSource) -> Base:
-        read = read_rulebook(scenario, source)
-        raw = _decimals(read[0])
+    def read(cls, scenario: Scenario, source: YamlSource,
+             rulebook_file: tuple[dict[str, Any], str] | None = None) -> Base:
+        """`rulebook_file`: the rulebook as already read (prepare's), else read here."""
+        read = rulebook_file if rulebook_file is not None else read_rulebook(scenario, source)
+        raw = exact_decimals(read[0])
         return cls(scenario, source, read, dict(raw.get("programs") or {}),
                    dict(raw.get("fee_groups") or {}))
 
     def merged_program(self, pid: str) -> dict[str, Any]:
         """A program as the scenario sees it: the rulebook's, the scenario's override over it."""
         over = (self.scenario.programs or {}).get(pid)
-        return deep_merge(self.programs[pid], _program_override(pid, _decimals(over)))
+        return merge_program_override(self.programs[pid], pid, over)
 
 
 def resolve(text: str, path: str, values: tuple[Decimal, ...], base: Base) -> Axis:
@@ -274,7 +276,7 @@ def apply(base: Base, assignments: typing.Sequence[tuple[Axis, Decimal]]) -> Sce
             if programs is None:  # absent means every program: say so, then override one
                 programs = {pid: {} for pid in base.programs}
             pid = ax.keys[0]
-            entry = _program_override(pid, _decimals(programs.get(pid)))
+            entry = program_override(pid, programs.get(pid))
             _set(entry, ax.keys[1:], val)
             programs[pid] = entry
     data["programs"] = programs
@@ -303,14 +305,14 @@ def point_inputs(base: Base, axes: typing.Sequence[Axis], values: typing.Sequenc
                            f"value {decimal_text(values[0])}: {_message(exc)}") from None
         shown = ", ".join(f"{a.path}={decimal_text(v)}" for a, v in
                           zip(axes, values, strict=True))
-        raise InputError([Problem("--set", "", "", f"at {shown}: {_message(exc)}")]) from None
+        raise InputError([InputProblem("--set", "", "", f"at {shown}: {_message(exc)}")]) from None
     return scenario, rulebook
 
 
 def build_axes(base: Base, sets: typing.Sequence[str]) -> list[Axis]:
     """Every --set parsed, resolved and each of its values checked alone; all problems at once."""
     axes: list[Axis] = []
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     seen: set[str] = set()
     for text in sets:
         try:
@@ -325,14 +327,14 @@ def build_axes(base: Base, sets: typing.Sequence[str]) -> list[Axis]:
         except InputError as exc:
             problems.extend(exc.problems)
     if not sets:
-        problems.append(Problem("--set", "", "", "give at least one --set PATH=START:STOP:N"))
+        problems.append(InputProblem("--set", "", "", "give at least one --set PATH=START:STOP:N"))
     if problems:
         raise InputError(problems)
     size = 1
     for ax in axes:
         size *= len(ax.values)
     if size > MAX_POINTS:
-        raise InputError([Problem("--set", "", "", f"the grid has {size:,} points; at most "
+        raise InputError([InputProblem("--set", "", "", f"the grid has {size:,} points; at most "
                                                    f"{MAX_POINTS:,}")])
     return axes
 

@@ -26,16 +26,11 @@ import pytest
 
 from optimizer.load.types import MONEY_COLUMNS, Catalogue, Scenario, YamlSource
 from optimizer.plan.writer import build_tables, csv_fields, fraction_text, write_outputs
-from optimizer.rules.eligibility import (
-    TEXT,
-    eval_merchant_rule,
-    evaluate_rules,
-    fixed_text,
-    merchant_context,
-)
+from optimizer.rules.eligibility import eval_merchant_rule, evaluate_rules, merchant_context
 from optimizer.rules.rulebook import Rule, Rulebook, build_rulebook
 from optimizer.score.problem import Problem, build_problem
-from optimizer.solve import Result
+from optimizer.solve import Result, SolveStats
+from optimizer.text import TEXT, fixed_text
 
 # ---------------------------------------------------------------- the per-row reference
 
@@ -270,7 +265,7 @@ def random_result(rng: np.random.Generator, pb: Problem, empty: bool) -> Result:
     steps = (pb.pv_hi[pick] - lo) // pb.step
     price = lo + (rng.random(pick.size) * (steps + 1)).astype(np.int64) * pb.step
     return Result("FEASIBLE", 1234.5, 1300.25, 0.05, 1.5, pick, price,
-                  stats={"columns": 3, "bound_lp": float("inf")})
+                  stats=SolveStats(columns=3, lagrangian_bound=float("inf")))
 
 
 @pytest.mark.parametrize("seed", range(24))

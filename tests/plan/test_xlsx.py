@@ -201,10 +201,11 @@ def test_a_stale_xlsx_goes_and_no_scratch_file_stays(tmp_path: Path) -> None:
     scenario = write_case(tmp_path / "case", ROWS)
     out = tmp_path / "out"
     run_solve(scenario, out, xlsx=True)
-    assert sorted(p.name for p in out.iterdir()) == ["excluded.csv", "plan.csv", "plan.xlsx",
-                                                     "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "excluded.csv",
+                                                     "plan.csv", "plan.xlsx", "summary.json"]
     run_solve(scenario, out)  # without --xlsx: the old plan.xlsx would not match the plan
-    assert sorted(p.name for p in out.iterdir()) == ["excluded.csv", "plan.csv", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "excluded.csv",
+                                                     "plan.csv", "summary.json"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "out"]
 
 

@@ -118,7 +118,8 @@ def sweep_doc(values: list[float] | None = None) -> dict[str, Any]:
     return {"scenario": "scenarios/packaging-bags/scenario.yaml",
             "axes": [{"path": FEE_PATH, "values": values}],
             "points": list(reversed(points)),  # order in the file must not matter
-            "breakeven": {"path": FEE_PATH, "programs": dict(BREAKEVEN)}}
+            "breakeven": {"path": FEE_PATH, "programs": dict(BREAKEVEN)},
+            "program_names": {"offsite": "站外分销货源中心", "yanxuan": "严选", "huopin": "伙拼"}}
 
 
 # as `sweep --per-sku` writes it: sku_id, program, status, PATH (empty unless "leaves")

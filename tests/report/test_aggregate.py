@@ -192,6 +192,12 @@ def test_large_folder_stays_small(tmp_path: Path) -> None:
         "sku_id": pa.array(np.char.add("X", np.arange(m).astype(str))), "program": progs[ep],
         "reason": reasons[er], "detail": pa.array(["rule, with a comma"] * m)}),
         folder / "excluded.csv")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    for j, pid in enumerate(progs):  # as solve writes it: one run's files agree
+        summary["programs"][pid].update(enrolled_skus=int((prog == j).sum()),
+                                        revenue=round(9.99 * int((prog == j).sum()), 2),
+                                        margin=round(float(margin[prog == j].sum()), 2))
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     path = write_report(folder)
     data = embedded(path.read_text(encoding="utf-8"))["solve"]
     assert data["plan"]["rows"] == n and data["enrolled_skus"] == n
@@ -231,13 +237,28 @@ def test_sweep_folder(sweep_folder: Path) -> None:
     assert len(nulls) == 1 and nulls[0]["status"] == "NO_SOLUTION"
     assert w["breakeven"]["programs"] == BREAKEVEN
     assert w["order"] == ["offsite", "yanxuan", "huopin"]
-    assert data["names"]["offsite"] == "站外分销货源中心"  # from the built-in rulebook
+    assert data["names"] == {"offsite": "站外分销货源中心", "yanxuan": "严选", "huopin": "伙拼"}
     assert w["per_sku"]["column"] == FEE_PATH
     off = w["per_sku"]["programs"]["offsite"]
     rates = sorted(float(r[3]) for r in BREAKEVEN_ROWS if r[1] == "offsite" and r[3])
     assert (off["skus"], off["leaves"], off["never"], off["excluded"]) == (5, 3, 1, 1)
     assert off["x"] == rates and off["left"] == [1, 2, 3]
     assert [f["sku_id"] for f in off["first"]] == ["A2", "A1", "A4"]
+
+
+def test_sweep_names_come_from_sweep_json(tmp_path: Path) -> None:
+    """The report reads no rulebook: a name is the file's, and a sweep.json written before
+    program_names was kept gives a report with the ids alone."""
+    doc = sweep_doc()
+    doc["program_names"] = {"offsite": "站外", "yanxuan": "", "huopin": "伙拼"}
+    named = aggregate(write_sweep_folder(tmp_path / "named", doc, per_sku=False))
+    assert named["names"] == {"offsite": "站外", "yanxuan": "", "huopin": "伙拼"}
+    del doc["program_names"]
+    old = write_sweep_folder(tmp_path / "old", doc, per_sku=False)
+    assert aggregate(old)["names"] == {"offsite": "", "yanxuan": "", "huopin": ""}
+    html = old / "report.html"
+    write_report(old)
+    assert "站外" not in html.read_text(encoding="utf-8")
 
 
 def test_breakeven_csv_without_status(sweep_folder: Path) -> None:

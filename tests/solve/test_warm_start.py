@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import optimizer.solve as solve_module
+import optimizer.solve.flow as solve_module
 from optimizer.generate import generate
 from optimizer.load import load_catalogue, load_scenario
 from optimizer.load.types import Scenario, SolverConfig
@@ -82,7 +82,8 @@ def test_warm_start_from_itself_is_valid_and_no_slower(tmp_path: Path, large: bo
     warm = case.solve(config, warm=cold.multipliers, label="warm")
     _agree(cold, warm)
     # started at the best multipliers met, the master needs no more rounds than from zero
-    assert int(warm.stats["cg_rounds"]) <= int(cold.stats["cg_rounds"])
+    assert warm.stats.cg_rounds is not None and cold.stats.cg_rounds is not None
+    assert warm.stats.cg_rounds <= cold.stats.cg_rounds
 
 
 def test_warm_start_from_a_neighbouring_fee(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from optimizer.cli import sweep_exit_code
 from optimizer.load import load_catalogue, load_scenario
 from optimizer.rules.eligibility import evaluate_rules
 from optimizer.rules.rulebook import build_rulebook
@@ -160,7 +161,7 @@ def test_breakeven_end_to_end(tmp_path: Path) -> None:
     path = COMMISSION
     out = tmp_path / "out"
     outcome = audited_sweep(case, [f"{path}=0:0.5:6"], out, breakeven=True, per_sku=True)
-    assert outcome.exit_code == 0
+    assert sweep_exit_code(outcome) == 0
     value = outcome.breakeven and outcome.breakeven["aliexpress_semi"]
     assert value is not None and D("0.3") <= value <= D("0.3001"), value
     doc = json.loads((out / "sweep.json").read_text("utf-8"))
@@ -180,5 +181,6 @@ def test_a_sweep_without_per_sku_removes_an_earlier_breakeven_csv(tmp_path: Path
     run_sweep(case, [f"{path}=0:0.5:3"], out, breakeven=True, per_sku=True, workers=1)
     assert (out / "breakeven.csv").is_file()
     again = run_sweep(case, [f"{path}=0:0.2:3"], out, workers=1)
-    assert again.exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert sweep_exit_code(again) == 0
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "sweep.csv",
+                                                     "sweep.json"]

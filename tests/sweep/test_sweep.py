@@ -46,8 +46,11 @@ def test_files_have_the_agreed_shape(reference: tuple[Path, SweepOutcome]) -> No
                              *(f"{p}_{c}" for p in PROGRAMS for c in ("skus", "gmv", "margin"))]
     assert [(r[FEE], r[MULT]) for r in rows] == [("0", "2"), ("0", "6"), ("0.01", "2"),
                                                  ("0.01", "6"), ("0.02", "2"), ("0.02", "6")]
-    assert set(doc) == {"scenario", "axes", "points", "breakeven"}
+    assert set(doc) == {"scenario", "axes", "points", "breakeven", "program_names"}
     assert doc["scenario"] == "case" and doc["breakeven"] is None
+    assert doc["program_names"] == {"offsite": "站外分销货源中心", "yanxuan": "严选",
+                                    "huopin": "伙拼", "crossborder": "跨境帮卖",
+                                    "aliexpress_semi": "速卖通半托管"}
     assert doc["axes"] == [{"path": FEE, "values": [0.0, 0.01, 0.02]},
                            {"path": MULT, "values": [2.0, 6.0]}]
     assert [p["index"] for p in doc["points"]] == list(range(6))
@@ -175,7 +178,8 @@ def test_cli_progress_and_summary(tiny_case: Path, tmp_path: Path) -> None:
                                       "-o", str(out), "--workers", "1", "-q"])
     assert quiet.exit_code == 0 and quiet.stderr == ""
     assert tiny_case.read_bytes() == before
-    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".enroll-opt-run.json", "sweep.csv",
+                                                     "sweep.json"]
     assert not list(tmp_path.glob(".out.*"))  # no temporary folder left behind
 
 

@@ -17,12 +17,14 @@ and the global constraints of the scenario bind:
 - daily_units lognormal (median ~2, a few hundreds), falling with price; stock = a base plus
   demand x days of cover, with ~12 % tight SKUs (a few days of cover);
 - booleans and scores with pass rates of roughly 70-95 % per rule.
+
+A library below the command line: `python -m optimizer.generate` is `__main__.py` beside it, an
+entry point of the CLI (this module imports nothing of it).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from optimizer.outdir import output_set
 
 MAX_OFFER_SKUS = 12
 SKUS_PER_OFFER = 4  # default n_offers = n_skus / 4
@@ -322,36 +326,18 @@ def generate(n_skus: int, n_offers: int | None, seed: int, outdir: Path, *,
     limits = _constraints(cat, reserve_days)
 
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     table = _table(cat, n_offers, fmt)
     cat_name = f"catalogue.{fmt}"
-    scenario = outdir / "scenario.yaml"
-    # each file is written beside its final name and moved into place: never half-written
-    tmp_cat, tmp_scn = outdir / f".{cat_name}.tmp", outdir / ".scenario.yaml.tmp"
-    try:
+    # both files or neither (optimizer/outdir.py); the folder is the user's: nothing else in it
+    # is touched, and no manifest is added
+    with output_set(outdir, "generate", owned=frozenset(), manifest=None) as stage:
         if fmt == "csv":
-            pacsv.write_csv(table, tmp_cat,
+            pacsv.write_csv(table, stage.path(cat_name),
                             pacsv.WriteOptions(quoting_style="none", batch_size=65536))
         else:
-            pq.write_table(table, tmp_cat, compression="zstd")
-        tmp_scn.write_text(
-            _scenario_yaml(f"synthetic-{n_skus}-seed{seed}", cat_name, limits, n_skus, seed),
-            encoding="utf-8",
-        )
-        os.replace(tmp_cat, outdir / cat_name)
-        os.replace(tmp_scn, scenario)
-    finally:
-        tmp_cat.unlink(missing_ok=True)
-        tmp_scn.unlink(missing_ok=True)
+            pq.write_table(table, stage.path(cat_name), compression="zstd")
+        stage.write("scenario.yaml", _scenario_yaml(
+            f"synthetic-{n_skus}-seed{seed}", cat_name, limits, n_skus, seed).encode("utf-8"))
+    scenario = outdir / "scenario.yaml"
     return scenario
 
-
-def _main(argv: list[str] | None = None) -> None:
-    """`python -m optimizer.generate ...` is `enroll-opt generate ...`."""
-    from optimizer.cli import generate_command
-
-    generate_command.main(args=argv, prog_name="python -m optimizer.generate")
-
-
-if __name__ == "__main__":
-    _main()

@@ -1,0 +1,90 @@
+"""solve(problem, config) -> Result: Lagrangian bound, candidates, CP-SAT, and an honest gap.
+
+The bound reported is valid over every fen price, not just the candidates the model saw: it is
+the Lagrangian dual value, or CP-SAT's own bound when the model holds every non-dominated lattice
+price (small instances), whichever is lower.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from optimizer.load.types import SolverConfig
+from optimizer.progress import Progress
+from optimizer.score.problem import Problem
+from optimizer.solve import phases
+from optimizer.solve.lagrange import Multipliers
+from optimizer.solve.large import INFEASIBLE_REASON, solve_large
+from optimizer.solve.result import (
+    INFEASIBLE,
+    NO_SOLUTION,
+    OPTIMAL,
+    Result,
+    SolveStats,
+    conclude,
+    no_plan,
+)
+
+# From this many offers on, the master is solved in multiplier space (an LP with a row per
+# offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
+LARGE_OFFERS = 20_000
+
+
+def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
+          progress: Progress | None = None, large_offers: int | None = None,
+          warm: Multipliers | None = None) -> Result:
+    """Bound by column generation, incumbent by diving, then CP-SAT to close what remains.
+
+    `warm` is a neighbouring scenario's `Result.multipliers` (a sweep's previous point): priced
+    first, it starts the master near the optimum. Any multipliers give a valid bound, so a poor
+    warm start costs time, never correctness.
+    """
+    if warm is not None and warm.prog.shape != (len(pb.programs),):
+        warm = None  # another program set: nothing to start from
+    progress = progress if progress is not None else Progress()
+    progress.begin_solve()
+    start = time.perf_counter()
+    if pb.m == 0:
+        return _nothing_to_enroll(pb, start)
+    if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
+        return solve_large(pb, config, progress, start, warm)
+    s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit, warm)
+    if s.bound < -1e-6 * max(1.0, abs(s.bound)):
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       INFEASIBLE_REASON)
+    s.stats.complete = s.complete
+    phases.lp_rounding(s)
+    phases.branch(s)
+    dive_first = phases.dive_first(s)
+    if not dive_first:
+        phases.core(s)
+    phases.lp_dive(s)
+    pooled_plan = phases.pooled_fallback(s, polish=False)
+    if dive_first and not s.cg.stopped:
+        phases.core(s)
+    phases.tighten_bound(s)
+    if (s.best is None or (pooled_plan and s.short())) and not s.complete:
+        phases.restricted_master(s)
+    if s.short():
+        phases.focused_model(s)
+    if s.short() and s.complete and phases.complete_model(s, complete_limit):
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       "CP-SAT proves that no plan meets every constraint (over every price)")
+    phases.pooled_fallback(s, polish=True)
+    seconds = time.perf_counter() - start
+    if s.best is None:
+        return no_plan(NO_SOLUTION, seconds, s.bound / 100, s.stats,
+                       "no plan found within the time limit")
+    assert s.cg.best is not None
+    return conclude(pb, config, s.best, s.bound, seconds, s.stats, s.cg.best.mult)
+
+
+def _nothing_to_enroll(pb: Problem, start: float) -> Result:
+    """The empty plan, unless a GMV target needs more."""
+    if pb.gmv_min is not None and pb.gmv_min > 0:
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), SolveStats(),
+                       "no SKU can be enrolled in any program, so no GMV can be reached")
+    return Result(OPTIMAL, 0.0, 0.0, 0.0, time.perf_counter() - start, np.zeros(0, np.int64),
+                  np.zeros(0, np.int64), SolveStats(pair_variants=0))

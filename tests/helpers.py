@@ -9,8 +9,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from functools import cache
 from itertools import combinations
@@ -19,8 +21,11 @@ from typing import Any
 
 import yaml
 
-from optimizer.audit import audit, audit_summary
+from optimizer.audit import AuditReport, audit, audit_summary
 from optimizer.pipeline import Outcome, run_solve
+from optimizer.plan.lang import _HEADERS_ZH
+from optimizer.plan.writer import build_tables, write_outputs
+from optimizer.sweep import SweepOutcome, run_sweep
 
 Row = dict[str, str]
 WriteCase = Callable[..., Path]  # the write_case fixture: (rows, **overrides) -> scenario path
@@ -115,19 +120,115 @@ def solve_case(scenario_path: Path, outdir: Path | None = None
     """
     out = outdir if outdir is not None else scenario_path.parent / "out"
     outcome = run_solve(scenario_path, out)
-    plan = read_csv(out / "plan.csv")
-    excluded = read_csv(out / "excluded.csv")
-    report = audit(scenario_path, out / "plan.csv")
-    if outcome.result.status in ("INFEASIBLE", "NO_SOLUTION"):
-        # nothing is enrolled; the empty plan can only miss the GMV target that made it so
+    check_written(scenario_path, out)
+    return outcome, read_csv(out / "plan.csv"), read_csv(out / "excluded.csv")
+
+
+def check_written(scenario_path: Path, out: Path, status: str | None = None
+                  ) -> AuditReport | None:
+    """The independent auditor on what a solve wrote in `out`: plan.csv breaks no rule and
+    reports its figures right, summary.json reports the plan right. With no plan (INFEASIBLE,
+    NO_SOLUTION) the plan is empty and can only miss the GMV target that made it so. `status`:
+    the solve's own; a run without a plan that kept an earlier plan in `out` is not audited
+    again (its files are the earlier run's, audited then).
+
+    tests/conftest.py runs this after every write of optimizer.pipeline (so every plan any test
+    produces is audited); call it directly on files written another way."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    if status is not None and status in ("INFEASIBLE", "NO_SOLUTION") and \
+            summary["status"] != status:
+        return None  # a run without a plan kept the last good plan: audited when written
+    plan_path = _english_plan(out / "plan.csv")
+    plan = read_csv(plan_path)
+    report = audit(scenario_path, plan_path)
+    if summary["status"] in ("INFEASIBLE", "NO_SOLUTION"):
         assert plan == [], plan
         assert report.codes() <= {"GMV_MIN"}, "auditor:\n" + report.format()
     else:
         assert not report.violations, "auditor:\n" + report.format()
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     bad = audit_summary(summary, report)
     assert not bad, "audit_summary:\n" + "\n".join(str(v) for v in bad)
-    return outcome, plan, excluded
+    return report
+
+
+def audit_result(scenario_path: Path, scenario: Any, rulebook: Any, pb: Any, rules: Any,
+                 result: Any, out: Path) -> AuditReport:
+    """Write an in-memory solve (optimizer.solve.solve's Result on `pb`) with the package's
+    writer into `out`, then audit it like any solve (check_written): for tests that call the
+    solver directly, so their plans too go through the auditor."""
+    write_outputs(out, build_tables(scenario, rulebook, pb, rules, result))
+    return check_written(scenario_path, out)
+
+
+def _plain(value: Any) -> Any:
+    """A pydantic dump as plain YAML data: Decimals become numbers (the auditor reads numbers)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def audited_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path,
+                  **options: Any) -> SweepOutcome:
+    """run_sweep, and every point's plan (break-even searches' extra points too) written and
+    audited like a solve's: the point's own
+    scenario (base + its --set values) is written beside the base scenario as point-<i>.yaml,
+    the plan the sweep solved (captured from the runner, in this process: workers=1) is written
+    with the package's writer and checked by the auditor against that file (check_written)."""
+    from optimizer.sweep import execute, runner
+
+    points: list[tuple[Any, Any, Any, Any]] = []
+    real_point, real_solve = execute.run_point, runner.solve
+    seen: list[tuple[Any, Any]] = []
+
+    def solve_spy(pb: Any, config: Any, **kwargs: Any) -> Any:
+        result = real_solve(pb, config, **kwargs)
+        seen[:] = [(pb, result)]
+        return result
+
+    def point_spy(prep: Any, spec: Any, warm: Any, threads: int | None = None) -> Any:
+        out = real_point(prep, spec, warm, threads)
+        points.append((spec, runner._outcome(prep, spec), *seen[0]))
+        return out
+
+    execute.run_point, runner.solve = point_spy, solve_spy  # type: ignore[assignment]
+    try:
+        outcome = run_sweep(scenario_path, sets, outdir, workers=1, **options)
+    finally:
+        execute.run_point, runner.solve = real_point, real_solve  # type: ignore[assignment]
+    solved = {spec.key for spec, *_ in points}
+    assert all(q.key in solved for q in outcome.points), "a point was not solved in this process"
+    for i, (spec, rules, pb, result) in enumerate(points):
+        point_yaml = scenario_path.with_name(f"point-{i}.yaml")
+        point_yaml.write_text(yaml.safe_dump(_plain(spec.scenario.model_dump()),
+                                             allow_unicode=True, sort_keys=False), "utf-8")
+        report = audit_result(point_yaml, spec.scenario, spec.rulebook, pb, rules, result,
+                              outdir.with_name(f"{outdir.name}-point-{i}"))
+        record = next((q for q in outcome.points if q.key == spec.key), None)
+        if record is not None and record.objective is not None:  # it reports the audited plan
+            assert abs(report.objective - record.objective) <= 0.01 + 1e-9 * abs(
+                record.objective), (spec.key, report.objective, record.objective)
+    return outcome
+
+
+def _english_plan(path: Path) -> Path:
+    """plan.csv as the auditor reads it: a `--lang zh` plan's headers put back in English in a
+    temporary copy (the auditor reads English headers only)."""
+    zh = {v: k for k, v in _HEADERS_ZH.items()}
+    rows = read_csv(path)
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        header = next(csv.reader(f), [])
+    if not any(h in zh for h in header):
+        return path
+    english = Path(tempfile.mkdtemp(prefix="plan-en-")) / "plan.csv"  # never in the output folder
+    with english.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow([zh.get(h, h) for h in header])
+        writer.writerows([r[h] for h in header] for r in rows)
+    return english
 
 
 def plan_of(plan: Sequence[Row]) -> dict[tuple[str, str], Row]:

@@ -59,7 +59,6 @@ def test_packaging_bags_writes_an_audited_plan(packaging: tuple[Path, Path, Resu
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert audit_summary(summary, report) == []
     assert summary["status"] in ("OPTIMAL", "FEASIBLE")
-    assert summary["bound"] >= summary["objective"]
     assert set(summary["programs"]["offsite"]) >= {"enrolled_skus", "units", "revenue", "fees",
                                                    "margin"}
     assert {"discount_budget", "gmv_min", "max_skus.huopin"} <= set(summary["constraints"])

@@ -480,6 +480,45 @@ def test_fee_group_cap_override(write_case: WriteCase, solve_case: SolveCase) ->
                     spec_margin("yanxuan", row, 1140, Fraction("0.036")))
 
 
+# A loose cap (0.2, above every applicable rate) is the only case where "charged once"
+# (max of the applicable rates) and "stacked" (their sum) differ: under the default cap 0.05 both
+# give min(0.05, ...) = 0.05. Killed mutation: optimizer/score/fees.py `rate = max(rates)` ->
+# `sum(rates)` fails both cases below (checked by applying it: fee_rate 0.066 / 0.106 in
+# plan.csv, and the auditor flags the plan's fee rate and margins).
+LOOSE_CAP = {"help_sell_commission": {"cap": 0.2}}
+
+
+@pytest.mark.parametrize(("program", "programs", "own", "stacked"), [
+    ("offsite", {"offsite": {"fees": {"help_sell_commission": 0.01}}, "yanxuan": {}},
+     {"help_sell_commission": Fraction("0.01")}, "0.066"),
+    ("crossborder", {"crossborder": {}, "yanxuan": {}}, None, "0.106"),
+])
+def test_fee_not_stacked_under_a_loose_cap(write_case: WriteCase, solve_case: SolveCase,
+                                           program: str, programs: dict[str, Any],
+                                           own: dict[str, Fraction] | None,
+                                           stacked: str) -> None:
+    """Cap 0.2: a SKU in `program` and yanxuan pays on a `program` order tech 0.006 +
+    min(0.2, max(own commission, yanxuan's 0.05)) = 0.056, not the stacked `stacked`; its yanxuan
+    orders 0.006 + 0.05 = 0.056. The solve is audited (solve_case) and the objective is the
+    hand-computed margin of both enrollments at their caps."""
+    row = sku(**FEE_ROW)
+    caps = {"help_sell_commission": Fraction("0.2")}
+    assert spec_fee(program, {"yanxuan"}, own, caps) == Fraction("0.056")
+    outcome, plan, _ = solve_case(write_case([row], programs=programs, fees=LOOSE_CAP))
+    got = plan_of(plan)
+    assert set(got) == {("S1", program), ("S1", "yanxuan")}
+    assert row_fee(got[("S1", program)]) == Fraction("0.056"), got
+    assert row_fee(got[("S1", program)]) != Fraction(stacked)
+    assert row_fee(got[("S1", "yanxuan")]) == Fraction("0.056"), got
+    line = got[("S1", program)]
+    assert abs(float(line["fees"]) - float(line["revenue"]) * 0.056) <= 0.006
+    price = {"offsite": 899, "crossborder": 1140}[program]
+    assert fen(line["price"]) == price
+    expected = (spec_margin(program, row, price, Fraction("0.056"))
+                + spec_margin("yanxuan", row, 1140, Fraction("0.056")))
+    assert close_to(outcome.result.objective, expected)
+
+
 # =============================================================================================
 # min_unit_margin_rate, with the fee the order actually pays
 #   offsite at 8.99, cost 3: 1 - fee - 3/8.99 = 0.66030 alone (fee 0.006), 0.61030 with yanxuan
@@ -558,7 +597,25 @@ def test_stock_reserve_excludes(write_case: WriteCase, solve_case: SolveCase) ->
         [STOCK_ROW], programs={"yanxuan": {}}, constraints={"stock_reserve_days": 25}))
     assert plan == []
     assert outcome.result.objective == 0
-    assert ("S1", "yanxuan") in excluded_of(excluded)
+    line = excluded_of(excluded)[("S1", "yanxuan")]
+    # the real cause, with its numbers (it used to say "NOT_CHOSEN / offer O1 not enrolled
+    # (all or none)" for this one-SKU offer)
+    assert line["reason"] == "STOCK", line
+    sold = spec_units("yanxuan", STOCK_ROW, 1140)
+    assert_detail(line["detail"], "stock", "50.000", f"{sold:.3f}", "11.40")
+
+
+def test_stock_short_sku_blocks_its_offer(write_case: WriteCase, solve_case: SolveCase) -> None:
+    """All or none: S1 is eligible for yanxuan but cannot fit its stock at any price, so its
+    offer stays out; S1 says STOCK, its offer mate S2 says all-or-none."""
+    rows = [sku(offer_id="O1", stock=300), sku(offer_id="O1")]
+    _, plan, excluded = solve_case(write_case(
+        rows, programs={"yanxuan": {}}, constraints={"stock_reserve_days": 25}))
+    assert plan == []
+    got = excluded_of(excluded)
+    assert got[("S1", "yanxuan")]["reason"] == "STOCK"
+    assert got[("S2", "yanxuan")]["reason"] == "NOT_CHOSEN"
+    assert got[("S2", "yanxuan")]["detail"] == "offer O1 not enrolled (all or none)"
 
 
 def test_stock_shared_by_programs_optimal(write_case: WriteCase, solve_case: SolveCase) -> None:

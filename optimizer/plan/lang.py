@@ -73,6 +73,7 @@ REASON_MEANINGS = {
         "SKU_RULE": "the SKU does not meet the program's SKU rules",
         "PRICE_CAP": "no price under the program's price caps keeps a non-negative margin",
         "EXCLUSIVE": "the offer is in a program this one excludes",
+        "STOCK": "even at its highest allowed price the SKU sells more than its stock",
         "NOT_CHOSEN": "eligible, but not chosen for the plan",
     },
     "zh": {
@@ -80,6 +81,7 @@ REASON_MEANINGS = {
         "SKU_RULE": "该SKU不满足项目的商品条件",
         "PRICE_CAP": "在项目限价内没有不亏本的报名价",
         "EXCLUSIVE": "同一商品已报名与之互斥的项目",
+        "STOCK": "即使按最高允许价格，预计销量也超过可用库存",
         "NOT_CHOSEN": "符合条件，但未被选入方案",
     },
 }

@@ -50,7 +50,7 @@ from optimizer.text import TEXT, fixed_text, join_text, str_text
 
 log = logging.getLogger(__name__)
 
-PRICE_CAP, EXCLUSIVE, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN"
+PRICE_CAP, EXCLUSIVE, STOCK, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN"
 DECIMALS = b"decimals"  # field metadata of a number column: it is written f"{v:.{decimals}f}"
 CHUNK_ROWS = 1 << 18  # rows formatted, joined and written at a time
 
@@ -153,12 +153,21 @@ def _excluded_table(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome, resul
                 hit = rows[offer_in[offer, r] & (rival[rows] < 0)]
                 rival[hit] = r
     exclusive = rival >= 0
-    chosen = open_ & ~exclusive
-    reasons = (*REASONS, PRICE_CAP, EXCLUSIVE, NOT_CHOSEN)
+    # eligible, but even at its highest allowed price the SKU sells more than its stock: no
+    # price of the pair fits (units fall as the price rises), whatever the rest of the plan
+    fewest = np.full((pb.n, k_count), np.inf)
+    np.minimum.at(fewest, (pb.pv_sku, pb.pv_prog),
+                  pb.units(np.arange(pb.m), pb.pv_hi.astype(np.float64)))
+    least = fewest.reshape(-1)[pair]
+    avail = pb.avail[sku]
+    short = open_ & ~exclusive & (least > avail * (1 + 1e-9) + 1e-9)
+    chosen = open_ & ~exclusive & ~short
+    reasons = (*REASONS, PRICE_CAP, EXCLUSIVE, STOCK, NOT_CHOSEN)
     assert reasons.index(MERCHANT_RULE) == REASONS.index(MERCHANT_RULE)
     assert reasons.index(SKU_RULE) == REASONS.index(SKU_RULE)
     reason = np.full(sku.size, reasons.index(NOT_CHOSEN), np.int64)
     np.putmask(reason, exclusive, reasons.index(EXCLUSIVE))
+    np.putmask(reason, short, reasons.index(STOCK))
     np.putmask(reason, capped, reasons.index(PRICE_CAP))
     np.copyto(reason, outcome.reason_code.reshape(-1)[pair], where=ruled)
 
@@ -199,6 +208,12 @@ def _excluded_table(pb: Problem, rulebook: Rulebook, outcome: RuleOutcome, resul
     if at.size:
         add(at, join_text("offer ", offer_ids.take(sku[at]), " is in ",
                           pa.array(pb.programs, TEXT).take(rival[at])), np.arange(at.size))
+    at = np.flatnonzero(short)
+    if at.size:
+        add(at, pa.array([f"stock {a:.3f} units (after the reserve) < {u:.3f} sold even at the "
+                          f"highest allowed price {yuan(h)}"
+                          for a, u, h in zip(avail[at], least[at], pb.hi.reshape(-1)[pair[at]],
+                                             strict=True)], TEXT), np.arange(at.size))
     at = np.flatnonzero(chosen)
     whole = pb.offer_level[prog[at]]
     if (~whole).any():

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 SUMMARY, PLAN, EXCLUDED = "summary.json", "plan.csv", "excluded.csv"
 SWEEP, BREAKEVEN = "sweep.json", "breakeven.csv"
 # The order exclusions are decided in (writer.py): rules first, then caps, exclusivity, choice.
-REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "NOT_CHOSEN")
+REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN")
 TOP_SKUS = 10
 CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
 BLOCK_BYTES = 16 << 20  # CSV bytes parsed per batch: memory stays flat for any file size

@@ -28,6 +28,7 @@ REASON_TEXT = {
     "SKU_RULE": "the SKU fails one of the program's rules",
     "PRICE_CAP": "no price under the program's caps keeps a non-negative margin",
     "EXCLUSIVE": "the SKU's offer is in a program this one excludes",
+    "STOCK": "even at its highest allowed price the SKU sells more than its stock",
     "NOT_CHOSEN": "eligible, but not in the optimal plan (it pays less, or a limit binds)",
 }
 

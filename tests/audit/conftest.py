@@ -21,6 +21,7 @@ if str(ROOT) not in sys.path:
 
 from optimizer.audit import audit_rows  # noqa: E402
 from optimizer.audit.semantics import Economics  # noqa: E402
+from tests.helpers import fen, spec_fee, spec_margin, spec_units  # noqa: E402
 
 # A SKU that passes every SKU rule of offsite, yanxuan, huopin and crossborder.
 BASE_SKU: dict[str, Any] = {
@@ -94,3 +95,25 @@ def fill_rows(scenario: Path, plan: Sequence[tuple[str, str, str]]) -> list[dict
 @pytest.fixture
 def fill() -> Fill:
     return fill_rows
+
+
+def hand_rows(skus: dict[str, dict[str, Any]], plan: Sequence[tuple[str, str, str]]
+              ) -> list[dict[str, str]]:
+    """Plan rows (sku, program, price) with every figure computed by hand from SPEC 3-4
+    (tests/helpers.py's SPEC tables and formulas, not the auditor's): fee rate non-stacking over
+    the SKU's programs, units, revenue, fees and margin. `skus`: catalogue rows by sku_id."""
+    enrolled: dict[str, set[str]] = {}
+    for s, k, _ in plan:
+        enrolled.setdefault(s, set()).add(k)
+    out = []
+    for s, k, price in plan:
+        row = {**BASE_SKU, **skus[s]}
+        p, fee = fen(price), spec_fee(k, enrolled[s])
+        units = spec_units(k, row, p)
+        revenue = units * p / 100
+        out.append({
+            "sku_id": s, "offer_id": str(row["offer_id"]), "program": k, "price": price,
+            "units": f"{units:.3f}", "revenue": f"{revenue:.2f}", "fee_rate": str(float(fee)),
+            "fees": f"{revenue * float(fee):.2f}", "margin": f"{spec_margin(k, row, p, fee):.2f}",
+        })
+    return out

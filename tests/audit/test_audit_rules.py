@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.audit import audit_rows
-from tests.audit.conftest import Fill, MakeScenario
+from tests.audit.conftest import Fill, MakeScenario, hand_rows
 
 
 def offsite_units(price: float, market: float = 12.0, daily: float = 10.0) -> float:
@@ -19,15 +19,32 @@ def codes(scenario: Path, rows: list[dict[str, str]]) -> set[str]:
     return audit_rows(scenario, rows).codes()
 
 
-def test_compliant_plan_passes(make_scenario: MakeScenario, fill: Fill) -> None:
-    sc = make_scenario([{}, {"sku_id": "S2", "offer_id": "O2"}])
-    rows = fill(sc, [("S1", "offsite", "8.99"), ("S1", "yanxuan", "11.40"),
-                     ("S2", "huopin", "10.80"), ("S2", "yanxuan", "11.40"),
-                     ("S2", "crossborder", "11.40"), ("S1", "aliexpress_semi", "12.00")])
+COMPLIANT = [("S1", "offsite", "8.99"), ("S1", "yanxuan", "11.40"), ("S2", "huopin", "10.80"),
+             ("S2", "yanxuan", "11.40"), ("S2", "crossborder", "11.40"),
+             ("S1", "aliexpress_semi", "12.00")]
+
+
+def test_compliant_plan_passes(make_scenario: MakeScenario) -> None:
+    """Every figure of the plan computed by hand (hand_rows, from the SPEC's tables), not by the
+    auditor: the auditor recomputes the same units, fees and margins (no MISMATCH_*), finds no
+    rule broken, and totals the hand margins."""
+    skus = {"S1": {}, "S2": {"sku_id": "S2", "offer_id": "O2"}}
+    sc = make_scenario(list(skus.values()))
+    rows = hand_rows(skus, COMPLIANT)
+    # non-stacking, by hand: yanxuan's 0.05 reaches S1's offsite and S2's crossborder orders
+    # (capped at 0.05, charged once), never the non-help-sell huopin / aliexpress_semi orders
+    assert {(r["sku_id"], r["program"]): r["fee_rate"] for r in rows} == {
+        ("S1", "offsite"): "0.056", ("S1", "yanxuan"): "0.056", ("S2", "huopin"): "0.006",
+        ("S2", "yanxuan"): "0.056", ("S2", "crossborder"): "0.056",
+        ("S1", "aliexpress_semi"): "0.08"}
     report = audit_rows(sc, rows)
-    assert report.violations == []
+    assert report.violations == [], report.format()
     assert report.objective == pytest.approx(sum(float(r["margin"]) for r in rows), abs=0.05)
     assert report.programs["yanxuan"].enrolled_skus == 2
+    # and one hand figure off by a cent more than rounding is caught
+    bad = [dict(r) for r in rows]
+    bad[0]["margin"] = f"{float(bad[0]['margin']) + 0.02:.2f}"
+    assert codes(sc, bad) == {"MISMATCH_MARGIN"}
 
 
 @pytest.mark.parametrize(("market", "min30", "program", "price", "ok"), [

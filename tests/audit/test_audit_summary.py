@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from optimizer.audit import AuditReport, audit, audit_rows, audit_summary
-from tests.audit.conftest import Fill, MakeScenario
+from tests.audit.conftest import Fill, MakeScenario, hand_rows
 
 
 def plan(make_scenario: MakeScenario, fill: Fill) -> AuditReport:
@@ -36,11 +36,42 @@ def summary_of(report: AuditReport, bound_gap: float = 0.00005,
     }
 
 
-def test_consistent_summary_passes(make_scenario: MakeScenario, fill: Fill) -> None:
-    report = plan(make_scenario, fill)
-    assert report.ok
-    assert audit_summary(summary_of(report), report) == []
-    assert audit_summary(summary_of(report, 0.01, "FEASIBLE"), report) == []
+def hand_summary(rows: list[dict[str, str]], bound_gap: float, status: str) -> dict[str, Any]:
+    """summary.json totalled from hand-computed plan rows (not from the audit report)."""
+    programs: dict[str, dict[str, float]] = {}
+    for r in rows:
+        t = programs.setdefault(r["program"], {"enrolled_skus": 0, "units": 0.0, "revenue": 0.0,
+                                               "fees": 0.0, "margin": 0.0})
+        t["enrolled_skus"] += 1
+        for key in ("units", "revenue", "fees", "margin"):
+            t[key] += float(r[key])
+    obj = sum(float(r["margin"]) for r in rows)
+    bound = obj + bound_gap * max(abs(obj), 1)
+    gmv = sum(float(r["revenue"]) for r in rows)  # every program here counts toward GMV
+    return {"name": "tiny", "status": status, "objective": round(obj, 6), "bound": round(bound, 6),
+            "gap": (bound - obj) / max(abs(obj), 1), "seconds": 0.1,
+            "programs": {k: {**t, "units": round(t["units"], 3), "revenue": round(t["revenue"], 2),
+                             "fees": round(t["fees"], 2), "margin": round(t["margin"], 2)}
+                         for k, t in programs.items()},
+            "constraints": {"max_skus.offsite": {"value": programs["offsite"]["enrolled_skus"],
+                                                 "limit": 5},
+                            "gmv_min": {"value": round(gmv, 2), "limit": 0.0}}}
+
+
+def test_consistent_summary_passes(make_scenario: MakeScenario) -> None:
+    """A summary totalled by hand from hand-computed rows (independent of the auditor) passes,
+    as OPTIMAL within the gap and as FEASIBLE outside it; its objective 1 yuan off does not."""
+    skus = {"S1": {}, "S2": {"sku_id": "S2", "offer_id": "O2"}}
+    sc = make_scenario(list(skus.values()))
+    rows = hand_rows(skus, [("S1", "offsite", "8.99"), ("S1", "yanxuan", "11.40"),
+                            ("S2", "huopin", "10.80")])
+    report = audit_rows(sc, rows)
+    assert report.ok, report.format()
+    assert audit_summary(hand_summary(rows, 0.00005, "OPTIMAL"), report) == []
+    assert audit_summary(hand_summary(rows, 0.01, "FEASIBLE"), report) == []
+    off = hand_summary(rows, 0.00005, "OPTIMAL")
+    off["objective"] += 1
+    assert "SUMMARY_OBJECTIVE" in {v.code for v in audit_summary(off, report)}
 
 
 @pytest.mark.parametrize(("change", "code"), [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import operator
 from collections.abc import Callable
 from decimal import Decimal
@@ -146,6 +147,13 @@ def reference_files(rulebook: Rulebook, pb: Problem, reason: np.ndarray, detail:
                             if k in (a, b) and offer_in[pb.sku_offer[s], b if a == k else a]]:
                 excluded.append((sku, pid, "EXCLUSIVE",
                                  f"offer {pb.offer_id[s]} is in {rivals[0]}"))
+            elif (least := min((float(pb.units(np.array([v]), pb.pv_hi[[v]].astype(float))[0])
+                                 for v in np.flatnonzero((pb.pv_sku == s) & (pb.pv_prog == k))),
+                                default=math.inf)) > pb.avail[s] * (1 + 1e-9) + 1e-9:
+                excluded.append((sku, pid, "STOCK",
+                                 f"stock {pb.avail[s]:.3f} units (after the reserve) < "
+                                 f"{least:.3f} sold even at the highest allowed price "
+                                 f"{yuan(pb.hi[s, k])}"))
             elif pb.offer_level[k]:
                 excluded.append((sku, pid, "NOT_CHOSEN",
                                  f"offer {pb.offer_id[s]} not enrolled (all or none)"))

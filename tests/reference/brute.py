@@ -1,7 +1,14 @@
 """The exact optimum of a TINY scenario by exhaustive enumeration: a reference for the solvers.
 
-Independent of the optimiser: it reads the scenario through the auditor's own readers and
-arithmetic (optimizer.audit.inputs / .semantics), never optimizer.load, rules, score or model.
+A second opinion, not a copy: only the *reading* of the files (YAML, rulebook overrides, the
+catalogue's exact values) is shared with the auditor (optimizer.audit.inputs.load_world). All the
+arithmetic of the contract is written here again from SPEC 3-4, by other means where there are
+other means: the rules (comparisons, any_of / all_of, `count:` merchant fields), the price
+lattice (every multiple of price_step tried against every cap, strict `<` or non-strict `<=`,
+in exact Fractions, instead of a ceiling formula), fees (non-stacking: per group the cap of the
+highest applicable rate, once), eligibility (some lattice price keeps the margin rule with the
+SKU in the program alone, by trying them all), demand, margin, stock and exclusivity. Nothing
+comes from optimizer.audit.semantics, optimizer.load, rules, score or model.
 
 Every SKU x program pair is either out or enrolled at one allowed lattice price. The search is
 exhaustive; the only pruning is exact:
@@ -18,12 +25,14 @@ exhaustive; the only pruning is exact:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from itertools import combinations, product
 from pathlib import Path
+from typing import Any
 
-from optimizer.audit import semantics as sem
 from optimizer.audit.inputs import Sku, World, load_world
 
 MAX_SKUS = 6
@@ -37,10 +46,177 @@ class Config:
     programs: tuple[str, ...]
     prices: tuple[int, ...]  # fen
     fees: tuple[Fraction, ...]
-    ecos: tuple[sem.Economics, ...]
+    ecos: tuple[Eco, ...]
     margin: float
     discount: float
     revenue: float
+
+
+# ---------------------------------------------------------------------------------------------
+# SPEC 3-4 arithmetic, written for this reference
+
+
+@dataclass(frozen=True)
+class Eco:
+    """One enrollment in yuan (units in units): SPEC 4's formulas."""
+
+    units: float
+    revenue: float
+    fees: float
+    margin: float
+    discount: float
+
+
+def _over(value: float, limit: float) -> bool:
+    """value > limit beyond float noise."""
+    return value - limit > 1e-9 * max(abs(value), abs(limit), 1.0)
+
+
+def _num(value: Any) -> Any:
+    """Rule operands: numbers exact (YAML 0.9 is 9/10), booleans and text as they are."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_num(v) for v in value]
+    return Fraction(str(value)) if isinstance(value, float) else Fraction(value)
+
+
+def _equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    return bool(a == b)
+
+
+def _holds(rule: dict[str, Any], read: Any) -> bool:
+    """SPEC 3's rule vocabulary; a missing field fails the rule."""
+    if "any_of" in rule:
+        return any(_holds(r, read) for r in rule["any_of"].values())
+    if "all_of" in rule:
+        return all(_holds(r, read) for r in rule["all_of"].values())
+    actual, op, want = _num(read(rule["field"])), rule["op"], _num(rule.get("value"))
+    if actual is None:
+        return False
+    if op in ("in", "not_in"):
+        found = any(_equal(actual, w) for w in (want if isinstance(want, list) else [want]))
+        return found == (op == "in")
+    if op == "==":
+        return _equal(actual, want)
+    if op == "!=":
+        return not _equal(actual, want)
+    if not all(isinstance(x, Fraction) for x in (actual, want)):
+        return False  # an order between a number and text or a boolean never holds
+    return {">=": actual >= want, "<=": actual <= want, ">": actual > want,
+            "<": actual < want}[op]
+
+
+def _merchant_field(world: World, field: str) -> Any:
+    if field.startswith("count:"):
+        column = field[len("count:"):]
+        return sum(s.fields.get(column) is True for s in world.skus.values())
+    return world.merchant.get(field)
+
+
+def _rules_hold(world: World, pid: str, sku: Sku) -> bool:
+    prog = world.programs[pid]
+    return (all(_holds(r, lambda f: _merchant_field(world, f))
+                for r in prog.merchant_rules.values())
+            and all(_holds(r, sku.fields.get) for r in prog.sku_rules.values()))
+
+
+def _under_caps(world: World, pid: str, sku: Sku, price_fen: int) -> bool:
+    """price < ratio * field (strict) or <= (non-strict) for every cap, exactly in fen."""
+    for cap in world.programs[pid].price_caps.values():
+        base = sku.fields.get(cap.field)
+        if isinstance(base, bool) or not isinstance(base, Fraction):
+            return False  # no number to cap against
+        limit = cap.ratio * base * 100
+        if not (price_fen < limit if cap.strict else price_fen <= limit):
+            return False
+    return True
+
+
+def _prices(world: World, pid: str, sku: Sku) -> list[int]:
+    """Every lattice price (multiples of price_step, from one step up) under every cap: the caps
+    are upper limits, so they hold on a prefix of the lattice; walk it until one breaks."""
+    if not world.programs[pid].price_caps:
+        raise ValueError(f"{pid} has no price cap: the price lattice is infinite")
+    step, out = world.price_step_fen, []
+    price = step
+    while _under_caps(world, pid, sku, price):
+        out.append(price)
+        if len(out) > MAX_LATTICE:
+            raise ValueError(f"{sku.sku_id} in {pid}: more than {MAX_LATTICE} prices, too many "
+                             "for brute force")
+        price += step
+    return out
+
+
+def _fee(world: World, enrolled: Iterable[str], pid: str) -> Fraction:
+    """SPEC 3 non-stacking: per fee group the highest applicable rate (pid's own items, and
+    when pid is help-sell the all_help_sell items of every program the SKU is in), capped by
+    the group's cap, charged once; the groups add up."""
+    prog = world.programs[pid]
+    highest: dict[str, Fraction] = {}
+
+    def offer(group: str, rate: Fraction) -> None:
+        highest[group] = max(highest.get(group, rate), rate)
+
+    for item in prog.fees.values():
+        if item.scope == "own":
+            offer(item.group, item.rate)
+    if prog.help_sell:
+        for other in set(enrolled) | {pid}:
+            for item in world.programs[other].fees.values():
+                if item.scope == "all_help_sell":
+                    offer(item.group, item.rate)
+    total = Fraction(0)
+    for group, rate in highest.items():
+        cap = world.fee_caps.get(group)
+        total += rate if cap is None or rate <= cap else cap
+    return total
+
+
+def _cost_fen(world: World, pid: str, sku: Sku) -> int:
+    return sku.cost_fen + sku.ship_fen * world.programs[pid].free_shipping
+
+
+def _keeps_margin(world: World, pid: str, sku: Sku, price_fen: int, fee: Fraction) -> bool:
+    """price * (1 - fee) - cost >= min_unit_margin_rate * price, exactly."""
+    rate = world.constraints.min_unit_margin_rate
+    return price_fen * (1 - fee - rate) >= _cost_fen(world, pid, sku)
+
+
+def _eligible(world: World, pid: str, sku: Sku) -> bool:
+    """SPEC 4: rules hold and some allowed price keeps the margin rule with s in pid alone."""
+    if not _rules_hold(world, pid, sku):
+        return False
+    fee = _fee(world, [pid], pid)
+    return any(_keeps_margin(world, pid, sku, p, fee) for p in _prices(world, pid, sku))
+
+
+def _eco(world: World, pid: str, sku: Sku, price_fen: int, fee: Fraction) -> Eco:
+    prog = world.programs[pid]
+    e = sku.elasticity if sku.elasticity is not None else prog.elasticity
+    units = (float(sku.daily_units) * prog.demand_multiplier * prog.horizon_days
+             / (price_fen / sku.market_fen) ** e)
+    revenue = units * price_fen / 100
+    fees = revenue * float(fee)
+    return Eco(units, revenue, fees,
+               revenue - fees - units * _cost_fen(world, pid, sku) / 100,
+               units * (sku.market_fen - price_fen) / 100)
+
+
+def _stock(world: World, sku: Sku) -> float:
+    return float(sku.stock) - float(world.constraints.stock_reserve_days * sku.daily_units)
+
+
+def _exclusive(world: World, a: str, b: str) -> bool:
+    return (b in world.programs[a].exclusive_with) or (a in world.programs[b].exclusive_with)
+
+
+def _rate_text(rate: Fraction) -> str:
+    text = format((Decimal(rate.numerator) / Decimal(rate.denominator)).normalize(), "f")
+    return text
 
 
 EMPTY = Config((), (), (), (), 0.0, 0.0, 0.0)
@@ -56,7 +232,7 @@ def brute_force_world(world: World) -> tuple[float, list[dict[str, str]]] | None
     skus = _offer_order(world)
     if len(skus) > MAX_SKUS:
         raise ValueError(f"{len(skus)} SKUs: brute force is for at most {MAX_SKUS}")
-    eligible = {s.sku_id: [k for k in world.programs if sem.eligible(world, k, s)] for s in skus}
+    eligible = {s.sku_id: [k for k in world.programs if _eligible(world, k, s)] for s in skus}
     options = [sorted(_sku_configs(world, s, eligible[s.sku_id]), key=lambda c: -c.margin)
                for s in skus]
     search = _Search(world, skus, eligible, options)
@@ -68,36 +244,28 @@ def brute_force_world(world: World) -> tuple[float, list[dict[str, str]]] | None
 
 def _offer_order(world: World) -> list[Sku]:
     """SKUs grouped by offer (catalogue order otherwise), so offers complete one at a time."""
-    return [s for group in world.offers().values() for s in group]
-
-
-def _lattice(world: World, pid: str, sku: Sku) -> range:
-    top = sem.price_ceiling_fen(world, pid, sku)
-    if top is None:
-        raise ValueError(f"{pid} has no price cap: the price lattice is infinite")
-    step = world.price_step_fen
-    prices = range(step, top + 1, step)
-    if len(prices) > MAX_LATTICE:
-        raise ValueError(f"{sku.sku_id} in {pid}: {len(prices)} prices, too many for brute force")
-    return prices
+    offers: dict[str, list[Sku]] = {}
+    for s in world.skus.values():
+        offers.setdefault(s.offer_id, []).append(s)
+    return [s for group in offers.values() for s in group]
 
 
 def _sku_configs(world: World, sku: Sku, programs: list[str]) -> list[Config]:
-    lattice = {k: _lattice(world, k, sku) for k in programs}
-    limit = sem.stock_limit(world, sku)
+    lattice = {k: _prices(world, k, sku) for k in programs}
+    limit = _stock(world, sku)
     out = [EMPTY]
     for r in range(1, len(programs) + 1):
         for chosen in combinations(programs, r):
-            if any(world.exclusive(a, b) for a, b in combinations(chosen, 2)):
+            if any(_exclusive(world, a, b) for a, b in combinations(chosen, 2)):
                 continue
-            fees = tuple(sem.fee_rate(world, chosen, k) for k in chosen)
-            allowed = [[(p, sem.economics(world, k, sku, p, f)) for p in lattice[k]
-                        if sem.keeps_margin(world, k, sku, p, f)]
+            fees = tuple(_fee(world, chosen, k) for k in chosen)
+            allowed = [[(p, _eco(world, k, sku, p, f)) for p in lattice[k]
+                        if _keeps_margin(world, k, sku, p, f)]
                        for k, f in zip(chosen, fees, strict=True)]
             found = []
             for combo in product(*allowed):
                 ecos = tuple(e for _, e in combo)
-                if sem.exceeds(sum(e.units for e in ecos), limit):
+                if _over(sum(e.units for e in ecos), limit):
                     continue
                 found.append(Config(chosen, tuple(p for p, _ in combo), fees, ecos,
                                     sum(e.margin for e in ecos), sum(e.discount for e in ecos),
@@ -141,11 +309,11 @@ class _Search:
         c = self.world.constraints
         if self.best is not None and margin + self.rest_margin[i] <= self.best_value:
             return True
-        if c.discount_budget is not None and sem.exceeds(discount + self.rest_discount[i],
-                                                         float(c.discount_budget)):
+        if c.discount_budget is not None and _over(discount + self.rest_discount[i],
+                                                   float(c.discount_budget)):
             return True
-        return c.gmv_min is not None and sem.exceeds(float(c.gmv_min),
-                                                     revenue + self.rest_revenue[i])
+        return c.gmv_min is not None and _over(float(c.gmv_min),
+                                               revenue + self.rest_revenue[i])
 
     def dfs(self, i: int, margin: float, discount: float, revenue: float,
             counts: dict[str, int], offer_programs: frozenset[str],
@@ -180,7 +348,7 @@ class _Search:
             limit = self.world.constraints.max_skus.get(k)
             if limit is not None and counts.get(k, 0) + 1 > limit:
                 return False
-            if any(self.world.exclusive(k, j) for j in offer_programs):
+            if any(_exclusive(self.world, k, j) for j in offer_programs):
                 return False
         for k in self.eligible[sku.sku_id]:
             if (self.world.programs[k].selection == "offer" and k in decided
@@ -196,7 +364,7 @@ def _rows(skus: list[Sku], configs: list[Config]) -> list[dict[str, str]]:
             rows.append({
                 "sku_id": sku.sku_id, "offer_id": sku.offer_id, "program": k,
                 "price": f"{p / 100:.2f}", "units": f"{e.units:.3f}",
-                "revenue": f"{e.revenue:.2f}", "fee_rate": sem.show(f), "fees": f"{e.fees:.2f}",
+                "revenue": f"{e.revenue:.2f}", "fee_rate": _rate_text(f), "fees": f"{e.fees:.2f}",
                 "margin": f"{e.margin:.2f}",
             })
     return rows

@@ -24,7 +24,7 @@ from optimizer.sweep.breakeven import (
     sku_breakeven,
 )
 from optimizer.sweep.grid import Base, build_axes, point_inputs
-from tests.helpers import sku, write_case
+from tests.helpers import audited_sweep, sku, write_case
 
 D = Decimal
 
@@ -160,8 +160,7 @@ def test_breakeven_end_to_end(tmp_path: Path) -> None:
     case = _one_sku_aliexpress(tmp_path)
     path = COMMISSION
     out = tmp_path / "out"
-    outcome = run_sweep(case, [f"{path}=0:0.5:6"], out, breakeven=True, per_sku=True,
-                        workers=1)
+    outcome = audited_sweep(case, [f"{path}=0:0.5:6"], out, breakeven=True, per_sku=True)
     assert sweep_exit_code(outcome) == 0
     value = outcome.breakeven and outcome.breakeven["aliexpress_semi"]
     assert value is not None and D("0.3") <= value <= D("0.3001"), value

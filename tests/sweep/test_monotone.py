@@ -3,7 +3,8 @@
 Within the reported gaps: the plan found at the higher rate is worth at most the bound proven at
 the lower one (any plan at the higher fee is a plan at the lower fee worth at least as much, so
 objective(high) <= optimum(high) <= optimum(low) <= bound(low)). Tiny random instances, points
-solved by the sweep's own runner (warm-started from each other as a sweep does).
+solved by the sweep's own runner (warm-started from each other as a sweep does), every
+point's plan audited (helpers.audited_sweep).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.sweep import run_sweep
-from tests.helpers import sku, write_case
+from tests.helpers import audited_sweep, sku, write_case
 
 PROPERTY = settings(deadline=None, derandomize=True, database=None, max_examples=12,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -57,7 +57,7 @@ def test_margin_never_rises_with_a_fee(rows: list[dict[str, Any]], path: str,
     with tempfile.TemporaryDirectory() as tmp:
         case = write_case(Path(tmp) / "case", [_row(i, r) for i, r in enumerate(rows)],
                           constraints=constraints)
-        outcome = run_sweep(case, [f"{path}=0:0.1:5"], Path(tmp) / "out", workers=1)
+        outcome = audited_sweep(case, [f"{path}=0:0.1:5"], Path(tmp) / "out")
     points = outcome.points
     for i, low in enumerate(points):
         for high in points[i + 1:]:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from optimizer.cli import main
 from optimizer.pipeline import run_solve
 from optimizer.sweep import SweepOutcome, run_sweep
+from tests.helpers import audited_sweep
 from tests.sweep.conftest import tiny
 
 FEE = "programs.offsite.fees.help_sell_commission"
@@ -31,10 +32,11 @@ def _read(out: Path) -> tuple[list[dict[str, str]], dict[str, Any], bytes]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SweepOutcome]:
-    """The 3 x 2 grid run here, one point after the other: what every other way must equal."""
+    """The 3 x 2 grid run here, one point after the other: what every other way must equal.
+    Every point's plan is audited against that point's scenario (helpers.audited_sweep)."""
     folder = tmp_path_factory.mktemp("ref")
     case = tiny(folder / "case")
-    return case, run_sweep(case, GRID, folder / "out", workers=1)
+    return case, audited_sweep(case, GRID, folder / "out")
 
 
 def test_files_have_the_agreed_shape(reference: tuple[Path, SweepOutcome]) -> None:
@@ -157,8 +159,8 @@ def test_infeasible_points_are_answers(tmp_path: Path) -> None:
 def test_an_axis_on_a_rule_evaluates_the_rules_again(tmp_path: Path) -> None:
     """crossborder's stock rule at 200 lets every SKU in, at 20000 none (stock is 10000)."""
     case = tiny(tmp_path / "case")
-    outcome = run_sweep(case, ["programs.crossborder.sku_rules.stock.value=200:20000:2",
-                               f"{FEE}=0:0.01:2"], tmp_path / "out", workers=1)
+    outcome = audited_sweep(case, ["programs.crossborder.sku_rules.stock.value=200:20000:2",
+                                   f"{FEE}=0:0.01:2"], tmp_path / "out")
     assert [p.programs["crossborder"].enrolled_skus for p in outcome.points] == [4, 4, 0, 0]
 
 

@@ -308,6 +308,19 @@ def test_a_catalogue_at_its_limits_scores_without_overflow(tmp_path: Path) -> No
         assert "nan" not in (folder / "out" / name).read_text(encoding="utf-8").lower()
 
 
+def test_a_fine_cap_ratio_on_the_largest_price_is_exact(tmp_path: Path) -> None:
+    """A ratio of 4 decimals (numerator 99,999) times a price of 10^12 yuan passes int64: it
+    ended 'internal error: price cap ratio too fine' (exit 1). The cap is now computed in parts."""
+    folder = _case(tmp_path, SCENARIO + "programs:\n"
+                   "  aliexpress_semi: {price_caps: {market_price: {ratio: 9.9999}}}\n",
+                   catalogue="\n".join([
+                       HEADER,
+                       "S1,O1,consumer,999999999999.99,999999999999.99,0,1000,5"]) + "\n")
+    result = _solve(folder)
+    assert result.exit_code in (0, 3), result.output
+    assert "internal error" not in result.output
+
+
 def test_a_long_scenario_name_gets_a_shortened_default_folder(tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:

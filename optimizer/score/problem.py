@@ -33,11 +33,16 @@ def lattice_cap(field: np.ndarray, ratio: Fraction, strict: bool, step: int) -> 
     """Highest multiple of `step` with p < ratio*field (strict) or p <= ratio*field, exactly.
 
     p < num/den * F  <=>  p*den < num*F  <=>  p <= (num*F - 1) // den  (all integers).
+
+    num*F itself can pass int64 (a ratio of 4 decimals on a price of 10^11 yuan), so with
+    F = q*den + r it is taken apart: (num*F - s) // den = num*q + (num*r - s) // den, where
+    num*q is at most ratio*F and num*r < num*den.
     """
-    if ratio.numerator * max(int(field.max(initial=0)), 1) > 2**62:
-        raise ValueError(f"price cap ratio {ratio} too fine for exact arithmetic")
-    prod = field.astype(np.int64) * ratio.numerator
-    bound = _floor_div(prod - 1 if strict else prod, ratio.denominator)
+    num, den = ratio.numerator, ratio.denominator
+    if (num // den + 1) * max(int(field.max(initial=0)), 1) > 2**62 or num * den > 2**62:
+        raise ValueError(f"price cap ratio {ratio} too large for exact arithmetic")
+    q, r = np.divmod(field.astype(np.int64), den)
+    bound = num * q + _floor_div(num * r - (1 if strict else 0), den)
     return _floor_div(bound, step) * step
 
 

@@ -30,6 +30,20 @@ def test_cap_is_the_highest_lattice_price_under_the_cap(field: int, r: Fraction,
     assert not ((nxt < limit) if strict else (nxt <= limit))
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=1, max_value=10**14 - 1),
+       st.integers(min_value=1, max_value=100_000).map(lambda x: Fraction(x, 10_000)),
+       st.booleans(), step)
+def test_cap_is_exact_at_the_largest_prices_allowed(field: int, r: Fraction, strict: bool,
+                                                  s: int) -> None:
+    """Prices up to 10^12 yuan and ratios up to 10 with 4 decimals (the input limits): num*F
+    passes int64 there (it raised, exit 1); the cap must still be exact, checked in Python
+    integers."""
+    p = cap(field, r, strict, s)
+    top = (r.numerator * field - (1 if strict else 0)) // r.denominator
+    assert p == top // s * s
+
+
 def test_spec_edge_cases() -> None:
     # offsite: market 12.00, 30-day min 9.00 -> 8.99 (the 30-day rule binds)
     assert min(cap(900, Fraction(1), True, 1), cap(1200, Fraction(9, 10), True, 1)) == 899

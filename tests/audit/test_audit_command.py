@@ -280,3 +280,44 @@ def test_optimum_for_a_broken_plan_has_no_left_on_table(make_scenario: MakeScena
     assert res.exit_code == EXIT_AUDIT
     doc = _doc(out)
     assert doc["optimum"]["objective"] > 0 and doc["left_on_table"] is None
+
+
+def test_hand_edited_xlsx(solved: tuple[Path, Path]) -> None:
+    """A price raised in Excel to the strict cap, as a number or as text: PRICE_CAP on that row."""
+    import openpyxl
+
+    sc, work = solved
+    book = openpyxl.load_workbook(work / "solve-zh" / "plan.xlsx")
+    sheet = book["报名方案"]
+    head = [c.value for c in sheet[1]]
+    sku_col, prog_col, price_col = (head.index(h) for h in ("SKU编号", "报名项目", "报名价(元)"))
+    row = next(r for r in sheet.iter_rows(min_row=2)
+               if r[sku_col].value == "S3" and r[prog_col].value == "offsite")
+    for value in (9.0, "9.00"):
+        row[price_col].value = value
+        book.save(work / "edited.xlsx")
+        out = work / "audit"
+        assert _audit(sc, work / "edited.xlsx", out).exit_code == EXIT_AUDIT
+        [found] = _findings(out)
+        assert (found["sku_id"], found["program"], found["rule"]) == ("S3", "offsite", "PRICE_CAP")
+        assert found["price"] == "9" if value == 9.0 else "9.00"
+        assert "price 9.00 >= min_price_30d 9.00 (strict" in found["detail"]
+
+
+def test_plan_with_several_periods_or_bad_scenario(make_scenario: MakeScenario,
+                                                   tmp_path: Path) -> None:
+    sc = make_scenario(list(SKUS))
+    out = tmp_path / "audit"
+    plan = _write_plan(tmp_path / "p.csv", [("S1", "offsite", "8.99", "1"),
+                                            ("S3", "offsite", "8.99", "2")],
+                       head=("sku_id", "program", "price", "period"))
+    res = _audit(sc, plan, out)
+    assert res.exit_code == EXIT_INPUT and "field period" in res.output
+    one = _write_plan(tmp_path / "one.csv", [("S1", "offsite", "8.99", "1")],
+                      head=("sku_id", "program", "price", "period"))
+    assert _audit(sc, one, tmp_path / "ok").exit_code == EXIT_OK
+    bad = sc.parent / "bad.yaml"
+    bad.write_text(sc.read_text(encoding="utf-8") + "price_step: -1\n", encoding="utf-8")
+    res = _audit(bad, one, out)
+    assert res.exit_code == EXIT_INPUT and str(bad) in res.output and "price_step" in res.output
+    assert not out.exists()

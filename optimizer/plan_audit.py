@@ -44,6 +44,8 @@ _SPEC_CODE = {"PRICE_MIN": "PRICE_STEP", "MIN_MARGIN": "MARGIN"}
 AUDIT_COLUMNS = ("sku_id", "program", "price", "rule", "detail")
 READ_COLUMNS = ("sku_id", "program", "price")  # everything else of a plan is recomputed
 PERIOD = "period"
+MAX_PRICE = 10**12  # yuan: the money limit of every input (README: Limits on inputs)
+MAX_DIGITS = 30  # decimals of a price: more would make the auditor's exact fractions huge
 PLAN_LIMITS = {"csv": 2048 * MB, "xlsx": 256 * MB}  # xlsx is read whole into memory
 _ZIP_MAGIC = b"PK\x03\x04"
 _PLAN_SHEETS = ("plan", "报名方案")  # word("plan", lang): the plan sheet, then "plan (2)", ...
@@ -107,11 +109,15 @@ def _rows(file: str, table: Iterator[Sequence[Any]], where: str) -> list[dict[st
         row = {c: _text(cells[i]) if i < len(cells) else "" for c, i in cols.items()}
         try:
             price = Decimal(row["price"])
-            if not price.is_finite():
+            if not price.is_finite() or int(price.as_tuple().exponent) < -MAX_DIGITS:
                 raise InvalidOperation
         except (InvalidOperation, ValueError):
             problems.append(InputProblem(file, f"{where} {n}", "price",
                                          f"{row['price']!r} is not a price in yuan"))
+            price = Decimal(0)
+        if price.copy_abs() > MAX_PRICE:  # abs() would round, and overflow at 1e999999999
+            problems.append(InputProblem(file, f"{where} {n}", "price", f"{row['price']} is "
+                                         f"beyond {MAX_PRICE:,} yuan (README: Limits on inputs)"))
         rows.append(row)
     if problems:
         raise InputError(problems)

@@ -173,6 +173,8 @@ def test_constraints_carry_value_and_limit(make_scenario: MakeScenario, tmp_path
     "sku_id,program\nS1,offsite\n",                              # no price column
     "sku_id,program,price\nS1,offsite,abc\n",                    # unreadable price
     "sku_id,program,price\nS1,offsite,nan\n",
+    "sku_id,program,price\nS1,offsite,1e999999999\n",           # beyond the money limit
+    "sku_id,program,price\nS1,offsite,1e-999999999\n",          # more decimals than any price
     "",                                                          # empty
     "SKU编号,报名项目\nS1,offsite\n",                              # Chinese, no price
 ])

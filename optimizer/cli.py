@@ -196,6 +196,28 @@ def report_command(outdir: Path, verbose: int, quiet: bool) -> None:
     _report(outdir)
 
 
+@main.command("audit")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("plan", type=click.Path(path_type=Path))
+@click.option("-o", "--out", "outdir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Output folder (default ./out/<scenario name>-audit/).")
+@click.option("--optimum", is_flag=True,
+              help="Also solve the scenario: its objective, bound and the margin the plan "
+                   "leaves on the table.")
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def audit_command(scenario: Path, plan: Path, outdir: Path | None, optimum: bool, verbose: int,
+                  quiet: bool) -> None:
+    """Check PLAN (plan.csv or plan.xlsx) against every rule of SCENARIO.yaml; write audit.csv
+    and audit.json. Exit 0: it keeps every rule; 5: it breaks one."""
+    _setup_logging(verbose, quiet)
+    from optimizer.plan_audit import run_audit
+
+    outcome = _guarded(lambda: run_audit(scenario, plan, outdir, optimum=optimum))
+    click.echo(outcome.text)
+    sys.exit(EXIT_OK if outcome.ok else EXIT_AUDIT)
+
+
 @main.command("schema")
 def schema_command() -> None:
     """Print the JSON Schema of the scenario file (for editor completion and checking)."""

@@ -62,7 +62,8 @@ FORMAT = 1
 # is an earlier run's (plan.xlsx without --xlsx, report.html before `report`, a sweep's files
 # under a solve) and is removed in the same commit.
 OUTPUT_FILES = frozenset({"plan.csv", "excluded.csv", "summary.json", "plan.xlsx",
-                          "report.html", "sweep.csv", "sweep.json", "breakeven.csv"})
+                          "report.html", "sweep.csv", "sweep.json", "breakeven.csv",
+                          "audit.csv", "audit.json"})
 PLAN_STATUSES = frozenset({"OPTIMAL", "FEASIBLE"})
 # What earlier versions left when killed: a temp folder beside the output folder (mkdtemp,
 # 8 random characters), a temp report, generate's temp files.

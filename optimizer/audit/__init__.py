@@ -11,10 +11,10 @@ from optimizer.audit.auditor import (
     Violation,
     audit,
     audit_rows,
-    audit_summary,
     audit_world,
 )
 from optimizer.audit.inputs import AuditInputError, World, load_world
+from optimizer.audit.summary import audit_summary
 
 __all__ = [
     "CODES",

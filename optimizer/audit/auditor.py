@@ -4,19 +4,17 @@ The auditor re-reads the scenario, rulebook and catalogue itself (optimizer.audi
 recomputes every enrollment from the SPEC (optimizer.audit.semantics): a plan is trusted only
 if an implementation that shares nothing with the optimiser agrees with it. Each rule is one
 small check that returns Violations; the report also carries the recomputed objective and the
-per-program totals so a summary.json can be checked against them (audit_summary).
+per-program totals so a summary.json can be checked against them (optimizer.audit.summary).
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from optimizer.audit import semantics as sem
 from optimizer.audit.inputs import Sku, World, load_world
@@ -26,11 +24,6 @@ PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "f
 UNITS_TOL = 0.0005  # units are printed with 3 decimals
 MONEY_TOL = 0.005  # yuan are printed with 2 decimals
 FEE_RATE_TOL = 1e-9
-OBJECTIVE_REL_TOL = 1e-6
-OBJECTIVE_ABS_TOL = 0.01
-GAP_TOL = 1e-9
-SUMMARY_DIGITS_SLACK = 1e-6  # objective and bound are printed to 6 decimals: their share of gap
-STATUSES = ("OPTIMAL", "FEASIBLE", "INFEASIBLE", "NO_SOLUTION")
 
 CODES = {
     "MISSING_COLUMN": "plan.csv lacks a column",
@@ -71,6 +64,7 @@ class Violation:
     sku_id: str | None
     program: str | None
     message: str
+    row: int | None = None  # the 1-based data row of the plan, for a rule of one row
 
     def __str__(self) -> str:
         where = " ".join(x for x in (self.sku_id, self.program) if x)
@@ -113,6 +107,8 @@ class AuditReport:
     discount: float  # yuan, sum units*(market-price)
     relative_gap: float  # the scenario's solver.relative_gap, for audit_summary
     lines: list[Line] = field(default_factory=list, repr=False)
+    # each global constraint of the scenario: {"value": the plan's, "limit": the scenario's}
+    constraints: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -141,9 +137,14 @@ def audit_rows(scenario_path: Path, rows: Sequence[Mapping[str, str]]) -> AuditR
     return audit_world(load_world(Path(scenario_path)), rows)
 
 
-def audit_world(world: World, rows: Sequence[Mapping[str, str]]) -> AuditReport:
-    """Audit plan rows against an already-read world (lets callers audit many plans cheaply)."""
-    return _Audit(world).run(rows)
+def audit_world(world: World, rows: Sequence[Mapping[str, str]], *,
+                printed: bool = True) -> AuditReport:
+    """Audit plan rows against an already-read world (lets callers audit many plans cheaply).
+
+    `printed` False: the rows carry only sku_id, program and price (a plan a merchant edited,
+    the `audit` command); the printed offer_id and figures are then not compared, only the
+    rules checked and the figures recomputed."""
+    return _Audit(world, printed=printed).run(rows)
 
 
 def _number(text: str | None) -> float | None:
@@ -156,14 +157,16 @@ def _number(text: str | None) -> float | None:
 class _Audit:
     """One audit: the world, the rows resolved, and a cache of rule outcomes."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, *, printed: bool = True) -> None:
         self.world = world
+        self.printed = printed
         self.violations: list[Violation] = []
         self._offers = world.offers()
 
-    def flag(self, code: str, sku_id: str | None, program: str | None, message: str) -> None:
+    def flag(self, code: str, sku_id: str | None, program: str | None, message: str,
+             row: int | None = None) -> None:
         assert code in CODES, code
-        self.violations.append(Violation(code, sku_id, program, message))
+        self.violations.append(Violation(code, sku_id, program, message, row))
 
     def run(self, rows: Sequence[Mapping[str, str]]) -> AuditReport:
         lines = self.resolve(rows)
@@ -171,7 +174,7 @@ class _Audit:
         for ln in lines:
             enrolled.setdefault(ln.sku_id, set()).add(ln.program)
         lines = [self.recompute(ln, enrolled[ln.sku_id]) for ln in lines]
-        for check in self.ROW_CHECKS:
+        for check in self.ROW_CHECKS if self.printed else self.RULE_ROW_CHECKS:
             for ln in lines:
                 check(self, ln)
         for plan_check in self.PLAN_CHECKS:
@@ -182,31 +185,34 @@ class _Audit:
 
     def resolve(self, rows: Sequence[Mapping[str, str]]) -> list[Line]:
         """Rows -> Lines; rows that name no known SKU/program or no price are flagged, dropped."""
-        if rows:
+        if rows and self.printed:
             missing = [c for c in PLAN_COLUMNS if c not in rows[0]]
             if missing:
                 self.flag("MISSING_COLUMN", None, None, f"plan lacks {', '.join(missing)}")
-        seen: set[tuple[str, str]] = set()
+        seen: dict[tuple[str, str], tuple[int, str]] = {}
         lines = []
         for i, row in enumerate(rows, start=1):
             sku_id, pid = (row.get("sku_id") or "").strip(), (row.get("program") or "").strip()
             sku = self.world.skus.get(sku_id)
             if sku is None:
-                self.flag("UNKNOWN_SKU", sku_id, pid, f"row {i}: {sku_id!r} not in the catalogue")
+                self.flag("UNKNOWN_SKU", sku_id, pid, f"row {i}: {sku_id!r} not in the catalogue",
+                          i)
                 continue
             if pid not in self.world.programs:
                 self.flag("UNKNOWN_PROGRAM", sku_id, pid, f"row {i}: {pid!r} is not one of "
-                          f"the scenario's programs {sorted(self.world.programs)}")
+                          f"the scenario's programs {sorted(self.world.programs)}", i)
                 continue
             try:
                 price = Fraction(Decimal((row.get("price") or "").strip())) * 100
             except (InvalidOperation, ValueError, OverflowError):
-                self.flag("BAD_VALUE", sku_id, pid, f"row {i}: price {row.get('price')!r}")
+                self.flag("BAD_VALUE", sku_id, pid, f"row {i}: price {row.get('price')!r}", i)
                 continue
             if (sku_id, pid) in seen:
-                self.flag("DUPLICATE", sku_id, pid, f"row {i}: {sku_id} is already in {pid}")
+                first, text = seen[(sku_id, pid)]
+                self.flag("DUPLICATE", sku_id, pid, f"row {i}: {sku_id} is already in {pid} "
+                          f"(row {first}, price {text})", i)
                 continue
-            seen.add((sku_id, pid))
+            seen[(sku_id, pid)] = (i, (row.get("price") or "").strip())
             lines.append(Line(i, sku, pid, price, row))
         return lines
 
@@ -222,24 +228,24 @@ class _Audit:
         printed = (ln.printed.get("offer_id") or "").strip()
         if printed != ln.sku.offer_id:
             self.flag("OFFER_MISMATCH", ln.sku_id, ln.program,
-                      f"offer_id {printed!r}, catalogue says {ln.sku.offer_id!r}")
+                      f"offer_id {printed!r}, catalogue says {ln.sku.offer_id!r}", ln.row)
 
     def check_merchant_rules(self, ln: Line) -> None:
         for why in sem.merchant_failures(self.world, ln.program):
-            self.flag("MERCHANT_RULE", ln.sku_id, ln.program, why)
+            self.flag("MERCHANT_RULE", ln.sku_id, ln.program, why, ln.row)
 
     def check_sku_rules(self, ln: Line) -> None:
         for why in sem.sku_failures(self.world, ln.program, ln.sku):
-            self.flag("SKU_RULE", ln.sku_id, ln.program, why)
+            self.flag("SKU_RULE", ln.sku_id, ln.program, why, ln.row)
 
     def check_price_lattice(self, ln: Line) -> None:
         step = self.world.price_step_fen
         if ln.price_fen < 1:
             self.flag("PRICE_MIN", ln.sku_id, ln.program,
-                      f"price {sem.yuan(ln.price_fen)} is below 0.01")
+                      f"price {sem.yuan(ln.price_fen)} is below 0.01", ln.row)
         if ln.price_fen.denominator != 1 or ln.price_fen.numerator % step:
             self.flag("PRICE_STEP", ln.sku_id, ln.program, f"price {sem.yuan(ln.price_fen)} "
-                      f"is not a multiple of price_step {sem.yuan(step)}")
+                      f"is not a multiple of price_step {sem.yuan(step)}", ln.row)
 
     def check_price_caps(self, ln: Line) -> None:
         prog = self.world.programs[ln.program]
@@ -247,10 +253,15 @@ class _Audit:
             if sem.cap_holds(prog, cap_id, ln.sku, ln.price_fen):
                 continue
             bound = sem.cap_bound_fen(prog, cap_id, ln.sku)
-            self.flag("PRICE_CAP", ln.sku_id, ln.program,
-                      f"cap {cap_id}: price {sem.yuan(ln.price_fen)} is not "
-                      f"{'<' if cap.strict else '<='} {sem.show(cap.ratio)} x {cap.field}"
-                      f" = {'no value' if bound is None else sem.yuan(bound)}")
+            scaled = cap.field if cap.ratio == 1 else f"{sem.show(cap.ratio)} x {cap.field}"
+            rule = f"cap {cap_id}: price {'<' if cap.strict else '<='} {scaled}"
+            if bound is None:
+                why = f"price {sem.yuan(ln.price_fen)}, {cap.field} has no value ({rule})"
+            else:
+                why = (f"price {sem.yuan(ln.price_fen)} {'>=' if cap.strict else '>'} {scaled} "
+                       f"{sem.yuan(bound)} ({'strict' if cap.strict else 'not strict'}; "
+                       f"{rule})")
+            self.flag("PRICE_CAP", ln.sku_id, ln.program, why, ln.row)
 
     def check_min_margin(self, ln: Line) -> None:
         if ln.price_fen <= 0 or sem.keeps_margin(self.world, ln.program, ln.sku, ln.price_fen,
@@ -261,7 +272,8 @@ class _Audit:
         slack = ln.price_fen * (1 - ln.fee) - cost
         self.flag("MIN_MARGIN", ln.sku_id, ln.program,
                   f"price {sem.yuan(ln.price_fen)} x (1 - fee {sem.show(ln.fee)}) - unit cost "
-                  f"{sem.yuan(cost)} = {float(slack) / 100:.4f} < {sem.show(rate)} x price")
+                  f"{sem.yuan(cost)} = {float(slack) / 100:.4f} < {sem.show(rate)} x price",
+                  ln.row)
 
     def check_printed(self, ln: Line) -> None:
         if ln.eco is None:
@@ -273,26 +285,33 @@ class _Audit:
         text = (ln.printed.get("fee_rate") or "").strip()
         printed = _number(text)
         if printed is None:
-            self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: fee_rate {text!r}")
+            self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: fee_rate {text!r}",
+                      ln.row)
         elif abs(printed - float(ln.fee)) > FEE_RATE_TOL:
             self.flag("MISMATCH_FEE_RATE", ln.sku_id, ln.program,
                       f"fee_rate printed {text}, recomputed {sem.show(ln.fee)} (enrolled in "
-                      "every program of this SKU counted, non-stacking)")
+                      "every program of this SKU counted, non-stacking)", ln.row)
 
     def _compare_printed(self, ln: Line, col: str, true: float, tol: float) -> None:
         text = ln.printed.get(col)
         printed = _number(text)
         if printed is None:
             if col in ln.printed:
-                self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: {col} {text!r}")
+                self.flag("BAD_VALUE", ln.sku_id, ln.program, f"row {ln.row}: {col} {text!r}",
+                          ln.row)
             return
         if not sem.close(printed, true, tol):
             self.flag(f"MISMATCH_{col.upper()}", ln.sku_id, ln.program,
-                      f"{col} printed {text}, recomputed {true:.6f}")
+                      f"{col} printed {text}, recomputed {true:.6f}", ln.row)
 
     ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
         check_offer, check_merchant_rules, check_sku_rules, check_price_lattice,
         check_price_caps, check_min_margin, check_printed,
+    )
+    # the rules alone, for rows that carry no printed figures (audit_world(printed=False))
+    RULE_ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
+        check_merchant_rules, check_sku_rules, check_price_lattice, check_price_caps,
+        check_min_margin,
     )
 
     # -- plan checks ----------------------------------------------------------------------
@@ -330,8 +349,10 @@ class _Audit:
 
     def check_exclusive(self, lines: list[Line]) -> None:
         by_offer: dict[str, dict[str, list[str]]] = {}
+        first_row: dict[tuple[str, str], int] = {}  # (offer, program) -> its first plan row
         for ln in lines:
             by_offer.setdefault(ln.sku.offer_id, {}).setdefault(ln.program, []).append(ln.sku_id)
+            first_row.setdefault((ln.sku.offer_id, ln.program), ln.row)
         pids = list(self.world.programs)
         for offer_id, progs in by_offer.items():
             for i, a in enumerate(pids):
@@ -339,7 +360,8 @@ class _Audit:
                     if a in progs and b in progs and self.world.exclusive(a, b):
                         self.flag("EXCLUSIVE", progs[a][0], a,
                                   f"offer {offer_id} has {', '.join(progs[a])} in {a} and "
-                                  f"{', '.join(progs[b])} in {b}, exclusive at offer level")
+                                  f"{', '.join(progs[b])} in {b}, exclusive at offer level",
+                                  first_row[(offer_id, a)])
 
     def check_max_skus(self, lines: list[Line]) -> None:
         for pid, limit in self.world.constraints.max_skus.items():
@@ -378,123 +400,19 @@ class _Audit:
                 revenue=sum(e.revenue for e in ecos), fees=sum(e.fees for e in ecos),
                 margin=sum(e.margin for e in ecos))
         ecos = [ln.eco for ln in lines if ln.eco is not None]
+        gmv, discount = sum(e.revenue for e in ecos), sum(e.discount for e in ecos)
+        c = self.world.constraints
+        constraints: dict[str, dict[str, float]] = {
+            f"max_skus.{pid}": {"value": sum(1 for ln in lines if ln.program == pid),
+                                "limit": limit}
+            for pid, limit in c.max_skus.items()}
+        if c.discount_budget is not None:
+            constraints["discount_budget"] = {"value": round(discount, 2),
+                                              "limit": float(c.discount_budget)}
+        if c.gmv_min is not None:
+            constraints["gmv_min"] = {"value": round(gmv, 2), "limit": float(c.gmv_min)}
         return AuditReport(
             scenario=self.world.name, violations=self.violations,
-            objective=sum(e.margin for e in ecos), programs=programs,
-            gmv=sum(e.revenue for e in ecos), discount=sum(e.discount for e in ecos),
-            relative_gap=self.world.relative_gap, lines=lines)
-
-
-# ---------------------------------------------------------------------------------------------
-# summary.json
-
-
-def audit_summary(summary_json: Path | str | Mapping[str, Any],
-                  report: AuditReport) -> list[Violation]:
-    """Check summary.json (a path or its parsed content) against an audit's recomputation."""
-    if isinstance(summary_json, Mapping):
-        summary: Mapping[str, Any] = summary_json
-    else:
-        summary = json.loads(Path(summary_json).read_text(encoding="utf-8"))
-    out: list[Violation] = []
-    status = summary.get("status")
-    if status not in STATUSES:
-        out.append(Violation("SUMMARY_STATUS", None, None, f"status {status!r} is not one of "
-                             f"{', '.join(STATUSES)}"))
-        return out
-    if status in ("INFEASIBLE", "NO_SOLUTION"):
-        if report.lines:
-            out.append(Violation("SUMMARY_STATUS", None, None,
-                                 f"status {status} but the plan has {len(report.lines)} rows"))
-        return out
-    out += _summary_objective(summary, report)
-    out += _summary_bound_gap_status(summary, report)
-    out += _summary_programs(summary, report)
-    out += _summary_constraints(summary, report)
-    return out
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _summary_objective(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
-    objective = _float(summary.get("objective"))
-    tol = OBJECTIVE_ABS_TOL + OBJECTIVE_REL_TOL * abs(report.objective)
-    if objective is None or abs(objective - report.objective) > tol:
-        return [Violation("SUMMARY_OBJECTIVE", None, None, f"objective {objective}, recomputed "
-                          f"from the plan rows {report.objective:.6f}")]
-    return []
-
-
-def _summary_bound_gap_status(summary: Mapping[str, Any],
-                              report: AuditReport) -> list[Violation]:
-    """bound >= objective; gap = (bound-objective)/max(|objective|,1); OPTIMAL needs gap ok."""
-    objective = _float(summary.get("objective"))
-    bound = _float(summary.get("bound"))
-    if bound is None:
-        if summary.get("status") == "OPTIMAL":
-            return [Violation("SUMMARY_BOUND", None, None, "OPTIMAL without a bound")]
-        return []
-    out = []
-    tol = OBJECTIVE_ABS_TOL + OBJECTIVE_REL_TOL * abs(report.objective)
-    if bound < report.objective - tol:
-        out.append(Violation("SUMMARY_BOUND", None, None, f"bound {bound} < objective "
-                             f"{report.objective:.6f} (recomputed)"))
-    if objective is None:
-        return out
-    gap = (bound - objective) / max(abs(objective), 1.0)
-    printed_gap = _float(summary.get("gap"))
-    slack = GAP_TOL + SUMMARY_DIGITS_SLACK / max(abs(objective), 1.0)
-    if printed_gap is None or abs(printed_gap - gap) > slack:
-        out.append(Violation("SUMMARY_GAP", None, None, f"gap {printed_gap}, but (bound - "
-                             f"objective)/max(|objective|,1) = {gap:.3g}"))
-    if summary.get("status") == "OPTIMAL" and gap > report.relative_gap + slack:
-        out.append(Violation("SUMMARY_STATUS", None, None, f"OPTIMAL with gap {gap:.3g} > "
-                             f"solver.relative_gap {report.relative_gap}"))
-    return out
-
-
-def _summary_programs(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
-    out = []
-    given: Mapping[str, Any] = summary.get("programs") or {}
-    for pid, totals in report.programs.items():
-        fig = given.get(pid)
-        if not isinstance(fig, Mapping):
-            if totals.enrolled_skus:
-                out.append(Violation("SUMMARY_PROGRAM", None, pid, "missing from the summary"))
-            continue
-        if fig.get("enrolled_skus") != totals.enrolled_skus:
-            out.append(Violation("SUMMARY_PROGRAM", None, pid, f"enrolled_skus "
-                                 f"{fig.get('enrolled_skus')}, plan has {totals.enrolled_skus}"))
-        for key, tol in (("units", UNITS_TOL), ("revenue", MONEY_TOL), ("fees", MONEY_TOL),
-                         ("margin", MONEY_TOL)):
-            value, true = _float(fig.get(key)), float(getattr(totals, key))
-            if value is None or not sem.close(value, true, tol):
-                out.append(Violation("SUMMARY_PROGRAM", None, pid,
-                                     f"{key} {fig.get(key)}, recomputed {true:.6f}"))
-    for pid, fig in given.items():
-        if pid not in report.programs and isinstance(fig, Mapping) and fig.get("enrolled_skus"):
-            out.append(Violation("SUMMARY_PROGRAM", None, pid, "not an active program"))
-    return out
-
-
-def _summary_constraints(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
-    """The constraint values the summary reports, where it reports them."""
-    given: Mapping[str, Any] = summary.get("constraints") or {}
-    expected: dict[str, tuple[float, float]] = {
-        "gmv_min": (report.gmv, MONEY_TOL), "discount_budget": (report.discount, MONEY_TOL)}
-    for pid, totals in report.programs.items():
-        expected[f"max_skus.{pid}"] = (float(totals.enrolled_skus), 0.0)
-    out = []
-    for key, entry in given.items():
-        if key not in expected or not isinstance(entry, Mapping):
-            continue
-        true, tol = expected[key]
-        value = _float(entry.get("value"))
-        if value is None or not sem.close(value, true, tol):
-            out.append(Violation("SUMMARY_CONSTRAINT", None, None,
-                                 f"{key} value {entry.get('value')}, recomputed {true:.6f}"))
-    return out
+            objective=sum(e.margin for e in ecos), programs=programs, gmv=gmv,
+            discount=discount, relative_gap=self.world.relative_gap, lines=lines,
+            constraints=constraints)

@@ -1,5 +1,8 @@
 """Output folders written as one set: a run's files all appear, or none of them do.
 
+This module is the commit and recovery protocol; which run a folder holds (the manifest) is
+optimizer/manifest.py's, its public names importable from here as before.
+
 The rule (README, "Output folders"): a folder always holds exactly one run's complete files, the
 new run's or, when it failed or was killed, the previous run's, and its manifest says which; a
 failed run never silently destroys a good plan; no temporary leftover survives the next run.
@@ -11,8 +14,8 @@ How, in the order things happen:
    hashed. A run that fails here, or is killed, leaves the folder as it was; the next run
    removes the staging folder (a live run's is locked, and left alone).
 2. The run's manifest (`.enroll-opt-run.json`: run id, command, time, status, every file's
-   size and sha256) and a journal (the files to move in, the stale ones to remove) are written
-   into the staging folder too.
+   size and sha256; optimizer/manifest.py makes, reads and checks it) and a journal (the files
+   to move in, the stale ones to remove) are written into the staging folder too.
 3. One rename of the staging folder to .enroll-opt-commit-<run> is the commit: from then on the
    folder is the new run's. The stale files are removed, the files moved into place one by
    one, the manifest last, and the commit folder removed. A kill in between leaves the commit
@@ -28,24 +31,27 @@ each one in turn.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import math
 import os
 import re
-import secrets
 import shutil
-import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from optimizer.load.errors import InputError
-from optimizer.load.files import not_regular
+from optimizer.manifest import OUTPUT_FILES as OUTPUT_FILES
+from optimizer.manifest import PLAN_STATUSES as PLAN_STATUSES
+from optimizer.manifest import RUN_MANIFEST as RUN_MANIFEST
+from optimizer.manifest import Run as Run
+from optimizer.manifest import file_digest, manifest_doc
+from optimizer.manifest import new_run_id as new_run_id
+from optimizer.manifest import read_run as read_run
+from optimizer.manifest import run_problems as run_problems
+from optimizer.manifest import strict_json as strict_json
 
 try:
     import fcntl
@@ -54,17 +60,8 @@ except ImportError:  # pragma: no cover - not on Linux: no locks, the rest holds
 
 log = logging.getLogger(__name__)
 
-RUN_MANIFEST = ".enroll-opt-run.json"
 STAGING, COMMIT = ".enroll-opt-staging-", ".enroll-opt-commit-"
 JOURNAL = ".journal.json"  # inside a staging or commit folder; never moved out
-FORMAT = 1
-# Every file solve, sweep and report write. A set replaces all of them: one not in the new set
-# is an earlier run's (plan.xlsx without --xlsx, report.html before `report`, a sweep's files
-# under a solve) and is removed in the same commit.
-OUTPUT_FILES = frozenset({"plan.csv", "excluded.csv", "summary.json", "plan.xlsx",
-                          "report.html", "sweep.csv", "sweep.json", "breakeven.csv",
-                          "audit.csv", "audit.json"})
-PLAN_STATUSES = frozenset({"OPTIMAL", "FEASIBLE"})
 # What earlier versions left when killed: a temp folder beside the output folder (mkdtemp,
 # 8 random characters), a temp report, generate's temp files.
 _LEGACY_SIBLING = r"\.{name}\.[a-z0-9_]{{8}}"
@@ -92,99 +89,6 @@ class WriteError(OSError):
         text = f"cannot write {self.filename}: {self.strerror}"
         return f"{text}; {self.note}" if self.note else text
 
-
-def strict_json(data: Any) -> str:
-    """JSON every parser reads: a number that is not finite (NaN, ±inf) is written null, never
-    as the bare NaN/Infinity Python's json module writes by default. Indented, not ASCII-only,
-    with a final newline (the layout summary.json and sweep.json have always had)."""
-    return json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def _finite(data: Any) -> Any:
-    if isinstance(data, float):
-        return data if math.isfinite(data) else None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, list | tuple):
-        return [_finite(v) for v in data]
-    return data
-
-
-# ------------------------------------------------------------------------- the run's manifest
-
-@dataclass(frozen=True)
-class Run:
-    """Which run a folder's files are: what its manifest says."""
-
-    id: str
-    command: str
-    written: str  # UTC, ISO 8601
-    status: str | None
-    files: dict[str, tuple[int, str]]  # name -> (bytes, sha256)
-
-    def describe(self) -> str:
-        status = f", {self.status}" if self.status else ""
-        return f"run {self.id} ({self.command}, {self.written}{status})"
-
-
-def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(4)
-
-
-def read_run(outdir: Path, manifest: str = RUN_MANIFEST) -> Run | None:
-    """The folder's manifest, or None when it has none (a folder from before manifests, or
-    made by hand). InputError when it is there but unreadable."""
-    path = Path(outdir) / manifest
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        return Run(str(doc["run"]), str(doc["command"]), str(doc["written"]),
-                   None if doc.get("status") is None else str(doc["status"]),
-                   {str(k): (int(v["bytes"]), str(v["sha256"]))
-                    for k, v in doc["files"].items()})
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError.one(path, "", "", f"not a readable run manifest ({exc}): the folder "
-                             "cannot be told to be one run's files; run again") from None
-
-
-def _manifest_doc(run: Run, meta: Mapping[str, Any]) -> bytes:
-    doc = {"format": FORMAT, "run": run.id, "command": run.command, "written": run.written,
-           "status": run.status, **meta,
-           "files": {k: {"bytes": n, "sha256": h} for k, (n, h) in sorted(run.files.items())}}
-    return strict_json(doc).encode("utf-8")
-
-
-def _digest(path: Path) -> tuple[int, str]:
-    with path.open("rb") as fh:
-        h = hashlib.file_digest(fh, "sha256")
-        return fh.tell(), h.hexdigest()
-
-
-def run_problems(outdir: Path, run: Run, owned: frozenset[str] = OUTPUT_FILES,
-                 skip: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """(file, what is wrong) for every file that is not the one `run` wrote, and every owned
-    file the run did not write: what a folder mixing two runs shows. `skip`: names not checked
-    (the report about to be rewritten)."""
-    problems = []
-    for name, (size, sha) in sorted(run.files.items()):
-        if name in skip:
-            continue
-        path = Path(outdir) / name
-        try:
-            mode = path.stat().st_mode
-        except OSError:
-            problems.append((name, f"missing: {run.describe()} wrote it"))
-            continue
-        if not stat.S_ISREG(mode):  # never opened: a FIFO would block, a device never end
-            problems.append((name, f"{not_regular(mode)}, not the file {run.describe()} wrote"))
-        elif path.stat().st_size != size or _digest(path) != (size, sha):
-            problems.append((name, f"not the file {run.describe()} wrote (its size or sha256 "
-                                   "differs)"))
-    for name in sorted(owned - set(run.files) - skip):
-        if (Path(outdir) / name).exists():
-            problems.append((name, f"not written by {run.describe()}"))
-    return problems
 
 
 # ------------------------------------------------------------------------------ locks, tidying
@@ -360,7 +264,7 @@ class Staging:
                 os.fsync(fh.fileno())
             finally:
                 fh.close()
-            self.sealed[name] = _digest(path)
+            self.sealed[name] = file_digest(path)
         except OSError as exc:
             raise WriteError(self.outdir / name, exc) from exc
 
@@ -455,7 +359,7 @@ def _commit(outdir: Path, staging: Staging, owned: frozenset[str], manifest: str
             entries = {**(extend.files if extend is not None else {}), **staging.sealed}
             _step("write manifest")
             with (staging.folder / manifest).open("wb") as fh:
-                fh.write(_manifest_doc(Run(run.id, run.command, run.written, run.status,
+                fh.write(manifest_doc(Run(run.id, run.command, run.written, run.status,
                                            entries), meta))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -489,4 +393,3 @@ def verified_run(outdir: Path, skip: frozenset[str] = frozenset()) -> Run | None
             outdir / name, "", "", f"{what}: the files are not one run's (a mix of runs, or "
             "edited since); run solve or sweep again").problems])
     return run
-

@@ -5,31 +5,34 @@ sweep.json and maybe breakeven.csv. The CSV files of a million-SKU plan run to m
 so they are streamed in Arrow batches and reduced per program (and per reason) as they are read;
 what is kept is a few numbers per program, which is what the HTML embeds.
 
+The files' shapes and their streamed reading are optimizer/report/files.py's.
+
 The programs' Chinese names come from the files too (summary.json's name_zh, sweep.json's
 program_names), never from a rulebook: a folder written before sweep.json kept them shows ids.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from optimizer.load import InputError
 from optimizer.load.errors import InputProblem
-from optimizer.load.files import open_input, read_input
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS
+from optimizer.report.files import (
+    ProgramSummary,
+    Summary,
+    Sweep,
+    batches,
+    csv_header,
+    validated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,168 +42,6 @@ SWEEP, BREAKEVEN = "sweep.json", "breakeven.csv"
 REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN")
 TOP_SKUS = 10
 CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
-BLOCK_BYTES = 16 << 20  # CSV bytes parsed per batch: memory stays flat for any file size
-M = TypeVar("M", bound=BaseModel)
-
-
-# ------------------------------------------------------------------------- file shapes (pydantic)
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
-
-
-class ProgramSummary(_Model):
-    name_zh: str | None = None
-    enrolled_skus: int = Field(ge=0)
-    units: float = 0.0
-    revenue: float
-    fees: float = 0.0
-    margin: float
-
-
-class ConstraintSummary(_Model):
-    value: float
-    limit: float
-
-
-class PriceProgram(_Model):
-    counts: list[int]
-    below: int = 0
-    above: int = 0
-    at_cap: int = 0
-    at_cap_by: dict[str, int] = {}
-    no_cap: int = 0
-
-
-class PriceVsMarket(_Model):
-    edges: list[float] = Field(min_length=2)
-    programs: dict[str, PriceProgram]
-
-
-class Summary(_Model):
-    name: str
-    status: str
-    objective: float | None = None
-    bound: float | None = None
-    gap: float | None = None
-    seconds: float | None = None
-    programs: dict[str, ProgramSummary]
-    constraints: dict[str, ConstraintSummary] = {}
-    price_vs_market: PriceVsMarket | None = None
-    reason: str | None = None
-
-
-class Axis(_Model):
-    path: str
-    values: list[float] = Field(min_length=1)
-
-
-class PointProgram(_Model):
-    enrolled_skus: int = Field(ge=0)
-    gmv: float
-    margin: float
-
-
-class Point(_Model):
-    index: int
-    values: dict[str, float]
-    status: str
-    objective: float | None = None
-    bound: float | None = None
-    gap: float | None = None
-    seconds: float | None = None
-    programs: dict[str, PointProgram] = {}
-
-
-class Breakeven(_Model):
-    path: str
-    programs: dict[str, float | None]
-
-
-class Sweep(_Model):
-    scenario: str
-    axes: list[Axis] = Field(min_length=1)
-    points: list[Point]
-    breakeven: Breakeven | None = None
-    program_names: dict[str, str] = {}  # absent in a folder written before names were kept
-
-
-# ------------------------------------------------------------------------------------- reading
-
-def _json(path: Path) -> Any:
-    try:
-        text = read_input(path, "solve or sweep output", JSON_LIMIT).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError.one(path, "", "", "not UTF-8 text") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError.one(path, f"line {exc.lineno}", "", f"not valid JSON: {exc.msg}") from None
-
-
-def _validated(path: Path, model: type[M]) -> M:
-    data = _json(path)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InputError([InputProblem(str(path), "", ".".join(str(p) for p in e["loc"]), e["msg"])
-                          for e in exc.errors()]) from None
-
-
-JSON_LIMIT = 1024 * 1024 * 1024  # summary.json / sweep.json: a few MB even for big runs
-
-
-def _open(path: Path) -> BinaryIO:
-    """An output-folder CSV, if it is a regular file (a link to /dev/zero or a FIFO in a folder
-    given to `report` is refused unread, as every input is); streamed, so no size limit."""
-    return open_input(path, "solve or sweep output", 1 << 62)
-
-
-def _header(path: Path) -> list[str]:
-    if not path.exists() and not path.is_symlink():
-        raise InputError.one(path, "", "", "file not found (solve writes it beside summary.json)")
-    try:
-        with io.TextIOWrapper(_open(path), encoding="utf-8-sig", newline="") as fh:
-            return next(csv.reader(fh), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError.one(path, "line 1", "", f"cannot read the header: {exc}") from None
-
-
-def _batches(path: Path, columns: tuple[str, ...], types: dict[str, pa.DataType],
-             required: tuple[str, ...] = ()) -> Iterator[pa.RecordBatch]:
-    """The file's rows in Arrow batches, only the `types` columns. The header must be `columns`
-    (or have as many columns, read by position: a translated header names the same ones)."""
-    header = _header(path)
-    if tuple(header) != columns:
-        if len(header) != len(columns):
-            raise InputError.one(path, "line 1", "", f"expected the columns {','.join(columns)}; "
-                                 f"found {','.join(header) or 'none'}")
-        log.info("%s: header %s read as %s (by position)", path, header, list(columns))
-    with _open(path) as fh:
-        yield from _arrow_batches(path, fh, columns, types, required)
-
-
-def _arrow_batches(path: Path, fh: BinaryIO, columns: tuple[str, ...],
-                   types: dict[str, pa.DataType], required: tuple[str, ...]
-                   ) -> Iterator[pa.RecordBatch]:
-    try:
-        reader = pacsv.open_csv(
-            fh,
-            read_options=pacsv.ReadOptions(column_names=list(columns), skip_rows=1,
-                                           block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(column_types=types,
-                                                 include_columns=list(types),
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False))
-        for batch in reader:
-            for name in required:
-                nulls = batch.column(name).null_count
-                if nulls:
-                    raise InputError.one(path, "", name, f"{nulls} empty value(s)")
-            yield batch
-    except pa.ArrowInvalid as exc:
-        raise InputError.one(path, "", "", f"cannot read: {exc}") from None
 
 
 def _finite(v: float | None) -> float | None:
@@ -219,7 +60,7 @@ def aggregate_plan(path: Path) -> dict[str, Any]:
     sku_chunks: list[pa.Array] = []
     tops: list[pa.Table] = []
     rows = 0
-    for batch in _batches(path, PLAN_COLUMNS, types,
+    for batch in batches(path, PLAN_COLUMNS, types,
                           required=("price", "units", "revenue", "margin")):
         if not batch.num_rows:
             continue
@@ -256,7 +97,7 @@ def aggregate_excluded(path: Path) -> dict[str, Any]:
     types = {"program": pa.string(), "reason": pa.string()}
     counts: dict[tuple[str, str], int] = {}
     rows = 0
-    for batch in _batches(path, EXCLUDED_COLUMNS, types):
+    for batch in batches(path, EXCLUDED_COLUMNS, types):
         if not batch.num_rows:
             continue
         rows += batch.num_rows
@@ -286,7 +127,7 @@ def _agrees(plan: dict[str, Any], pid: str, p: ProgramSummary) -> bool:
 
 
 def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
-    summary = _validated(outdir / SUMMARY, Summary)
+    summary = validated(outdir / SUMMARY, Summary)
     plan = aggregate_plan(outdir / PLAN)
     excluded = aggregate_excluded(outdir / EXCLUDED)
     for pid, p in summary.programs.items():
@@ -343,7 +184,7 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
     (at no value). The value column may also be named breakeven, rate or value, and status may
     be missing (an empty value then counts as "never"). Another shape is skipped with a
     warning: the file is optional."""
-    header = _header(path)
+    header = csv_header(path)
     value = next((c for c in (*paths, "breakeven", "break_even", "rate", "value")
                   if c in header), None)
     if value is None or "sku_id" not in header or "program" not in header:
@@ -355,7 +196,7 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
         types["status"] = pa.string()
     parts: list[pa.Table] = []
     try:
-        for batch in _batches(path, tuple(header), types):
+        for batch in batches(path, tuple(header), types):
             parts.append(pa.Table.from_batches([batch]))
     except InputError as exc:
         log.warning("%s: skipped: %s", path, exc.render())
@@ -385,7 +226,7 @@ def aggregate_breakeven(path: Path, paths: list[str]) -> dict[str, Any] | None:
 
 
 def _sweep_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
-    sweep = _validated(outdir / SWEEP, Sweep)
+    sweep = validated(outdir / SWEEP, Sweep)
     paths = [a.path for a in sweep.axes]
     problems = [InputProblem(str(outdir / SWEEP), "", f"points.{i}.values",
                              f"needs a value for each axis {paths}")

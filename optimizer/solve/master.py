@@ -6,6 +6,9 @@ duals are the next multipliers; pricing an offer is the Lagrangian evaluation. D
 offer this converges in a few dozen rounds, and every round's Lagrangian value is a valid bound.
 A basic LP solution has at most as many fractional offers as there are global rows, so the
 integer plan is close at hand.
+
+Kept whole: the column pool, the master LP, the generation rounds and the
+rounding/dive all act on one ColumnGeneration's state (fix and forbid change its LP in place).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.load import InputError, load_catalogue
-from optimizer.load.catalogue import _parse_money
+from optimizer.load.catalogue_parse import parse_money
 
 from .conftest import HEADER
 
@@ -54,7 +54,7 @@ def fen_of(text: str) -> int:
 @given(st.lists(yuan_text(), min_size=1, max_size=50))
 @settings(max_examples=300, deadline=None)
 def test_yuan_text_round_trips_exactly(texts: list[str]) -> None:
-    parsed = _parse_money(pa.array(texts))
+    parsed = parse_money(pa.array(texts))
     assert not parsed.unreadable.any() and not parsed.empty.any()
     assert [int(v) for v in parsed.values] == [fen_of(t) for t in texts]
 
@@ -62,7 +62,7 @@ def test_yuan_text_round_trips_exactly(texts: list[str]) -> None:
 @given(st.lists(three_decimals(), min_size=1, max_size=50))
 @settings(max_examples=200, deadline=None)
 def test_a_third_decimal_is_refused(texts: list[str]) -> None:
-    assert _parse_money(pa.array(texts)).unreadable.all()
+    assert parse_money(pa.array(texts)).unreadable.all()
 
 
 @given(st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 99)), min_size=1, max_size=20))
@@ -70,7 +70,7 @@ def test_a_third_decimal_is_refused(texts: list[str]) -> None:
 def test_parquet_float_yuan_round_trip(pairs: list[tuple[int, int]]) -> None:
     """A float64 written from an exact yuan amount (its shortest repr) comes back as that fen."""
     floats = [float(f"{w}.{f:02d}") for w, f in pairs]
-    parsed = _parse_money(pa.array(floats, pa.float64()))
+    parsed = parse_money(pa.array(floats, pa.float64()))
     assert not parsed.unreadable.any()
     assert [int(v) for v in parsed.values] == [w * 100 + f for w, f in pairs]
 
@@ -105,5 +105,5 @@ def test_a_third_decimal_in_a_file_names_line_and_value(tmp_path: Path) -> None:
                                                                           99999999999999)])
 def test_classic_float_traps_are_exact(text: str, fen: int) -> None:
     """0.29*100 = 28.999999999999996 and 4.35*100 = 434.99999999999994 in floats."""
-    assert int(_parse_money(pa.array([text])).values[0]) == fen
-    assert int(_parse_money(pa.array([float(text)])).values[0]) == fen
+    assert int(parse_money(pa.array([text])).values[0]) == fen
+    assert int(parse_money(pa.array([float(text)])).values[0]) == fen

@@ -197,7 +197,7 @@ def test_a_full_disk_names_the_file_and_keeps_the_plan(cases: SimpleNamespace, t
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(writer, "_write_csv", full)
+    monkeypatch.setattr(writer, "write_csv", full)
     result = cli("solve", str(cases.other), "-o", str(out))
     assert result.exit_code == 1
     assert result.stderr.strip() == (f"error: cannot write {out / 'excluded.csv'}: No space "

@@ -25,7 +25,8 @@ import pyarrow as pa
 import pytest
 
 from optimizer.load.types import MONEY_COLUMNS, Catalogue, Scenario, YamlSource
-from optimizer.plan.writer import build_tables, csv_fields, fraction_text, write_outputs
+from optimizer.plan.csvtext import csv_fields
+from optimizer.plan.writer import build_tables, fraction_text, write_outputs
 from optimizer.rules.eligibility import eval_merchant_rule, evaluate_rules, merchant_context
 from optimizer.rules.rulebook import Rule, Rulebook, build_rulebook
 from optimizer.score.problem import Problem, build_problem

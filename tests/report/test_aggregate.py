@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-import optimizer.report.collect as agg
+import optimizer.report.files as report_files
+from optimizer.plan.lang import PLAN_COLUMNS
 from optimizer.report import aggregate, render_html, write_report
 from tests.report.builders import (
     BREAKEVEN,
@@ -157,8 +158,9 @@ def test_many_batches_give_the_same_numbers(solve_folder: Path, tmp_path: Path,
     ex = [(f"X{i}", progs[i % 3], ["SKU_RULE", "NOT_CHOSEN", "EXCLUSIVE"][i % 7 % 3], "d, e")
           for i in range(5000)]
     folder = write_solve_folder(tmp_path / "many", rows, ex)
-    monkeypatch.setattr(agg, "BLOCK_BYTES", 4096)
-    batches = list(agg._batches(folder / "plan.csv", agg.PLAN_COLUMNS, {"sku_id": pa.string()}))
+    monkeypatch.setattr(report_files, "BLOCK_BYTES", 4096)
+    batches = list(report_files.batches(folder / "plan.csv", PLAN_COLUMNS,
+                                        {"sku_id": pa.string()}))
     assert len(batches) > 20
     s = aggregate(folder)["solve"]
     assert s["enrolled_skus"] == len(set(sku)) and s["enrolments"] == n

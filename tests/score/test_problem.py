@@ -166,17 +166,20 @@ def _same(a: Problem, b: Problem) -> None:
 def test_restrict_is_the_problem_of_those_offers(tmp_path: Path, keep: list[str]) -> None:
     """restrict(pb, offers) equals the problem built from those offers' rows alone (SKUs
     renumbered, offers renumbered in order, every per-SKU and per-pair-variant array cut),
-    with the limits given; the large path samples through it (never run by a test before)."""
-    full = _problem(tmp_path / "full", ROWS, constraints={"discount_budget": 50})
+    with the limits given, not the full problem's; the large path samples through it (never run
+    by a test before)."""
+    limits = {"discount_budget": 50, "gmv_min": 7}
+    full = _problem(tmp_path / "full", ROWS, constraints=limits)
     names = [str(o) for o in np.unique(full.offer_id.astype(str))]
     offers = np.array([names.index(o) for o in keep], np.int64)
     max_skus = np.arange(len(full.programs), dtype=np.int64) + 1
-    sub = restrict(full, offers, max_skus=max_skus, budget=12.5, gmv_min=None)
+    sub = restrict(full, offers, max_skus=max_skus, budget=12.5, gmv_min=99.0)
     alone = _problem(tmp_path / "alone", [r for r in ROWS if r["offer_id"] in keep],
-                     constraints={"discount_budget": 50})
+                     constraints=limits)
     assert sub.m > 0
     _same(sub, alone.__class__(**{**{n: getattr(alone, n) for n in alone.__dataclass_fields__},
-                                   "max_skus": max_skus, "budget": 12.5, "gmv_min": None}))
+                                   "max_skus": max_skus, "budget": 12.5, "gmv_min": 99.0}))
+    assert (full.budget, full.gmv_min) == (5000.0, 700.0)  # the limits given replace these
 
 
 # --- build_problem: every field of a small problem, from the contract ---------------------------
@@ -291,7 +294,8 @@ def test_build_problem_every_field(tmp_path: Path) -> None:
 def test_build_problem_of_no_program(tmp_path: Path) -> None:
     """A scenario may choose no program (`programs: {}`): the problem has no pair-variant, and its
     arrays are empty with their dtypes (catches the empty-parts fallback `np.zeros(0)` changed to
-    `np.zeros(1)`/`np.zeros(None)` or skipped for `np.concatenate([])`, which raises)."""
+    `np.zeros(1)`/`np.zeros(None)` or skipped for `np.concatenate([])`, which raises, and the
+    dtypes of max_skus and offer_level dropped: an empty list makes float64)."""
     pb = _problem(tmp_path, ROWS[:2], programs={})
     assert pb.programs == () and pb.hub == () and pb.m == 0 and pb.n == 2
     assert pb.hi.shape == (2, 0) and not pb.eligible.any()
@@ -299,7 +303,8 @@ def test_build_problem_of_no_program(tmp_path: Path) -> None:
         arr = getattr(pb, name)
         assert arr.shape == (0,) and arr.dtype == np.int64, name
     assert pb.pv_hub.shape == (0, 0) and pb.pv_hub.dtype == np.int8
-    assert pb.fee_rates == () and pb.max_skus.tolist() == []
+    assert pb.fee_rates == () and pb.max_skus.tolist() == [] and pb.offer_level.tolist() == []
+    assert pb.max_skus.dtype == np.int64 and pb.offer_level.dtype == bool  # not float64 (empty)
 
 
 def test_price_step_of_a_whole_yuan(tmp_path: Path) -> None:

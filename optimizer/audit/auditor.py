@@ -5,6 +5,7 @@ recomputes every enrollment from the SPEC (optimizer.audit.semantics): a plan is
 if an implementation that shares nothing with the optimiser agrees with it. Each rule is one
 small check that returns Violations; the report also carries the recomputed objective and the
 per-program totals so a summary.json can be checked against them (optimizer.audit.summary).
+One module because the checks are one list, read in the order the SPEC states the rules.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ caps such as `price < 0.90 * market_price` are decided exactly.
 
 This reader is lenient about things the main loader rejects (unknown keys, say): its job is to
 recompute, not to validate. It raises AuditInputError only when it cannot make sense of a value.
+
+Kept as one module: it is the auditor's whole view of the three files (the `World` and how each
+field of it is read), and one place is what makes its independence easy to check.
 """
 
 from __future__ import annotations

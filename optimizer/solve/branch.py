@@ -32,6 +32,7 @@ from optimizer.solve.result import Plan
 
 log = logging.getLogger(__name__)
 SPLIT_EPS = 1e-6  # LP weight below which a mixture is read as none
+NODE_TOL = 1e-7  # a branch's column generation stops when bound and LP are this close
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
         first = min(cg.best.value, -node.key)  # the parent's multipliers, priced in this branch
         if first < -1e-6 * max(1.0, abs(first)) or closed(first):
             continue  # settled without its own column generation
-        cg.run(40, 1e-7, deadline)
+        cg.run(40, NODE_TOL, deadline)
         if cg.best is None or cg.stopped:
             heapq.heappush(heap, node)
             break

@@ -13,6 +13,7 @@ method on the (convex, piecewise linear) dual.
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 import logging
 from dataclasses import dataclass
@@ -93,6 +94,26 @@ def build_structure(pb: Problem) -> Structure:
                      np.array(state_on, bool).reshape(len(states), len(gates)))
 
 
+_STRUCTURES: dict[bytes, Structure] = {}
+_STRUCTURES_KEPT = 2
+
+
+def cached_structure(pb: Problem) -> Structure:
+    """`build_structure`, remembered by the content of all it reads: the points of a sweep that
+    keep every SKU's eligibility share it (0.15 s a point at 100k SKUs, 1.5 s at 1M)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((pb.programs, pb.exclusive, pb.hub, pb.n, pb.m)).encode())
+    for arr in (pb.offer_level, pb.eligible, pb.pv_sku, pb.pv_prog, pb.pv_hub):
+        h.update(repr((arr.dtype.str, arr.shape)).encode())
+        h.update(np.ascontiguousarray(arr).tobytes())
+    key = h.digest()
+    if key not in _STRUCTURES:
+        if len(_STRUCTURES) >= _STRUCTURES_KEPT:
+            _STRUCTURES.pop(next(iter(_STRUCTURES)))
+        _STRUCTURES[key] = build_structure(pb)
+    return _STRUCTURES[key]
+
+
 @dataclass(frozen=True)
 class Multipliers:
     prog: np.ndarray  # (K,) per enrolled SKU in a program with max_skus
@@ -152,7 +173,7 @@ class Dual:
     def __init__(self, pb: Problem, threads: int = 1):
         self.pb = pb
         self.threads = threads  # for the pricing's hot loop (`peak_price`); same result for any
-        self.st = build_structure(pb)
+        self.st = cached_structure(pb)
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
         self.status = (np.stack([c.status for c in self.st.combos]) if self.st.combos
                        else np.zeros((0, pb.m), np.int8))

@@ -20,9 +20,17 @@ import numpy as np
 
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Multipliers, concat_ranges
-from optimizer.solve.master import _mix
 
 KEEP_PER_OFFER = 3  # columns per offer carried on: the best at the final multipliers and runners-up
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixer (splitmix64 finaliser), wrapping: only compared with itself here."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from optimizer.score.problem import Problem
 from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Dual, DualPoint, Multipliers, concat_ranges
 from optimizer.solve.master import column_sums, fingerprints
+from optimizer.solve.warm import Columns, export_columns, import_columns
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,42 @@ class Pool:
         self.a = np.vstack([self.a, self.rows.usage(pb, usage[offers])])
         self.finger = np.append(self.finger, finger[offers])
         return int(offers.size)
+
+    def add_columns(self, pv: np.ndarray, price: np.ndarray, col: np.ndarray,
+                    col_offer: np.ndarray) -> int:
+        """Given columns (rows sorted by column; `col_offer` per column) that are not in the pool
+        yet join it, scored under this problem's fees (a neighbouring scenario's, see warm)."""
+        pb = self.pb
+        n_cols = col_offer.size
+        if n_cols == 0:
+            return 0
+        finger = fingerprints(pv, price, col, col_offer)
+        new = ~np.isin(finger, self.finger)
+        cols = np.flatnonzero(new)
+        if cols.size == 0:
+            return 0
+        renumber = np.cumsum(new) - 1  # scored only once known to be new
+        keep = new[col]
+        pv, price, col = pv[keep], price[keep], renumber[col[keep]]
+        usage, value = column_sums(pb, pv, price, col, cols.size)
+        counts = np.bincount(col, minlength=cols.size)
+        self._pv.append(pv)
+        self._price.append(price)
+        self.start = np.append(self.start, self._stored + np.cumsum(counts) - counts)
+        self.length = np.append(self.length, counts)
+        self._stored += int(pv.size)
+        self.offer = np.append(self.offer, col_offer[cols])
+        self.value = np.append(self.value, value)
+        self.usage = np.vstack([self.usage, usage])
+        self.a = np.vstack([self.a, self.rows.usage(pb, usage)])
+        self.finger = np.append(self.finger, finger[cols])
+        return int(cols.size)
+
+    def export(self, z: np.ndarray) -> Columns:
+        """The columns worth carrying to a neighbouring scenario, at multipliers z."""
+        pv, price = np.concatenate(self._pv), np.concatenate(self._price)
+        return export_columns(self.pb, self.offer, self.value - self.a @ z, self.start,
+                              self.length, pv, price)
 
     def plan(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         pv, price = np.concatenate(self._pv), np.concatenate(self._price)
@@ -294,11 +331,17 @@ def pooled(pb: Problem, points: Sequence[DualPoint]) -> DualSpaceResult:
 def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
                   progress: Progress | None = None, max_rounds: int = 40,
                   warm: Callable[[DualPoint], Multipliers | None] | None = None,
-                  start: Multipliers | None = None) -> DualSpaceResult:
+                  start: Multipliers | None = None, seed: Columns | None = None,
+                  settle: Callable[[DualSpaceResult], bool] | None = None,
+                  settle_gap: float = 0.0) -> DualSpaceResult:
     """Price L at the minimiser of the pooled model M until they meet (or time runs out).
 
     The first pricing is at zero, then at `warm(first point)` if given; or only at `start`, a
-    neighbouring scenario's multipliers (a sweep), which saves the pricing at zero.
+    neighbouring scenario's multipliers (a sweep), which saves the pricing at zero. `seed` are
+    that scenario's columns: those still valid here join the pool, so the model is rich from the
+    first round. With `settle`, once the model is within `settle_gap` of the bound (so a plan
+    from the pool can prove that gap) it is asked, once, whether the pool already gives a plan
+    that does; if so the column generation stops there.
     """
     rows = Rows.of(pb)
     pool = Pool(pb, rows)
@@ -306,6 +349,10 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
     best = dual.evaluate(rows.multipliers(pb, first_z))
     best_z = first_z
     pool.add(best)
+    if seed is not None:
+        added = pool.add_columns(*import_columns(pb, seed))
+        log.debug("%d of %d columns carried over from a neighbouring scenario", added,
+                  seed.size)
     if progress is not None:
         progress.solver("pricing", None, best.value)
     kelley = _kelley(pool, best)
@@ -329,6 +376,15 @@ def dual_space_cg(pb: Problem, dual: Dual, *, deadline: float, tol: float,
         z, _, model_value, edge = minimise_model(pool, kelley, best_z, tol=MODEL_TOL * tol)
         if best.value - model_value <= tol * max(abs(best.value), 1.0) and not edge:
             break
+        if settle is not None and not edge and \
+                best.value - model_value <= settle_gap * max(abs(best.value), 1.0):
+            z_model, _, settled_value, _ = minimise_model(pool, kelley, best_z, tol=FINAL_TOL)
+            early = DualSpaceResult(best, z_model, pool, rounds, settled_value)
+            if settle(early):
+                log.info("dual-space column generation settled after %d rounds, %d columns, "
+                         "bound %.2f", rounds, len(pool), best.value / 100)
+                return early
+            settle = None  # asked once: the rounds below are the usual way
         point = dual.evaluate(rows.multipliers(pb, z))
         if point.value < best.value:  # a good step: trust the model further if it was cut short
             best, best_z = point, z

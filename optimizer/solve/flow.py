@@ -26,6 +26,7 @@ from optimizer.solve.result import (
     conclude,
     no_plan,
 )
+from optimizer.solve.warm import WarmStart
 
 # From this many offers on, the master is solved in multiplier space (an LP with a row per
 # offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
@@ -34,14 +35,17 @@ LARGE_OFFERS = 20_000
 
 def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
           progress: Progress | None = None, large_offers: int | None = None,
-          warm: Multipliers | None = None) -> Result:
+          warm: Multipliers | WarmStart | None = None) -> Result:
     """Bound by column generation, incumbent by diving, then CP-SAT to close what remains.
 
-    `warm` is a neighbouring scenario's `Result.multipliers` (a sweep's previous point): priced
-    first, it starts the master near the optimum. Any multipliers give a valid bound, so a poor
-    warm start costs time, never correctness.
+    `warm` is a neighbouring scenario's `Result.warm_start` (a sweep's previous point), or just
+    its multipliers: priced first, they start the master near the optimum. Any multipliers give
+    a valid bound, and a carried column is used only where it is a valid choice here (see warm),
+    so a poor warm start costs time, never correctness.
     """
-    if warm is not None and warm.prog.shape != (len(pb.programs),):
+    if isinstance(warm, Multipliers):
+        warm = WarmStart(warm)
+    if warm is not None and warm.mult.prog.shape != (len(pb.programs),):
         warm = None  # another program set: nothing to start from
     progress = progress if progress is not None else Progress()
     progress.begin_solve()
@@ -50,7 +54,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return _nothing_to_enroll(pb, start)
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
         return solve_large(pb, config, progress, start, warm)
-    s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit, warm)
+    s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit,
+                                          None if warm is None else warm.mult)
     if s.bound < -1e-6 * max(1.0, abs(s.bound)):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
                        INFEASIBLE_REASON)

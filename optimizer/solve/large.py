@@ -34,18 +34,24 @@ from optimizer.solve.result import (
     no_plan,
 )
 from optimizer.solve.runner import Clock, run_cpsat, target
+from optimizer.solve.warm import WarmStart
 
 log = logging.getLogger(__name__)
 
 SAMPLE_MIN, SAMPLE_MAX = 2_000, 6_000  # offers in the large path's warm-start sample
 LARGE_FLEX = 2_000  # offers in doubt on the large path (doubled while the rest leaves no room)
 LARGE_FLEX_MAX = 16_000  # beyond this the LP over them costs more than it can save
+# columns per offer in doubt that enter the LP over them: the best few at the master's
+# multipliers (a column far down its offer's list there only makes that LP slower)
+FLEX_COLUMNS = 3
 INFEASIBLE_REASON = "the Lagrangian relaxation proves that no plan meets every constraint"
 
 
-def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, np.ndarray]:
+def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int, per_offer: int = FLEX_COLUMNS
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """At multipliers z, each offer's best pooled column (or none); the `n_flex` offers whose
-    best and second-best choices are closest are in doubt. Returns (fixed columns, flex offers).
+    best and second-best choices are closest are in doubt. Returns (fixed columns, flex offers,
+    each flex offer's `per_offer` best real columns at z, sorted).
     """
     pb = pool.pb
     _, _, col, best = pool.model(z)
@@ -66,12 +72,29 @@ def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int) -> tuple[np.ndarray, 
     flex = np.zeros(pb.n_offers, bool)
     flex[order[:n_flex]] = True
     fixed = col[(col >= 0) & ~flex]
-    return fixed, np.flatnonzero(flex)
+    cand = np.flatnonzero(flex[pool.offer] & real)
+    cand = cand[np.lexsort((cand, -r[cand], pool.offer[cand]))]  # by offer, best first
+    offers = pool.offer[cand]
+    first = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]]) if cand.size else cand
+    rank = np.arange(cand.size) - np.repeat(first, np.diff(np.r_[first, cand.size]))
+    return fixed, np.flatnonzero(flex), np.sort(cand[rank < per_offer])
 
 
-def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractional: int = 10,
+def _lp_solver(n_vars: int) -> pywraplp.Solver:
+    """CLP where the ortools wheel has it (faster than GLOP on the LP over the offers in doubt),
+    else GLOP. Both are deterministic. Not CLP for a model without variables: through MPSolver,
+    CLP crashes the process on one (ortools 9.x: a segmentation fault)."""
+    lp = (pywraplp.Solver.CreateSolver("CLP") if n_vars else None) or \
+        pywraplp.Solver.CreateSolver("GLOP")
+    if lp is None:
+        raise RuntimeError("ortools offers neither CLP nor GLOP")
+    return lp
+
+
+def round_flex_lp(pool: Pool, fixed: np.ndarray, free: np.ndarray, max_fractional: int = 10,
                   attempts: int = 6) -> np.ndarray | None:
-    """The restricted master LP over the offers in doubt (the rest fixed), rounded.
+    """The restricted master LP over the offers in doubt (their columns `free`, sorted; the rest
+    fixed), rounded.
 
     A basic LP solution has at most one fractional offer per global row; each takes one of its
     columns or none, the best combination that keeps the rows. When none does, the LP is
@@ -80,14 +103,11 @@ def round_flex_lp(pool: Pool, fixed: np.ndarray, flex: np.ndarray, max_fractiona
     from rounding down), which always leaves a rounding that fits. Returns columns, or None.
     """
     pb = pool.pb
-    in_flex = np.zeros(pb.n_offers, bool)
-    in_flex[flex] = True
-    free = np.flatnonzero(in_flex[pool.offer])
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
     rows, layout = pool.rows, GlobalRows.of(pb)
     a = pool.a[free]
     limit = rows.b - rows.usage(pb, offset[None, :])[0]
-    lp = pywraplp.Solver.CreateSolver("GLOP")
+    lp = _lp_solver(free.size)
     x = [lp.NumVar(0.0, 1.0, "") for _ in range(free.size)]
     obj = lp.Objective()
     for i, c in enumerate(free.tolist()):
@@ -169,19 +189,20 @@ def _plan(pb: Problem, pool: Pool, columns: np.ndarray) -> Plan:
 
 
 def pooled_rounding(pb: Problem, ds: DualSpaceResult, clock: Clock, bound_fen: float,
-                    stats: SolveStats, polish: bool = True) -> Plan | None:
+                    stats: SolveStats, polish: bool = True, grow: bool = True) -> Plan | None:
     """The plan from the pool at the best multipliers: clear choices kept, the offers in doubt
-    settled by CP-SAT under the global rows (more of them if the rows cannot be met). Without
-    `polish`, the rounded plan as it is (the caller's own CP-SAT phases follow)."""
+    settled by CP-SAT under the global rows (more of them if the rows cannot be met, with
+    `grow`). Without `polish`, the rounded plan as it is (the caller's own CP-SAT phases
+    follow)."""
     pool = ds.pool
     n_flex = min(LARGE_FLEX, pb.n_offers)
     while True:
         began = time.perf_counter()
-        fixed, flex = split_by_doubt(pool, ds.z, n_flex)
-        rounded = round_flex_lp(pool, fixed, flex)
+        fixed, flex, flex_cols = split_by_doubt(pool, ds.z, n_flex)
+        rounded = round_flex_lp(pool, fixed, flex_cols)
         # twice the offers cost about three times as long: start it only if it ends in time
         took = time.perf_counter() - began
-        if rounded is None and n_flex < min(pb.n_offers, LARGE_FLEX_MAX) and \
+        if rounded is None and grow and n_flex < min(pb.n_offers, LARGE_FLEX_MAX) and \
                 time.perf_counter() + 3 * took < clock.deadline:
             n_flex = min(2 * n_flex, pb.n_offers)  # the fixed rest leaves the rows no room
             continue
@@ -250,9 +271,30 @@ def _sample_multipliers(pb: Problem, first: DualPoint, seed: int, deadline: floa
 
 
 def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: float,
-                warm: Multipliers | None = None) -> Result:
-    """Many offers: the master in multiplier space, then the pooled rounding and its polish."""
+                warm: WarmStart | None = None) -> Result:
+    """Many offers: the master in multiplier space, then the pooled rounding and its polish.
+
+    Warm-started (a sweep's neighbour), the bound is near its final value from the first pricing
+    and the neighbour's columns make the pool rich, so as soon as the model says a plan can prove
+    half the gap asked for, the rounding is tried once; when it proves the gap, the solve ends
+    there (the rounding is deterministic: so is where it ends).
+    """
     clock = Clock(config, start)
+    settled: list[Plan] = []
+    t_settle = 0.0
+
+    def settle(early: DualSpaceResult) -> bool:
+        nonlocal t_settle
+        began = time.perf_counter()
+        # (unpolished: no CP-SAT model is built, so nothing for the stats)
+        plan = pooled_rounding(pb, early, clock, early.best.value, SolveStats(), polish=False,
+                               grow=False)
+        t_settle += time.perf_counter() - began
+        if plan is None or gap(early.best.value, plan.objective) > config.relative_gap:
+            return False
+        settled.append(plan)
+        return True
+
     ds = dual_space_cg(
         pb, Dual(pb, config.workers), deadline=start + 0.75 * config.time_limit_s,
         tol=config.relative_gap / 20, progress=progress,
@@ -260,20 +302,23 @@ def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: fl
         # take a while on a busy machine, and a sample cut at its first round guides nothing
         warm=lambda first: _sample_multipliers(
             pb, first, config.seed, time.perf_counter() + 0.15 * config.time_limit_s),
-        start=warm)
+        start=None if warm is None else warm.mult,
+        seed=None if warm is None else warm.columns,
+        settle=None if warm is None else settle, settle_gap=config.relative_gap / 2)
     bound = ds.best.value
     stats = SolveStats(pair_variants=pb.m, lagrangian_bound=bound / 100, cg_rounds=ds.rounds,
-                       columns=len(ds.pool), cg_seconds=time.perf_counter() - start,
+                       columns=len(ds.pool), cg_seconds=time.perf_counter() - start - t_settle,
                        complete=False)
     if bound < -1e-6 * max(1.0, abs(bound)):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                        INFEASIBLE_REASON)
     t_core = time.perf_counter()
-    best = pooled_rounding(pb, ds, clock, bound, stats)
-    stats.core_seconds = time.perf_counter() - t_core
+    best = settled[0] if settled else pooled_rounding(pb, ds, clock, bound, stats)
+    stats.core_seconds = t_settle + time.perf_counter() - t_core
     seconds = time.perf_counter() - start
     if best is None:
         return no_plan(NO_SOLUTION, seconds, bound / 100, stats,
                        "no plan found within the time limit")
     progress.solver("core", best.objective, bound)
-    return conclude(pb, config, best, bound, seconds, stats, ds.best.mult)
+    return conclude(pb, config, best, bound, seconds, stats, ds.best.mult,
+                    ds.pool.export(ds.z))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from optimizer.load.types import SolverConfig
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Multipliers
+
+if TYPE_CHECKING:
+    from optimizer.solve.warm import Columns, WarmStart
 
 
 class Status(enum.StrEnum):
@@ -123,6 +126,14 @@ class Result:
     infeasible_reason: str = ""
     # the best Lagrangian multipliers met: a warm start for a neighbouring scenario (sweeps)
     multipliers: Multipliers | None = None
+    columns: Columns | None = None  # the pool's best columns, for the same (large path only)
+
+    @property
+    def warm_start(self) -> WarmStart | None:
+        """What a neighbouring scenario's solve can start from (`solve(..., warm=)`)."""
+        from optimizer.solve.warm import WarmStart
+
+        return None if self.multipliers is None else WarmStart(self.multipliers, self.columns)
 
     def summary_line(self) -> str:
         return (f"{self.status}: objective {self.objective:,.2f} yuan, bound {self.bound:,.2f}, "
@@ -137,7 +148,8 @@ def no_plan(status: Status, seconds: float, bound: float, stats: SolveStats,
 
 
 def conclude(pb: Problem, config: SolverConfig, plan: Plan, bound_fen: float, seconds: float,
-             stats: SolveStats, multipliers: Multipliers | None) -> Result:
+             stats: SolveStats, multipliers: Multipliers | None,
+             columns: Columns | None = None) -> Result:
     """The result of a plan: its exact margin, the bound no lower than it, the status by gap."""
     pv, price = plan.pv, plan.price
     objective_fen = float(pb.evaluate(pv, price)["margin"].sum()) if pv.size else 0.0
@@ -146,4 +158,5 @@ def conclude(pb: Problem, config: SolverConfig, plan: Plan, bound_fen: float, se
     relative = gap(bound_fen / 100, objective)
     return Result(OPTIMAL if relative <= config.relative_gap else FEASIBLE, objective,
                   bound_fen / 100, relative, seconds, pv.astype(np.int64),
-                  price.astype(np.int64), stats, multipliers=multipliers)
+                  price.astype(np.int64), stats, multipliers=multipliers,
+                  columns=columns)

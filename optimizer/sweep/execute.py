@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from optimizer.load.errors import InputError
-from optimizer.solve.lagrange import Multipliers
+from optimizer.solve.warm import WarmStart
 from optimizer.sweep.runner import PointOutput, PointSpec, Prepared, run_point
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Task:
     spec: PointSpec
-    parent: str | None  # key of the task whose multipliers start this one
+    parent: str | None  # key of the task whose warm start (multipliers, columns) starts this one
 
 
 Done = Callable[[PointOutput], None]
@@ -54,7 +54,7 @@ def _check(tasks: Sequence[Task], known: dict[str, PointOutput]) -> None:
             raise ValueError(f"task {t.spec.key}: unknown parent {t.parent}")
 
 
-def _warm(parent: PointOutput | None) -> Multipliers | None:
+def _warm(parent: PointOutput | None) -> WarmStart | None:
     return None if parent is None else parent[1]
 
 
@@ -125,7 +125,7 @@ def _init_worker(prep: Prepared, parent: int) -> None:
     _WORKER_PREP = prep
 
 
-def _worker_task(spec: PointSpec, warm: Multipliers | None) -> PointOutput:
+def _worker_task(spec: PointSpec, warm: WarmStart | None) -> PointOutput:
     assert _WORKER_PREP is not None, "worker not initialised"
     return run_point(_WORKER_PREP, spec, warm, threads=1)
 

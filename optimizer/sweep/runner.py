@@ -21,7 +21,7 @@ from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import build_problem
 from optimizer.solve import FEASIBLE, OPTIMAL, solve
-from optimizer.solve.lagrange import Multipliers
+from optimizer.solve.warm import WarmStart
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +74,7 @@ class PointRecord:
         return mine == theirs
 
 
-PointOutput = tuple[PointRecord, Multipliers | None]
+PointOutput = tuple[PointRecord, WarmStart | None]
 
 
 class _Silent(Progress):
@@ -106,9 +106,10 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def run_point(prep: Prepared, spec: PointSpec, warm: Multipliers | None,
+def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
               threads: int | None = None) -> PointOutput:
-    """Score and solve one point; the record and the multipliers its neighbours start from.
+    """Score and solve one point; the record and the warm start (multipliers, and on the large
+    path the best columns) its neighbours start from.
 
     `threads` overrides `solver.workers` (the pricing's threads, which never change a number):
     points running side by side in processes already fill the cores.
@@ -134,4 +135,4 @@ def run_point(prep: Prepared, spec: PointSpec, warm: Multipliers | None,
         objective=float(result.objective) if has_plan else None,
         bound=_finite(result.bound), gap=_finite(result.gap) if has_plan else None,
         seconds=time.perf_counter() - t, programs=programs)
-    return record, result.multipliers
+    return record, result.warm_start

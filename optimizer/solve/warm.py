@@ -1,0 +1,166 @@
+"""Warm starts between neighbouring scenarios (a sweep): the multipliers, and the columns that
+mattered, carried from one problem to the next.
+
+A column is an offer's choice: its pair-variants and their prices. Pair-variant indices differ
+between problems (a fee change moves SKUs in and out of eligibility, and merges or splits a
+program's fee variants), so a column travels as (SKU, kind, price) rows, where a pair-variant's
+kind is its program and hub pattern. The receiving problem takes a column only where it is a choice
+its own pricing could have made: the offer's structure is unchanged (the same eligibility and the
+same pair-variants for every SKU of the offer, so the same offer states and hub patterns), every
+price lies in its pair-variant's interval on the lattice, and every SKU's units fit its stock.
+Its margin and row use are then scored under the receiving problem's fees. The columns only
+guide the master and offer the rounding alternatives; every bound still comes from pricing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.score.problem import Problem
+from optimizer.solve.lagrange import Multipliers, concat_ranges
+
+KEEP_PER_OFFER = 3  # columns per offer carried on: the best at the final multipliers and runners-up
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixer (splitmix64 finaliser), wrapping: only compared with itself here."""
+    x = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Columns of one problem in problem-independent terms; rows sorted by column, then SKU."""
+
+    shape: tuple[object, ...]  # what the offer structure also depends on (see `_shape`)
+    signature: np.ndarray  # uint64 (n_offers,): each offer's structure, see `offer_signature`
+    col: np.ndarray  # int64 (rows,) column of each row, 0..C-1, non-decreasing
+    sku: np.ndarray  # int64 (rows,)
+    kind: np.ndarray  # int64 (rows,) program and hub pattern of the row's pv (see `kinds`)
+    price: np.ndarray  # int64 (rows,) fen
+
+    @property
+    def size(self) -> int:
+        return int(self.col[-1]) + 1 if self.col.size else 0
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """What a solve leaves for a neighbouring scenario's solve."""
+
+    mult: Multipliers
+    columns: Columns | None = None
+
+
+def _shape(pb: Problem) -> tuple[object, ...]:
+    return (pb.programs, tuple(pb.offer_level.tolist()), pb.exclusive, pb.hub, pb.n,
+            pb.n_offers)
+
+
+def kinds(pb: Problem) -> tuple[np.ndarray, int]:
+    """Each pv's program and hub pattern as one number (what identifies a pv of a SKU across
+    problems: fee-variant indices do not), and how many there can be."""
+    n_hub = pb.pv_hub.shape[1]
+    code = np.zeros(pb.m, np.int64)
+    for h in range(n_hub):  # each hub membership: -1 either, 0 out, 1 in
+        code = code * 3 + (pb.pv_hub[:, h].astype(np.int64) + 1)
+    return pb.pv_prog * 3**n_hub + code, len(pb.programs) * 3**n_hub
+
+
+def _keys(pb: Problem) -> np.ndarray:
+    """(SKU, kind) of every pv as one number: unique, as a SKU's fee variants of a program
+    differ in their hub pattern."""
+    kind, n_kinds = kinds(pb)
+    return pb.pv_sku * n_kinds + kind
+
+
+def offer_signature(pb: Problem) -> np.ndarray:
+    """A 64-bit fingerprint per offer of what its offer states and hub patterns are built from:
+    each SKU's eligibility per program and its pair-variants (SKU, kind)."""
+    k_count = len(pb.programs)
+    with np.errstate(over="ignore"):
+        bits = (pb.eligible.astype(np.uint64)
+                << np.arange(k_count, dtype=np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
+        sku = np.arange(pb.n, dtype=np.uint64)
+        per_sku = _mix(bits * np.uint64(0x9E3779B97F4A7C15) + _mix(sku))
+        pv_key = _keys(pb).astype(np.uint64)
+        # wrapping sums by segment (pvs are sorted by SKU; SKUs sorted by offer here)
+        per_sku += _segment_sum(_mix(pv_key + np.uint64(0x632BE59BD9B4E019)), pb.pv_sku, pb.n)
+        order = np.argsort(pb.sku_offer, kind="stable")
+        out = _segment_sum(per_sku[order], pb.sku_offer[order], pb.n_offers)
+    return _mix(out)
+
+
+def _segment_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Wrapping uint64 sums of `values` by `group` (sorted); 0 for an empty group."""
+    out = np.zeros(n_groups, np.uint64)
+    if values.size:
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        out[group[starts]] = np.add.reduceat(values, starts)
+    return out
+
+
+def export_columns(pb: Problem, col_offer: np.ndarray, reduced: np.ndarray,
+                   start: np.ndarray, length: np.ndarray, pv: np.ndarray, price: np.ndarray,
+                   keep: int = KEEP_PER_OFFER) -> Columns:
+    """The `keep` columns of highest reduced value per offer (non-empty ones), as portable rows.
+
+    `col_offer`, `reduced`, `start`, `length`: per pool column; `pv`, `price`: the pool's rows.
+    """
+    real = np.flatnonzero(length > 0)
+    order = real[np.lexsort((real, -reduced[real], col_offer[real]))]
+    offers = col_offer[order]
+    first = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]])
+    rank = np.arange(order.size) - np.repeat(first, np.diff(np.r_[first, order.size]))
+    cols = np.sort(order[rank < keep])
+    rows = concat_ranges(start[cols], length[cols])
+    col = np.repeat(np.arange(cols.size, dtype=np.int64), length[cols])
+    kind, _ = kinds(pb)
+    return Columns(_shape(pb), offer_signature(pb), col, pb.pv_sku[pv[rows]].astype(np.int64),
+                   kind[pv[rows]], price[rows].astype(np.int64))
+
+
+def import_columns(pb: Problem, cols: Columns) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                        np.ndarray]:
+    """The columns that are valid choices in `pb`: (pv, price, column of each row, offer of each
+    column), columns renumbered 0..C'-1. Empty when the problems' structures differ."""
+    empty = np.zeros(0, np.int64)
+    if cols.size == 0 or cols.shape != _shape(pb):
+        return empty, empty, empty, empty
+    keys = _keys(pb)
+    order = np.argsort(keys, kind="stable")
+    want = cols.sku * kinds(pb)[1] + cols.kind
+    pos = np.minimum(np.searchsorted(keys[order], want), max(pb.m - 1, 0))
+    found = (keys[order][pos] == want) if pb.m else np.zeros(want.size, bool)
+    pv = np.where(found, order[pos] if pb.m else 0, 0)
+    ok = found & (cols.price >= pb.pv_lo[pv]) & (cols.price <= pb.pv_hi[pv]) \
+        & (cols.price % pb.step == 0)
+    offer = pb.sku_offer[cols.sku]
+    # every row of a column belongs to one offer, whose structure is unchanged
+    ok &= cols.signature[offer] == offer_signature(pb)[offer]
+    bad = np.zeros(cols.size, bool)
+    bad[cols.col[~ok]] = True
+    # stock: the units of each (column, SKU) fit the SKU's stock, as the pricing keeps it
+    units = np.where(ok, pb.units(pv, np.maximum(cols.price, 1)), 0.0)
+    group = np.flatnonzero(np.r_[True, (cols.col[1:] != cols.col[:-1])
+                                 | (cols.sku[1:] != cols.sku[:-1])])
+    used = np.add.reduceat(units, group)
+    sku = cols.sku[group]
+    over = used > pb.avail[sku] * (1 + 1e-9) + 1e-9
+    bad[cols.col[group[over]]] = True
+    first = np.flatnonzero(np.r_[True, cols.col[1:] != cols.col[:-1]])
+    one_offer = np.minimum.reduceat(offer, first) == np.maximum.reduceat(offer, first)
+    bad[cols.col[first[~one_offer]]] = True
+    take = ~bad[cols.col]
+    if not take.any():
+        return empty, empty, empty, empty
+    kept = np.flatnonzero(~bad)
+    renumber = np.full(cols.size, -1, np.int64)
+    renumber[kept] = np.arange(kept.size)
+    return (pv[take].astype(np.int64), cols.price[take].astype(np.int64),
+            renumber[cols.col[take]], offer[first[kept]].astype(np.int64))

@@ -205,7 +205,8 @@ def test_build_candidates_keeps_exactly_the_undominated(tmp_path: Path,
 
         for i, price in enumerate(p.tolist()):
             dims = [(u[b], u[i]) if stock[pb.pv_sku[v]] else None,
-                    (disc[b], disc[i]) if budget else None, (rev[i], rev[b]) if gmv and counts else None,
+                    (disc[b], disc[i]) if budget else None,
+                    (rev[i], rev[b]) if gmv and counts else None,
                     (margin[i], margin[b])]
             better = any(d is not None and above(*d) for d in dims)
             tie = any(d is not None and not above(*d) and not above(d[1], d[0]) for d in dims)

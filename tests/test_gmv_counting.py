@@ -17,6 +17,7 @@ import pytest
 
 from optimizer.cli import solve_exit_code
 from optimizer.load import load_catalogue, load_scenario
+from optimizer.load.errors import InputError
 from optimizer.rules.eligibility import evaluate_rules
 from optimizer.rules.rulebook import build_rulebook
 from optimizer.score.problem import build_problem
@@ -30,6 +31,10 @@ ROWS = [sku(market_price="10.00", min_price_30d="10.00", unit_cost="3.00", daily
         sku(market_price="8.00", min_price_30d="8.00", unit_cost="2.00", daily_units=3,
             stock=100000, offer_id="O2")]
 BOTH = {"huopin": {}, "aliexpress_semi": {}}
+# SPEC 3: counts_toward_gmv, sets_min_price, review_days, commitment of each program
+SPEC_TABLE = {"offsite": (True, False, 7, "fixed_until_exit"),
+              "yanxuan": (True, True, 0, "no_exit"), "huopin": (True, True, 0, "no_exit"),
+              "crossborder": (True, False, 3, "none"), "aliexpress_semi": (False, False, 0, "none")}
 
 
 def case(folder: Path, *, gmv_min: float | None = None, baseline: float | None = None,
@@ -135,3 +140,32 @@ def test_baseline_closes_part_of_the_gap(tmp_path: Path, free: tuple[float, list
     assert target - baseline - 0.01 <= counted(part_plan) < counted(none_plan) - 0.01
     assert summary["constraints"][GMV_MIN]["value"] == pytest.approx(
         baseline + counted(part_plan), abs=0.011)
+
+
+def test_rulebook_states_the_spec_table(tmp_path: Path) -> None:
+    """SPEC 3's table, as the built-in 1688-2024 rulebook states it for every program."""
+    path = case(tmp_path, programs={k: {} for k in SPEC_TABLE})
+    scenario, source = load_scenario(path)
+    rulebook = build_rulebook(scenario, source)
+    got = {pid: (p.counts_toward_gmv, p.sets_min_price, p.review_days, p.commitment)
+           for pid, p in rulebook.programs.items()}
+    assert got == SPEC_TABLE
+
+
+def test_counts_toward_gmv_is_overridable_per_program(tmp_path: Path) -> None:
+    """A scenario may say a program's orders count (like any other program field): AliExpress
+    counted, the 1-yuan target that had no plan is met; a bad value is refused naming the
+    field."""
+    path = case(tmp_path / "ok", gmv_min=1,
+                programs={"aliexpress_semi": {"counts_toward_gmv": True, "review_days": 2}})
+    scenario, source = load_scenario(path)
+    assert build_rulebook(scenario, source).programs["aliexpress_semi"].review_days == 2
+    _, plan, summary = solved(path)
+    assert plan and {r["program"] for r in plan} == {"aliexpress_semi"}
+    total = sum(float(r["revenue"]) for r in plan)
+    assert summary["constraints"][GMV_MIN]["value"] == pytest.approx(total, abs=0.011)
+    bad = case(tmp_path / "bad", programs={"huopin": {"commitment": "forever"}})
+    scenario, source = load_scenario(bad)
+    with pytest.raises(InputError) as err:
+        build_rulebook(scenario, source)
+    assert "programs.huopin.commitment" in str(err.value)

@@ -292,8 +292,9 @@ def h_gmv_min(m: HighsRows) -> None:
     if pb.gmv_min is None or pb.gmv_min <= 0:
         return
     need = pb.gmv_min
-    scale = _scale(np.append(cand.revenue, need))
-    coefs = np.floor(cand.revenue * scale)
+    gmv = cand.revenue * pb.pv_counts[cand.pv]  # only programs counting toward the target
+    scale = _scale(np.append(gmv, need))
+    coefs = np.floor(gmv * scale)
     m.add(np.arange(cand.size), coefs / (scale * 100), math.ceil(need * scale) / (scale * 100),
           INF)
     m.n_rows["gmv_min"] = 1
@@ -358,7 +359,7 @@ def check_plan(pb: Problem, cand: Candidates, chosen: np.ndarray) -> list[str]:
         if disc > pb.budget + TOL * max(abs(pb.budget), 1.0):
             bad.append(f"discount budget: {disc / 100:,.2f} > {pb.budget / 100:,.2f}")
     if pb.gmv_min is not None and pb.gmv_min > 0:
-        rev = float(cand.revenue[chosen].sum())
+        rev = float((cand.revenue * pb.pv_counts[cand.pv])[chosen].sum())
         if rev < pb.gmv_min - TOL * pb.gmv_min:
             bad.append(f"gmv_min: {rev / 100:,.2f} < {pb.gmv_min / 100:,.2f}")
     return bad

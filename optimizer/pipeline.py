@@ -53,12 +53,13 @@ def safe_folder_name(name: str) -> str:
 
 
 def max_gmv_bound(pb: Problem) -> float:
-    """An upper bound (fen) on the GMV of any plan: per SKU, the best revenue of each eligible
-    program added up, and never more than its available units sold at its highest price."""
+    """An upper bound (fen) on the GMV any plan's programs bring toward the target: per SKU, the
+    best revenue of each eligible counting program (counts_toward_gmv) added up, and never more
+    than its available units sold at its highest price."""
     if pb.m == 0:
         return 0.0
-    r_lo = pb.evaluate(np.arange(pb.m), pb.pv_lo)["revenue"]
-    r_hi = pb.evaluate(np.arange(pb.m), pb.pv_hi)["revenue"]
+    r_lo = pb.evaluate(np.arange(pb.m), pb.pv_lo)["gmv"]
+    r_hi = pb.evaluate(np.arange(pb.m), pb.pv_hi)["gmv"]
     per = np.zeros((pb.n, len(pb.programs)))
     np.maximum.at(per, (pb.pv_sku, pb.pv_prog), np.maximum(r_lo, r_hi))
     top_price = np.zeros(pb.n)
@@ -69,11 +70,15 @@ def max_gmv_bound(pb: Problem) -> float:
 def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
     """The empty plan meets every constraint but gmv_min, so gmv_min is always in the conflict."""
     gmv = float(scenario.constraints.gmv_min or 0)
-    reach = max_gmv_bound(pb) / 100
+    baseline = float(scenario.merchant.baseline_gmv)
+    reach = baseline + max_gmv_bound(pb) / 100
     if gmv > reach:
+        counted = "program counting toward GMV"
+        if baseline:
+            counted += f", plus baseline_gmv {baseline:,.2f}"
         return (f"gmv_min {gmv:,.2f} is above the most GMV any eligible plan reaches: "
-                f"at most {reach:,.2f} (every eligible SKU x program at its highest-revenue price, "
-                "within stock)")
+                f"at most {reach:,.2f} (every eligible SKU x {counted} at its highest-revenue "
+                "price, within stock)")
     others = []
     c = scenario.constraints
     if c.discount_budget is not None:

@@ -110,6 +110,7 @@ class Program:
     id: str
     help_sell: bool
     free_shipping: bool
+    counts_toward_gmv: bool  # its orders are 1688 trades: they count toward gmv_min
     selection: str  # sku | offer
     horizon_days: float
     demand_multiplier: float
@@ -233,6 +234,9 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
     def num(key: str) -> float:
         return float(exact(raw.get(key), f"programs.{pid}.{key}"))
 
+    counts = raw.get("counts_toward_gmv")
+    if not isinstance(counts, bool):  # SPEC section 3: every program states it
+        raise AuditInputError(f"programs.{pid}.counts_toward_gmv: {counts!r} is not true or false")
     selection = raw.get("selection", "sku")
     if selection not in SELECTIONS:
         raise AuditInputError(f"programs.{pid}.selection: {selection!r} is not sku or offer")
@@ -258,6 +262,7 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
         id=pid,
         help_sell=bool(raw.get("help_sell", False)),
         free_shipping=bool(raw.get("free_shipping", False)),
+        counts_toward_gmv=counts,
         selection=selection,
         horizon_days=num("horizon_days"),
         demand_multiplier=num("demand_multiplier"),

@@ -118,7 +118,7 @@ def _summary_constraints(summary: Mapping[str, Any], report: AuditReport) -> lis
     """The constraint values the summary reports, where it reports them."""
     given: Mapping[str, Any] = summary.get("constraints") or {}
     expected: dict[str, tuple[float, float]] = {
-        "gmv_min": (report.gmv, MONEY_TOL), "discount_budget": (report.discount, MONEY_TOL)}
+        "gmv_min": (report.gmv_counted, MONEY_TOL), "discount_budget": (report.discount, MONEY_TOL)}
     for pid, totals in report.programs.items():
         expected[f"max_skus.{pid}"] = (float(totals.enrolled_skus), 0.0)
     out = []

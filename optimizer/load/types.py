@@ -135,6 +135,10 @@ class Merchant(_Strict):
         None, ge=0, le=MAX_COUNT, description="本年度违规扣分: violation points this year")
     prohibited_points: Float | None = Field(
         None, ge=0, le=MAX_COUNT, description="违禁信息扣分: prohibited-information points")
+    baseline_gmv: Money = Field(
+        Decimal(0), ge=0, le=MAX_YUAN,
+        description="Yuan: the 1688 GMV the shop makes in the horizon outside the programs; it "
+                    "counts toward constraints.gmv_min (default 0)")
 
 
 class FeeGroupOverride(_Strict):
@@ -157,8 +161,10 @@ class Constraints(_Strict):
                                 "units * (market_price - price) stays within it")
     gmv_min: Money | None = Field(
         None, ge=0, le=MAX_YUAN,
-        description="GMV target (通天计划), yuan: the sum over enrollments of units * price is "
-                    "at least this")
+        description="GMV target (通天计划), yuan, as 1688 counts it: merchant.baseline_gmv + the "
+                    "sum of units * price over the enrollments of programs with "
+                    "counts_toward_gmv (1688 trades; AliExpress orders do not count) is at least "
+                    "this")
     min_unit_margin_rate: Rate = Field(
         Decimal(0), ge=0, lt=1,
         description="Every enrollment keeps price * (1 - fee_rate) - unit cost >= this rate * "

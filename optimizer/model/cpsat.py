@@ -211,7 +211,7 @@ def add_gmv_min(em: EnrollModel) -> None:
     rows = GlobalRows.of(em.pb)
     if rows.gmv_min is None or not rows.has_gmv:
         return
-    _gmv_row(em.model, em.x, em.cand.revenue, rows.gmv_min)
+    _gmv_row(em.model, em.x, em.cand.revenue * em.pb.pv_counts[em.cand.pv], rows.gmv_min)
     em.n_rows["gmv_min"] = 1
 
 

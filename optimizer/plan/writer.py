@@ -284,7 +284,9 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
         constraints[DISCOUNT_BUDGET] = {"value": round(float(ev["discount"].sum()) / 100, 2),
                                         "limit": float(c.discount_budget)}
     if c.gmv_min is not None:
-        constraints[GMV_MIN] = {"value": round(float(ev["revenue"].sum()) / 100, 2),
+        # as 1688 counts it: the baseline plus the counting programs' revenue
+        gmv = float(scenario.merchant.baseline_gmv) + float(ev["gmv"].sum()) / 100
+        constraints[GMV_MIN] = {"value": round(gmv, 2),
                                 "limit": float(c.gmv_min)}
     finite = np.isfinite
     summary = {

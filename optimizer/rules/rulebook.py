@@ -129,6 +129,21 @@ class Program(_Strict):
     fees: dict[str, FeeItem] = Field(
         default_factory=dict,
         description="Fee items by id; in a scenario override a bare number is the item's rate")
+    counts_toward_gmv: bool = Field(
+        ..., description="Its orders are 1688 trades: their units x price count toward the "
+                         "通天 target constraints.gmv_min (AliExpress orders do not)")
+    sets_min_price: bool = Field(
+        ..., description="Its transactions enter the SKU's 近30天最低成交价 (min_price_30d). "
+                         "Stated for the multi-period planning of a later issue: not used yet")
+    review_days: int = Field(
+        ..., ge=0, le=MAX_DAYS,
+        description="Days from registration to the first sale (a new or changed enrollment "
+                    "sells horizon_days - review_days). Stated for a later issue: not used yet, "
+                    "an enrollment sells its whole horizon")
+    commitment: Literal["none", "no_exit", "fixed_until_exit"] = Field(
+        ..., description="none; no_exit: once approved it cannot leave mid-campaign; "
+                         "fixed_until_exit: its SKUs and prices cannot change without exiting. "
+                         "Stated for the multi-period planning of a later issue: not used yet")
 
 
 class Rulebook(_Strict):

@@ -173,7 +173,7 @@ def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_point
     if budget_binds:
         keep |= ev["discount"] < ref["discount"][pv]
     if gmv_binds:
-        keep |= ev["revenue"] > ref["revenue"][pv]
+        keep |= ev["gmv"] > ref["gmv"][pv]  # 0 > 0 outside the counting programs
     return Candidates(pv[keep], price[keep], ev["units"][keep], ev["margin"][keep],
                       ev["discount"][keep], ev["revenue"][keep], complete)
 

@@ -103,10 +103,11 @@ class Problem:
     pv_market: np.ndarray  # int64 fen
     pv_demand: np.ndarray  # float64 units over the horizon at market price
     pv_elast: np.ndarray  # float64
+    pv_counts: np.ndarray  # float64 (m,): 1 when the program counts toward the GMV target, else 0
 
     max_skus: np.ndarray  # int64 (K,), -1 none
     budget: float | None  # fen
-    gmv_min: float | None  # fen
+    gmv_min: float | None  # fen: what the counting programs must bring, gmv_min - baseline_gmv
 
     @property
     def n(self) -> int:
@@ -122,7 +123,8 @@ class Problem:
         return self.pv_demand[pv] * ratio ** (-self.pv_elast[pv])
 
     def evaluate(self, pv: np.ndarray, price: np.ndarray) -> dict[str, np.ndarray]:
-        """units, margin, discount, revenue (fen) of enrolling pv at price."""
+        """units, margin, discount, revenue and gmv (fen) of enrolling pv at price; gmv is the
+        revenue that counts toward the GMV target (0 in a program without counts_toward_gmv)."""
         u = self.units(pv, price)
         price_f = price.astype(np.float64)
         return {
@@ -130,6 +132,7 @@ class Problem:
             "margin": u * (price_f * (1.0 - self.pv_fee[pv]) - self.pv_cost[pv]),
             "discount": u * (self.pv_market[pv] - price_f),
             "revenue": u * price_f,
+            "gmv": u * price_f * self.pv_counts[pv],
         }
 
 
@@ -187,6 +190,7 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
     mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
                      for p in programs])
     default_e = np.array([rulebook.programs[p].elasticity for p in programs])
+    counts = np.array([float(rulebook.programs[p].counts_toward_gmv) for p in programs])
     sku_e = cat.elasticity[pv_sku]
     c = scenario.constraints
     max_skus = np.array([c.max_skus.get(p, -1) for p in programs], np.int64)
@@ -219,9 +223,12 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
         pv_market=cat.market_price[pv_sku].astype(np.int64),
         pv_demand=cat.daily_units[pv_sku] * mult[pv_prog],
         pv_elast=np.where(np.isnan(sku_e), default_e[pv_prog], sku_e),
+        pv_counts=counts[pv_prog],
         max_skus=max_skus,
         budget=float(c.discount_budget * 100) if c.discount_budget is not None else None,
-        gmv_min=float(c.gmv_min * 100) if c.gmv_min is not None else None,
+        # the baseline's 1688 trades count too: the programs close the rest (<= 0: no row)
+        gmv_min=(float((c.gmv_min - scenario.merchant.baseline_gmv) * 100)
+                 if c.gmv_min is not None else None),
     )
 
 
@@ -238,7 +245,7 @@ def restrict(pb: Problem, offers: np.ndarray, *, max_skus: np.ndarray, budget: f
     for name in ("sku_id", "offer_id", "avail", "eligible", "hi", "cap_which", "lo_alone"):
         fields[name] = fields[name][sku_keep]
     for name in ("pv_prog", "pv_hub", "pv_fee", "pv_var", "pv_lo", "pv_hi", "pv_cost",
-                 "pv_market", "pv_demand", "pv_elast"):
+                 "pv_market", "pv_demand", "pv_elast", "pv_counts"):
         fields[name] = fields[name][pv_keep]
     fields.update(sku_offer=offer_new[pb.sku_offer[sku_keep]], n_offers=int(keep_offer.sum()),
                   pv_sku=sku_new[pb.pv_sku[pv_keep]], max_skus=max_skus, budget=budget,

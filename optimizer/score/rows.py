@@ -2,7 +2,8 @@
 
 They are what couples offers, so every master (the LP, the multiplier-space one), every CP-SAT
 model and the writers meet them. A plan's *usage* of them is a vector laid out as
-``[SKU count per program (K)..., discount (fen), revenue (fen)]``; `GlobalRows` says which
+``[SKU count per program (K)..., discount (fen), revenue (fen)]``, the revenue that of the programs
+whose orders count toward the GMV target (`Problem.pv_counts`); `GlobalRows` says which
 entries bind (a program without a cap, no budget or no GMV target leaves its entry free), their
 limits and names, computes usage and checks it. Solver-free: numpy and the problem only.
 """
@@ -30,7 +31,7 @@ class GlobalRows:
     programs: tuple[str, ...]
     max_skus: np.ndarray  # int64 (K,): -1 where the program has no cap
     budget: float | None  # fen
-    gmv_min: float | None  # fen
+    gmv_min: float | None  # fen: what the counting programs must bring (net of baseline_gmv)
 
     @staticmethod
     def of(pb: Problem) -> GlobalRows:
@@ -43,7 +44,7 @@ class GlobalRows:
 
     @property
     def revenue(self) -> int:
-        """The usage entry of the revenue (fen)."""
+        """The usage entry of the revenue that counts toward the GMV target (fen)."""
         return len(self.programs) + 1
 
     @property
@@ -61,7 +62,7 @@ class GlobalRows:
 
     @property
     def has_gmv(self) -> bool:
-        """A GMV target binds only when positive."""
+        """A GMV target binds only when positive (the baseline GMV may meet it alone)."""
         return self.gmv_min is not None and self.gmv_min > 0
 
     def names(self) -> list[str]:
@@ -105,7 +106,7 @@ class GlobalRows:
         usage = np.zeros((n_groups, self.width))
         np.add.at(usage, (group, pb.pv_prog[pv]), 1.0)
         usage[:, self.discount] = np.bincount(group, ev["discount"], minlength=n_groups)
-        usage[:, self.revenue] = np.bincount(group, ev["revenue"], minlength=n_groups)
+        usage[:, self.revenue] = np.bincount(group, ev["gmv"], minlength=n_groups)
         return usage
 
     def fits(self, usage: np.ndarray) -> bool:

@@ -132,14 +132,14 @@ class DualPoint:
     price: np.ndarray  # (m,) best lattice price per pv (in the combo the SKU took)
     chosen: np.ndarray  # bool (m,) pvs enrolled in the relaxed solution
     offer_value: np.ndarray  # (n_offers,) penalised value of each offer's best choice
-    usage: np.ndarray  # [per-program count (K), discount, revenue] of the relaxed solution
+    usage: np.ndarray  # [per-program count (K), discount, GMV revenue] of the relaxed solution
     offer_state: np.ndarray  # (n_offers,) the offer state of each offer's best choice
 
 
 def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.ndarray
                     ) -> np.ndarray:
     """u(p) * (alpha p - beta) - lambda_k at given prices (stock multiplier 0)."""
-    alpha = 1.0 - pb.pv_fee[pv] + mult.budget + mult.gmv
+    alpha = 1.0 - pb.pv_fee[pv] + mult.budget + mult.gmv * pb.pv_counts[pv]
     beta = pb.pv_cost[pv] + mult.budget * pb.pv_market[pv]
     return pb.units(pv, price) * (alpha * price - beta) - mult.prog[pb.pv_prog[pv]]
 
@@ -149,7 +149,7 @@ def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
     sel = slice(None) if pv is None else pv
-    alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv
+    alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv * pb.pv_counts[sel]
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
     price, value, units = peak_price(pb, alpha, beta, pv, threads)
     return price, value - mult.prog[pb.pv_prog[sel]], units
@@ -273,7 +273,7 @@ class Dual:
         rq = rep[keep]
         rpv = self.sku_start[sku][rq] + local[keep]
         avail = pb.avail[sku]
-        alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv
+        alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv * pb.pv_counts[rpv]
         beta = pb.pv_cost[rpv] + mult.budget * pb.pv_market[rpv]
         _, _, u0 = peak_price(pb, alpha, beta, rpv, self.threads)
         need = np.bincount(rq, u0, minlength=q) > avail
@@ -388,7 +388,7 @@ class Dual:
         ev = pb.evaluate(np.flatnonzero(chosen), price[chosen])
         usage = np.concatenate([
             np.bincount(pb.pv_prog[chosen], minlength=k_count).astype(float),
-            [ev["discount"].sum(), ev["revenue"].sum()],
+            [ev["discount"].sum(), ev["gmv"].sum()],
         ])
         return DualPoint(float(per_offer.sum()) + limits, mult, price, chosen, per_offer, usage,
                          best_state)

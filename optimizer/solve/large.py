@@ -262,7 +262,7 @@ def _sample_multipliers(pb: Problem, first: DualPoint, seed: int, deadline: floa
                          for k in range(len(pb.programs))], np.int64)
     sub = restrict(pb, sample, max_skus=max_skus,
                    budget=None if pb.budget is None else pb.budget * share(ev["discount"]),
-                   gmv_min=None if pb.gmv_min is None else pb.gmv_min * share(ev["revenue"]))
+                   gmv_min=None if pb.gmv_min is None else pb.gmv_min * share(ev["gmv"]))
     ds = dual_space_cg(sub, Dual(sub), deadline=deadline, tol=1e-6)
     if ds.best.value <= 0:  # the scaled sample cannot meet its limits: no guidance
         return None

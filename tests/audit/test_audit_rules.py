@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from optimizer.audit import audit_rows
-from tests.audit.conftest import Fill, MakeScenario, hand_rows
+from tests.audit.conftest import MERCHANT, Fill, MakeScenario, hand_rows
 
 
 def offsite_units(price: float, market: float = 12.0, daily: float = 10.0) -> float:
@@ -264,6 +264,33 @@ def test_gmv_min(make_scenario: MakeScenario, fill: Fill) -> None:
                              (round(gmv + 0.01, 2), {"GMV_MIN"})):
         sc = make_scenario(constraints={"gmv_min": target})
         assert codes(sc, fill(sc, plan)) == expected
+
+
+def test_gmv_min_counts_only_1688_trades(make_scenario: MakeScenario) -> None:
+    """SPEC 2.1 / 3: the 通天 GMV is baseline_gmv + units x price of the programs whose orders are
+    1688 trades. AliExpress revenue (counts_toward_gmv false) does not count, so a plan that
+    meets gmv_min only with its aliexpress_semi row breaks GMV_MIN; the shop's baseline GMV
+    outside the programs does count. Revenues by hand (hand_rows, SPEC 4)."""
+    skus: dict[str, dict[str, str]] = {"S1": {}}
+    rows = hand_rows(skus, [("S1", "offsite", "8.99"), ("S1", "aliexpress_semi", "12.00")])
+    offsite, ali = (float(r["revenue"]) for r in rows)
+    assert ali > 100  # the AliExpress row is worth enough to matter
+    target = round(offsite + ali / 2, 2)  # met with AliExpress, not without
+    plain = make_scenario(constraints={"gmv_min": target})
+    assert codes(plain, rows) == {"GMV_MIN"}
+    report = audit_rows(plain, rows)
+    assert report.constraints["gmv_min"]["value"] == pytest.approx(offsite, abs=0.011)
+    assert report.gmv == pytest.approx(offsite + ali, abs=0.011)  # the total still has both
+    # a baseline that closes the gap without AliExpress: met; one a fen short: still broken
+    gap = round(target - offsite, 2)
+    for baseline, expected in ((round(gap + 0.01, 2), set()), (round(gap - 0.02, 2), {"GMV_MIN"})):
+        sc = make_scenario(merchant={**MERCHANT, "baseline_gmv": baseline},
+                           constraints={"gmv_min": target})
+        assert codes(sc, rows) == expected, baseline
+    # the offsite row alone, with a baseline that meets the target by itself
+    sc = make_scenario(merchant={**MERCHANT, "baseline_gmv": target},
+                       constraints={"gmv_min": target})
+    assert codes(sc, rows[:1]) == set()
 
 
 def test_offer_mismatch(make_scenario: MakeScenario, fill: Fill) -> None:

@@ -32,7 +32,7 @@ def summary_of(report: AuditReport, bound_gap: float = 0.00005,
                            "margin": round(t.margin, 2)} for pid, t in report.programs.items()},
         "constraints": {"max_skus.offsite": {"value": report.programs["offsite"].enrolled_skus,
                                              "limit": 5},
-                        "gmv_min": {"value": round(report.gmv, 2), "limit": 0.0}},
+                        "gmv_min": {"value": round(report.gmv_counted, 2), "limit": 0.0}},
     }
 
 

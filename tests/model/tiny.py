@@ -114,7 +114,7 @@ def tiny(cands: Sequence[C], *, programs: Sequence[str] = PROGRAMS,
         pv_var=np.array([variants.index(pattern) for _, _, pattern in keys], np.int64),
         fee_rates=tuple(Fraction(0) for _ in variants),
         pv_lo=ones_m, pv_hi=ones_m * 1000, pv_cost=ones_m, pv_market=ones_m * 1000,
-        pv_demand=np.ones(m), pv_elast=np.full(m, 2.0),
+        pv_demand=np.ones(m), pv_elast=np.full(m, 2.0), pv_counts=np.ones(m),
         max_skus=limits, budget=budget, gmv_min=gmv_min,
     )
     pv = np.array(pv_of_cand, np.int64)

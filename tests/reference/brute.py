@@ -16,11 +16,13 @@ exhaustive; the only pruning is exact:
     a SKU-local rule (margin rule with the fee actually paid, stock, the same SKU in two exclusive
     programs) are dropped;
   * among the combinations with the same set of programs, one that another beats or ties on
-    margin, discount (only if discount_budget is set) and revenue (only if gmv_min is set) is
+    margin, discount (only if discount_budget is set) and GMV (only if gmv_min is set) is
     dropped - swapping it for the other keeps every constraint and does not lower the margin;
   * the depth-first search over SKUs (grouped by offer) checks all-or-none, exclusivity and
     max_skus as offers complete, and cuts branches whose optimistic margin cannot beat the
     incumbent or whose optimistic discount / GMV already breaks the budget / target.
+The GMV is as 1688 counts it (SPEC 2.1): merchant.baseline_gmv + units x price over the programs
+with counts_toward_gmv (AliExpress orders are not 1688 trades).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class Config:
     ecos: tuple[Eco, ...]
     margin: float
     discount: float
-    revenue: float
+    revenue: float  # of the programs whose orders are 1688 trades (counts_toward_gmv): the GMV
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +271,8 @@ def _sku_configs(world: World, sku: Sku, programs: list[str]) -> list[Config]:
                     continue
                 found.append(Config(chosen, tuple(p for p, _ in combo), fees, ecos,
                                     sum(e.margin for e in ecos), sum(e.discount for e in ecos),
-                                    sum(e.revenue for e in ecos)))
+                                    sum(e.revenue for k, e in zip(chosen, ecos, strict=True)
+                                        if world.programs[k].counts_toward_gmv)))
             out += _pareto(world, found)
     return out
 
@@ -312,8 +315,10 @@ class _Search:
         if c.discount_budget is not None and _over(discount + self.rest_discount[i],
                                                    float(c.discount_budget)):
             return True
+        # SPEC 2.1: the 通天 GMV is baseline_gmv + the counting programs' revenue
+        baseline = float(self.world.merchant.get("baseline_gmv") or 0)
         return c.gmv_min is not None and _over(float(c.gmv_min),
-                                               revenue + self.rest_revenue[i])
+                                               baseline + revenue + self.rest_revenue[i])
 
     def dfs(self, i: int, margin: float, discount: float, revenue: float,
             counts: dict[str, int], offer_programs: frozenset[str],

@@ -197,12 +197,16 @@ def test_build_candidates_keeps_exactly_the_undominated(tmp_path: Path,
         margin = u * (p * (1 - pb.pv_fee[v]) - pb.pv_cost[v])
         disc, rev = u * (pb.pv_market[v] - p), u * p
         b = int(np.flatnonzero(p == best[v])[0])
+        # SPEC 3: AliExpress orders are not 1688 trades, so their revenue never helps gmv_min
+        counts = pb.programs[pb.pv_prog[v]] != "aliexpress_semi"
+
         def above(a: float, b: float) -> bool:  # clearly, beyond float noise (e = 1 ties)
             return bool(a > b + 1e-9 * max(abs(a), abs(b), 1.0))
 
         for i, price in enumerate(p.tolist()):
             dims = [(u[b], u[i]) if stock[pb.pv_sku[v]] else None,
-                    (disc[b], disc[i]) if budget else None, (rev[i], rev[b]) if gmv else None,
+                    (disc[b], disc[i]) if budget else None,
+                    (rev[i], rev[b]) if gmv and counts else None,
                     (margin[i], margin[b])]
             better = any(d is not None and above(*d) for d in dims)
             tie = any(d is not None and not above(*d) and not above(d[1], d[0]) for d in dims)
@@ -224,7 +228,8 @@ def test_build_candidates_incomplete_uses_the_ladder_and_hints(tmp_path: Path) -
     """Over the complete limit: the candidates are the margin optimum, the ladder, every
     suggestion and every `extra` hint (clipped to [lo, hi]), less the dominated; a suggestion
     at hi and a hint at lo are there exactly when something in them beats the margin optimum
-    (budget and GMV both bind: less give-away or more revenue counts)."""
+    (budget and GMV both bind: less give-away or more revenue counts, the revenue of a program
+    counting toward the GMV target)."""
     pb = problem(tmp_path, constraints={"discount_budget": 1, "gmv_min": 1})
     hint = np.full(pb.m, 10**9)  # clipped to hi
     extra = (np.arange(pb.m), np.zeros(pb.m, np.int64))  # clipped to lo
@@ -243,7 +248,8 @@ def test_build_candidates_incomplete_uses_the_ladder_and_hints(tmp_path: Path) -
             u = units(pb, v, np.array([end]))[0]
             beats = ((stock[pb.pv_sku[v]] and u < b * (1 - 1e-9))
                      or u * (pb.pv_market[v] - end) < b * (pb.pv_market[v] - best[v]) - 1e-6
-                     or u * end > b * best[v] + 1e-6)
+                     or (pb.programs[pb.pv_prog[v]] != "aliexpress_semi"  # GMV counts
+                         and u * end > b * best[v] + 1e-6))
             if beats or end == best[v]:
                 assert (v, end) in kept, (v, end)
     assert kept <= offered

@@ -120,6 +120,13 @@ class Merchant(_Strict):
     product_experience_score: Float | None = Field(
         None, ge=0, le=5,
         description="新灯塔商品体验分: product experience score of the shop, 0..5")
+    dispute_score: Float | None = Field(
+        None, ge=0, le=5,
+        description="新灯塔纠纷投诉分: dispute and complaint score of the shop, 0..5")
+    baseline_gmv: Money = Field(
+        Decimal(0), ge=0, le=MAX_YUAN,
+        description="1688 GMV the shop makes in the horizon outside the programs, yuan (exact to "
+                    "the fen); counts toward constraints.gmv_min (default 0)")
     trade_medal: Annotated[int, BeforeValidator(_trade_medal)] | None = Field(
         None, ge=0, le=5, description="交易勋章 trade medal: 0 none, 1 = A .. 5 = 5A "
                                       "('A' .. '5A' also accepted)",
@@ -135,6 +142,30 @@ class Merchant(_Strict):
         None, ge=0, le=MAX_COUNT, description="本年度违规扣分: violation points this year")
     prohibited_points: Float | None = Field(
         None, ge=0, le=MAX_COUNT, description="违禁信息扣分: prohibited-information points")
+    fake_trading_3m: Bool | None = Field(
+        None, description=(
+            "近3个月虚假交易行为严重: serious fake trading in the last 3 months "
+            "(linked accounts included); 严选 refuses when true"))
+    ip_infringement: Bool | None = Field(
+        None, description=(
+            "知识产权严重侵权行为: serious intellectual-property infringement; "
+            "严选 refuses when true"))
+    compliance_violation: Bool | None = Field(
+        None, description=(
+            "商业合规类的违规行为: a commercial-compliance violation; "
+            "严选 refuses when true"))
+    infringing_goods_penalty: Bool | None = Field(
+        None, description=(
+            "发布侵权商品的积分处罚: penalty points for listing infringing goods; "
+            "严选 refuses when true"))
+    court_dishonest: Bool | None = Field(
+        None, description=(
+            "企业法院失信行为: a court dishonesty (失信) record of the company; "
+            "严选 refuses when true"))
+    finance_overdue: Bool | None = Field(
+        None, description=(
+            "阿里金融产品严重逾期: seriously overdue on an Ali finance product; "
+            "严选 refuses when true"))
 
 
 class FeeGroupOverride(_Strict):

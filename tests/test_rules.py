@@ -80,6 +80,9 @@ def row_fee(row: Row) -> Fraction:
 # Merchant rules
 
 
+# 严选's disqualifiers (SPEC 3, seed 001 四.8-15): each must be false
+YANXUAN_FLAGS = ("fake_trading_3m", "ip_infringement", "compliance_violation",
+                 "infringing_goods_penalty", "court_dishonest", "finance_overdue")
 # (program, merchant override that breaks one rule, field, what the detail shows)
 MERCHANT_BREAKS = [
     ("offsite", {"main_industry": "other"}, "main_industry", ("other",)),
@@ -95,13 +98,16 @@ MERCHANT_BREAKS = [
     ("yanxuan", {"buyer_protection_deposit": 2999}, "buyer_protection_deposit", (2999, 3000)),
     ("yanxuan", {"violation_points": 36}, "violation_points", (36,)),
     ("yanxuan", {"prohibited_points": 24}, "prohibited_points", (24,)),
+    ("yanxuan", {"product_experience_score": 1.9}, "product_experience_score", (1.9, 2)),
+    ("yanxuan", {"dispute_score": 3.9}, "dispute_score", (3.9, 4)),
+    *[("yanxuan", {flag: True}, flag, ("true",)) for flag in YANXUAN_FLAGS],
     ("crossborder", {"membership": "none"}, "membership", ("none",)),
 ]
 # Every merchant rule at its edge, still passing.
 EDGE_MERCHANT: dict[str, Any] = {
     "main_industry": "industrial", "l_level": 2, "service_star": 3.5, "logistics_score": 3,
     "product_experience_score": 2, "trade_medal": "A", "buyer_protection_deposit": 3000,
-    "violation_points": 35, "prohibited_points": 23,
+    "violation_points": 35, "prohibited_points": 23, "dispute_score": 4,
 }
 
 
@@ -109,6 +115,8 @@ def failing_programs(merchant: Mapping[str, Any]) -> set[str]:
     """Which programs a merchant override of MERCHANT_BREAKS fails (by SPEC 3)."""
     out = {k for k, m, _, _ in MERCHANT_BREAKS if m == dict(merchant)}
     if merchant.get("l_level") == 1:
+        out |= {"offsite", "yanxuan"}
+    if merchant.get("product_experience_score", 5) < 2:  # a shop score both programs read
         out |= {"offsite", "yanxuan"}
     if merchant.get("membership") == "none":
         out |= {"yanxuan", "crossborder"}
@@ -203,6 +211,35 @@ def test_missing_merchant_field_fails_with_warning(write_case: WriteCase, solve_
     assert close_to(outcome.result.objective, best_single_sku(sku(), left))
 
 
+@pytest.mark.parametrize("flag", YANXUAN_FLAGS)
+def test_missing_yanxuan_flag_fails_with_warning(flag: str, write_case: WriteCase,
+                                                 solve_case: SolveCase,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """SPEC 2.1: the passing value of a 严选 disqualifier is never assumed: missing fails 严选
+    (and only 严选), and the warning names the flag."""
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, excluded = solve_case(write_case([sku()], merchant={flag: None}))
+    assert any(flag in r.getMessage() and "not given" in r.getMessage()
+               for r in caplog.records if r.levelno >= logging.WARNING)
+    assert solve_exit_code(outcome.status) == 0
+    row = excluded_of(excluded)[("S1", "yanxuan")]
+    assert row["reason"] == "MERCHANT_RULE"
+    assert flag in row["detail"] and "missing" in row["detail"]
+    assert {r["program"] for r in plan} == {"offsite", "crossborder", "aliexpress_semi"}
+
+
+def test_sku_level_shop_scores_are_ignored_with_a_warning(
+        write_case: WriteCase, solve_case: SolveCase, caplog: pytest.LogCaptureFixture) -> None:
+    """SPEC 2.2: the old per-SKU experience_score/dispute_score columns are read by no rule
+    (a SKU scoring 0 still enrolls in 严选); one warning points at the merchant fields."""
+    with caplog.at_level(logging.WARNING):
+        _, plan, _ = solve_case(write_case([sku(experience_score=0, dispute_score=0)],
+                                           programs={"yanxuan": {}}))
+    assert ("S1", "yanxuan") in plan_of(plan)
+    said = [r.getMessage() for r in caplog.records if "experience_score" in r.getMessage()]
+    assert len(said) == 1 and "merchant.dispute_score" in said[0] and "ignoring" in said[0]
+
+
 @pytest.fixture(scope="module")
 def no_dropship(tmp_path_factory: pytest.TempPathFactory) -> Solved:
     path = write_case(tmp_path_factory.mktemp("no_dropship"), [sku(dropship="false")],
@@ -239,8 +276,6 @@ SKU_RULES = [
     ("yanxuan", "pickup_rate_48h", "0.90", "0.89", ("0.89", "0.9")),
     ("yanxuan", "growth_score", 60, 59, (59, 60)),
     ("yanxuan", "moq", 2, 3, (3, 2)),
-    ("yanxuan", "experience_score", 2, "1.9", ("1.9", 2)),
-    ("yanxuan", "dispute_score", 4, "3.9", ("3.9", 4)),
     ("yanxuan", "alipay_guarantee", "true", "false", ("false",)),
 ]
 

@@ -28,8 +28,8 @@ BUILTIN_RULEBOOKS = Path(__file__).resolve().parent.parent / "rules" / "data"
 
 MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
 NUMBER_COLUMNS = (
-    "stock", "daily_units", "ship_hours", "growth_score", "pickup_rate_48h", "experience_score",
-    "dispute_score", "moq", "listed_days", "sales_last_month", "elasticity",
+    "stock", "daily_units", "ship_hours", "growth_score", "pickup_rate_48h", "moq", "listed_days",
+    "sales_last_month", "elasticity",
 )
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
@@ -40,7 +40,7 @@ REQUIRED_COLUMNS = (
 # SPEC 2.2 defaults of the optional columns, as the text a cell would hold ("" = no value).
 OPTIONAL_DEFAULTS = {
     "shipping_cost": "0", "dropship": "false", "return_7day": "false", "ship_hours": "72",
-    "growth_score": "0", "pickup_rate_48h": "0", "experience_score": "0", "dispute_score": "0",
+    "growth_score": "0", "pickup_rate_48h": "0",
     "moq": "1", "alipay_guarantee": "true", "listed_days": "365", "sales_last_month": "0",
     "elasticity": "",
 }

@@ -58,6 +58,8 @@ log = logging.getLogger("optimizer.load")
 PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
 
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
+# per-SKU columns of earlier versions, now merchant fields: column -> the merchant field
+RETIRED_COLUMNS = {"experience_score": "product_experience_score", "dispute_score": "dispute_score"}
 CATEGORIES = ("consumer", "industrial", "other")
 
 _LIMITS = (MAX_COUNT, MAX_ELASTICITY)  # upper bounds that keep numbers finite, not scales
@@ -76,8 +78,6 @@ _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "daily_units": (0, True, MAX_COUNT, True),
     "growth_score": (0, True, 100, True),
     "pickup_rate_48h": (0, True, 1, True),
-    "experience_score": (0, True, 5, True),
-    "dispute_score": (0, True, 5, True),
     "elasticity": (0, False, MAX_ELASTICITY, True),
 }
 
@@ -191,7 +191,12 @@ def _validate(t: RawTable) -> Catalogue:
     column_problems: list[InputProblem] = []  # a whole column of the wrong type: one problem, not n
     out: dict[str, Any] = {}
 
-    unknown = [name for name in t.names if name not in KNOWN_COLUMNS]
+    retired = [name for name in t.names if name in RETIRED_COLUMNS]
+    if retired:
+        log.warning("%s: ignoring column(s) %s: the 新灯塔 scores are shop scores (SPEC 2.2), "
+                    "read from the scenario's %s", t.file, ", ".join(retired),
+                    ", ".join(f"merchant.{RETIRED_COLUMNS[name]}" for name in retired))
+    unknown = [name for name in t.names if name not in KNOWN_COLUMNS and name not in retired]
     if unknown:
         shown = ", ".join(repr(u) if u else "(unnamed)" for u in unknown)
         log.warning("%s: ignoring column(s) the optimiser does not use: %s", t.file, shown)

@@ -287,8 +287,7 @@ MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
 INT_COLUMNS = ("stock", "ship_hours", "moq", "listed_days", "sales_last_month")
 FLOAT_COLUMNS = (
-    "daily_units", "growth_score", "pickup_rate_48h", "experience_score", "dispute_score",
-    "elasticity",
+    "daily_units", "growth_score", "pickup_rate_48h", "elasticity",
 )
 REQUIRED_COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
@@ -296,7 +295,7 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "shipping_cost": 0, "dropship": False, "return_7day": False, "ship_hours": 72,
-    "growth_score": 0.0, "pickup_rate_48h": 0.0, "experience_score": 0.0, "dispute_score": 0.0,
+    "growth_score": 0.0, "pickup_rate_48h": 0.0,
     "moq": 1, "alipay_guarantee": True, "listed_days": 365, "sales_last_month": 0,
     "elasticity": float("nan"),  # nan: the program's default
 }
@@ -326,8 +325,6 @@ class Catalogue:
     sales_last_month: np.ndarray  # int64
     growth_score: np.ndarray  # float64 0..100
     pickup_rate_48h: np.ndarray  # float64 0..1
-    experience_score: np.ndarray  # float64 0..5
-    dispute_score: np.ndarray  # float64 0..5
     elasticity: np.ndarray  # float64 > 0, nan = program default
 
     @property

@@ -114,8 +114,6 @@ def test_required_column_problems(write: Writer, column: str, text: str, message
 @pytest.mark.parametrize(("column", "text", "message"), [
     ("growth_score", "100.5", "'100.5': growth_score must be 0 to 100"),
     ("pickup_rate_48h", "1.5", "'1.5': pickup_rate_48h must be 0 to 1"),
-    ("experience_score", "5.01", "'5.01': experience_score must be 0 to 5"),
-    ("dispute_score", "-1", "'-1': dispute_score must be 0 to 5"),
     ("elasticity", "0", "'0': elasticity must be > 0"),
     ("elasticity", "-2", "'-2': elasticity must be > 0"),
     ("moq", "0", "'0': moq must be >= 1"),
@@ -129,6 +127,15 @@ def test_optional_column_problems(write: Writer, column: str, text: str, message
     with pytest.raises(InputError) as exc:
         load_catalogue(one_row(write, **{column: text}))
     assert problems(exc) == [("line 2", column, message)]
+
+
+def test_retired_shop_score_columns_are_not_read(write: Writer) -> None:
+    """SPEC 2.2: per-SKU experience_score/dispute_score are ignored (a warning, tested in
+    test_rules), so even values out of their old 0..5 range are no error."""
+    cat = load_catalogue(one_row(write, experience_score="5.01", dispute_score="-1"))
+    assert cat.n == 1
+    with pytest.raises(KeyError):
+        cat.column("experience_score")
 
 
 @pytest.mark.parametrize(("text", "value"), [

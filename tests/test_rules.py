@@ -667,7 +667,7 @@ def test_stock_shared_by_programs_optimal(write_case: WriteCase, solve_case: Sol
 # All or none per offer (yanxuan, huopin): the *eligible* SKUs of an offer go together
 
 
-@pytest.mark.parametrize(("program", "breaker"), [("yanxuan", {"pickup_rate_48h": "0.5"}),
+@pytest.mark.parametrize(("program", "breaker"), [("yanxuan", {"moq": 3}),
                                                   ("huopin", {"stock": 199})])
 def test_all_or_none_enrolls_eligible_together(write_case: WriteCase, solve_case: SolveCase,
                                                program: str, breaker: dict[str, Any]) -> None:

@@ -161,17 +161,18 @@ def _catalogue(rng: np.random.Generator, n_skus: int, n_offers: int) -> dict[str
     alipay_guarantee = flag(0.92, 0.02)
     ship_hours = per_offer(rng.choice(np.array([24, 48, 72, 96]), n_offers,
                                       p=[0.45, 0.30, 0.18, 0.07]))
-    growth = np.clip(np.rint(per_offer(rng.normal(68.0, 15.0, n_offers)) + rng.normal(0, 4.0, n)),
-                     30, 100)
-    pickup = np.round(np.clip(per_offer(0.8 + 0.2 * rng.beta(3.0, 1.5, n_offers))
-                              + rng.normal(0, 0.01, n), 0.8, 1.0), 3)
+    # SPEC 2.2: 商品成长分, 48H揽收率, listing age and last month's sales belong to the offer
+    growth = per_offer(np.clip(np.rint(rng.normal(68.0, 15.0, n_offers)), 30, 100))
+    pickup = per_offer(np.round(0.8 + 0.2 * rng.beta(3.0, 1.5, n_offers), 3))
     moq = per_offer(rng.choice(np.array([1, 2, 3, 5, 10]), n_offers,
                                p=[0.50, 0.25, 0.08, 0.10, 0.07]))
     new_offer = rng.random(n_offers) < 0.10
-    listed = per_offer(np.where(new_offer, rng.integers(1, 31, n_offers),
-                                np.clip(np.rint(rng.lognormal(math.log(300.0), 0.8, n_offers)),
-                                        31, 3650).astype(np.int64)))
-    sales = rng.poisson(daily * 30.0 * np.minimum(listed, 30) / 30.0)
+    listed_offer = np.where(new_offer, rng.integers(1, 31, n_offers),
+                            np.clip(np.rint(rng.lognormal(math.log(300.0), 0.8, n_offers)),
+                                    31, 3650).astype(np.int64))
+    listed = per_offer(listed_offer)
+    offer_daily = np.bincount(off, weights=daily, minlength=n_offers)
+    sales = per_offer(rng.poisson(offer_daily * np.minimum(listed_offer, 30)))
 
     return {
         "offer": off, "category": category, "market_price": market, "min_price_30d": min30,

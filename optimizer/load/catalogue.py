@@ -58,6 +58,9 @@ log = logging.getLogger("optimizer.load")
 PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
 
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
+# SPEC 2.2: fields of the 商品 (offer), the same on every row of an offer
+OFFER_LEVEL_COLUMNS = ("growth_score", "pickup_rate_48h", "listed_days", "sales_last_month")
+OFFER_ROWS_SHOWN = 10  # rows named per disagreeing offer
 # per-SKU columns of earlier versions, now merchant fields: column -> the merchant field
 RETIRED_COLUMNS = {"experience_score": "product_experience_score", "dispute_score": "dispute_score"}
 CATEGORIES = ("consumer", "industrial", "other")
@@ -261,9 +264,49 @@ def _validate(t: RawTable) -> Catalogue:
             problems.append(InputProblem(t.file, "", "", f"{extra} more problem(s) not listed"))
         raise InputError(problems)
 
+    offer_problems = _offer_level_problems(t, out)
+    if offer_problems:
+        raise InputError(offer_problems)
     _warn_above_market(t, out)
     _warn_formula_ids(t, out)
     return Catalogue(path=Path(t.file), line=t.lines, **out)
+
+
+def _offer_level_problems(t: RawTable, out: dict[str, Any]) -> list[InputProblem]:
+    """SPEC 2.2: the offer-level fields are one value per 商品 (offer), so an offer whose rows
+    disagree would be half eligible for all-or-none programs: refuse it, naming the offer, the
+    field and its rows. Array-at-a-time: rows sorted by offer, min and max per offer by reduceat;
+    Python only words the offers that disagree (at most PER_CHECK per field)."""
+    present = [col for col in OFFER_LEVEL_COLUMNS if col in t.columns]
+    if not present or t.lines.size == 0:
+        return []
+    offers = pa.array(out["offer_id"], pa.string())
+    codes = pc.dictionary_encode(offers).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(codes, kind="stable")
+    grouped = codes[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    ends = np.r_[starts[1:], grouped.size]
+    problems: list[InputProblem] = []
+    for col in present:
+        values = out[col][order]
+        differ = np.flatnonzero(np.minimum.reduceat(values, starts)
+                                != np.maximum.reduceat(values, starts))
+        for g in differ[:PER_CHECK]:
+            rows = order[starts[g]:ends[g]]
+            shown = [f"{_show(t.columns[col], int(i))} on {t.unit} {int(t.lines[i])}"
+                     for i in rows[:OFFER_ROWS_SHOWN]]
+            more = f" and {rows.size - OFFER_ROWS_SHOWN} more" if rows.size > OFFER_ROWS_SHOWN \
+                else ""
+            lines = ", ".join(str(int(t.lines[i])) for i in rows[:OFFER_ROWS_SHOWN])
+            problems.append(InputProblem(
+                t.file, f"{t.unit}s {lines}{'...' if more else ''}", col,
+                f"offer {out['offer_id'][rows[0]]} has different {col} values on its rows: "
+                f"{', '.join(shown)}{more}; {col} belongs to the offer (商品), so every row of "
+                f"an offer must carry the same value"))
+        if differ.size > PER_CHECK:
+            problems.append(InputProblem(t.file, "", col, f"... and {differ.size - PER_CHECK} "
+                                         f"more offers whose rows disagree ({differ.size} in all)"))
+    return problems
 
 
 def _duplicates(text: pa.Array, empty: Mask, lines: I64) -> tuple[Mask, I64]:

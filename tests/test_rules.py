@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from optimizer.audit import semantics as sem
+from optimizer.audit.inputs import load_world
 from optimizer.cli import solve_exit_code
 from optimizer.pipeline import Outcome
 from tests.helpers import (
@@ -903,3 +905,71 @@ def test_margin_rule_cost_without_shipping(write_case: WriteCase, solve_case: So
     found = best_price("huopin", row, Fraction("0.006"))
     assert found is not None
     assert close_to(outcome.result.objective, found[0])
+
+
+# =============================================================================================
+# 全网比价 (SPEC 2.2, 3): offsite price < web_min_price, strict, when the column is given
+
+def _web_rows(web: bool) -> list[dict[str, Any]]:
+    """Inelastic demand: each enrolled SKU sits on the highest price under its caps."""
+    base = {"market_price": "20.00", "min_price_30d": "20.00", "unit_cost": "3.00",
+            "elasticity": "0.5"}
+    given = [("15.00", {}), ("15.01", {}), ("5.00", {"unit_cost": "4.98"})]
+    return [sku(**{**base, **extra, **({"web_min_price": w} if web else {})}) for w, extra in given]
+
+
+def test_web_min_price_is_a_strict_cap(write_case: WriteCase, solve_case: SolveCase,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """price == web_min_price is refused (15.00 -> 14.99), one fen below it is allowed
+    (15.01 -> 15.00); a SKU that loses money under it is PRICE_CAP, naming the cap."""
+    path = write_case(_web_rows(True), programs={"offsite": {}})
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, excluded = solve_case(path)
+    assert not [r for r in caplog.records if "web_min_price" in r.getMessage()]
+    got = plan_of(plan)
+    assert got[("S1", "offsite")]["price"] == "14.99"
+    assert got[("S2", "offsite")]["price"] == "15.00"
+    row = excluded_of(excluded)[("S3", "offsite")]
+    assert row["reason"] == "PRICE_CAP"
+    assert "web_min_price x 1.0 (strict)" in row["detail"]
+    assert solve_exit_code(outcome.status) == 0
+
+
+def test_without_web_min_price_the_cap_is_skipped_with_one_warning(
+        write_case: WriteCase, solve_case: SolveCase, caplog: pytest.LogCaptureFixture) -> None:
+    """No column: the 0.9 x market cap binds instead (17.99), the 4.98-cost SKU enrolls, and
+    one warning says the check was skipped."""
+    path = write_case(_web_rows(False), programs={"offsite": {}, "yanxuan": {}})
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, _ = solve_case(path)
+    said = [r.getMessage() for r in caplog.records if "web_min_price" in r.getMessage()]
+    assert len(said) == 1 and "no web_min_price column" in said[0] and "skipped" in said[0]
+    got = plan_of(plan)
+    assert {got[(s, "offsite")]["price"] for s in ("S1", "S2", "S3")} == {"17.99"}
+    assert solve_exit_code(outcome.status) == 0
+
+
+@pytest.mark.parametrize("web", [True, False])
+def test_web_min_price_matches_the_brute_force(write_case: WriteCase, solve_case: SolveCase,
+                                               web: bool) -> None:
+    """On a 0.50 lattice (small enough to enumerate) the brute force's own reading of the cap
+    agrees: with the column S1 tops out at 14.50 (15.00 is not < 15.00), S2 at 15.00."""
+    path = write_case(_web_rows(web), programs={"offsite": {}}, price_step=0.5)
+    outcome, plan, _ = solve_case(path)
+    if web:
+        assert plan_of(plan)[("S1", "offsite")]["price"] == "14.50"
+        assert plan_of(plan)[("S2", "offsite")]["price"] == "15.00"
+    brute = brute_force_optimum(path)
+    assert brute is not None and close_to(outcome.result.objective, brute[0])
+
+
+def test_the_auditor_refuses_a_price_at_web_min_price(write_case: WriteCase) -> None:
+    """The auditor's own reading of the cap: strict at equality, skipped without the column."""
+    world = load_world(write_case(_web_rows(True), programs={"offsite": {}}))
+    prog, s1 = world.programs["offsite"], world.skus["S1"]
+    assert not sem.cap_holds(prog, "web_min_price", s1, Fraction(1500))
+    assert sem.cap_holds(prog, "web_min_price", s1, Fraction(1499))
+    bare = load_world(write_case(_web_rows(False), programs={"offsite": {}}))
+    assert sem.cap_holds(bare.programs["offsite"], "web_min_price", bare.skus["S1"],
+                         Fraction(10**9))
+    assert sem.price_ceiling_fen(bare, "offsite", bare.skus["S1"]) == 1799

@@ -32,6 +32,9 @@ NUMBER_COLUMNS = (
     "sales_last_month", "elasticity",
 )
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
+# SPEC 2.2: optional money columns without a default (全网最低价). Absent, a SKU has no value
+# (None) and the price caps on the column are skipped: the rule applies when the column is given.
+WHEN_GIVEN_COLUMNS = ("web_min_price",)
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
 REQUIRED_COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
@@ -403,7 +406,8 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 def _sku(path: Path, line: int, rec: Mapping[str, str]) -> Sku:
     where = f"{path.name} row {line}"
-    cells = {c: rec.get(c, "").strip() for c in (*REQUIRED_COLUMNS, *OPTIONAL_DEFAULTS)}
+    cells = {c: (rec.get(c) or "").strip()
+             for c in (*REQUIRED_COLUMNS, *OPTIONAL_DEFAULTS, *WHEN_GIVEN_COLUMNS)}
     for col in REQUIRED_COLUMNS:
         if not cells[col]:
             raise AuditInputError(f"{where}: {col} is empty")
@@ -415,6 +419,11 @@ def _sku(path: Path, line: int, rec: Mapping[str, str]) -> Sku:
         fields[col] = cells[col]
     for col in MONEY_COLUMNS:
         fields[col] = Fraction(to_fen(cells[col], f"{where} {col}"), 100)
+    for col in WHEN_GIVEN_COLUMNS:
+        given = to_fen(cells[col], f"{where} {col}") if cells[col] else None
+        if given is not None and given <= 0:
+            raise AuditInputError(f"{where}: {col} must be > 0")
+        fields[col] = None if given is None else Fraction(given, 100)
     for col in NUMBER_COLUMNS:
         fields[col] = exact(cells[col], f"{where} {col}") if cells[col] else None
     for col in BOOL_COLUMNS:

@@ -73,6 +73,7 @@ _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "min_price_30d": (0, False, None, False),
     "unit_cost": (0, True, None, False),
     "shipping_cost": (0, True, None, False),
+    "web_min_price": (0, False, None, False),
     "stock": (0, True, MAX_COUNT, True),
     "ship_hours": (0, True, MAX_COUNT, True),
     "moq": (1, True, MAX_COUNT, True),
@@ -192,6 +193,7 @@ def _validate(t: RawTable) -> Catalogue:
     order = {name: i for i, name in enumerate(t.names)}
     issues = _Problems(t, order)
     column_problems: list[InputProblem] = []  # a whole column of the wrong type: one problem, not n
+    absent: set[str] = set()
     out: dict[str, Any] = {}
 
     retired = [name for name in t.names if name in RETIRED_COLUMNS]
@@ -211,11 +213,16 @@ def _validate(t: RawTable) -> Catalogue:
     for columns, kind, parse in kinds:
         for col in columns:
             fill: Any = OPTIONAL_DEFAULTS.get(col, 0)
+            no_default = col in OPTIONAL_DEFAULTS and fill is None
+            if no_default:
+                fill = 0
             if kind == "money":
                 fill = int(fill) * 100
             dtype = {"money": np.int64, "int": np.int64, "float": np.float64, "bool": bool}[kind]
             if col not in t.columns:
                 out[col] = np.full(n, fill, dtype=dtype)
+                if no_default:
+                    absent.add(col)
                 continue
             parsed = by_distinct(parse, t.columns[col])
             required = col in REQUIRED_COLUMNS
@@ -225,6 +232,10 @@ def _validate(t: RawTable) -> Catalogue:
                 continue
             if required:
                 issues.add(col, parsed.empty, _fixed(f"empty; {col} is required"))
+            elif no_default:
+                issues.add(col, parsed.empty, _fixed(
+                    f"empty; {col} has no default: give it on every row or leave the column out "
+                    f"(then the rules on it are skipped)"))
             issues.add(col, parsed.unreadable, _after_value(f" {_SYNTAX[kind]}"))
             good = ~parsed.empty & ~parsed.unreadable
             if col in _RANGES:
@@ -267,9 +278,12 @@ def _validate(t: RawTable) -> Catalogue:
     offer_problems = _offer_level_problems(t, out)
     if offer_problems:
         raise InputError(offer_problems)
+    if absent:  # once per load: SPEC 2.2, the 全网比价 check is skipped without web_min_price
+        log.warning("%s: no %s column: the price caps on it (全网比价, price < web_min_price) "
+                    "are skipped", t.file, ", ".join(sorted(absent)))
     _warn_above_market(t, out)
     _warn_formula_ids(t, out)
-    return Catalogue(path=Path(t.file), line=t.lines, **out)
+    return Catalogue(path=Path(t.file), line=t.lines, absent=frozenset(absent), **out)
 
 
 def _offer_level_problems(t: RawTable, out: dict[str, Any]) -> list[InputProblem]:

@@ -283,7 +283,7 @@ class YamlSource:
         return f"line {line}" if line is not None else ""
 
 
-MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
+MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost", "web_min_price")
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
 INT_COLUMNS = ("stock", "ship_hours", "moq", "listed_days", "sales_last_month")
 FLOAT_COLUMNS = (
@@ -298,6 +298,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "growth_score": 0.0, "pickup_rate_48h": 0.0,
     "moq": 1, "alipay_guarantee": True, "listed_days": 365, "sales_last_month": 0,
     "elasticity": float("nan"),  # nan: the program's default
+    "web_min_price": None,  # no default: absent, the caps on it are skipped (Catalogue.absent)
 }
 
 
@@ -326,6 +327,9 @@ class Catalogue:
     growth_score: np.ndarray  # float64 0..100
     pickup_rate_48h: np.ndarray  # float64 0..1
     elasticity: np.ndarray  # float64 > 0, nan = program default
+    web_min_price: np.ndarray  # int64 fen > 0 (0 where the column is absent)
+    # optional columns without a default that the file lacks: what reads them is skipped
+    absent: frozenset[str] = frozenset()
 
     @property
     def n(self) -> int:

@@ -209,7 +209,8 @@ def random_catalogue(rng: np.random.Generator, n: int) -> Catalogue:
         ship_hours=rng.choice([24, 48, 72, 96], n), moq=rng.integers(1, 6, n),
         listed_days=rng.integers(1, 900, n), sales_last_month=rng.integers(0, 50, n),
         growth_score=floats, pickup_rate_48h=np.round(rng.uniform(0.7, 1, n), 3),
-        elasticity=elasticity,
+        elasticity=elasticity, web_min_price=np.zeros(n, np.int64),
+        absent=frozenset({"web_min_price"}),
     )
     # the retired per-SKU experience_score and dispute_score (SPEC 2.2: shop scores now) are
     # still drawn, so the rng stream and the awkward cases it reaches stay as they were

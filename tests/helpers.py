@@ -41,15 +41,15 @@ REQUIRED: dict[str, Any] = {
 # SPEC 2.2 defaults of the optional columns: a column one row gives gets these in the others.
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "shipping_cost": "0.00", "dropship": "false", "return_7day": "false", "ship_hours": 72,
-    "growth_score": 0, "pickup_rate_48h": 0, "experience_score": 0, "dispute_score": 0,
+    "growth_score": 0, "pickup_rate_48h": 0,
     "moq": 1, "alipay_guarantee": "true", "listed_days": 365, "sales_last_month": 0,
 }
 
 # Optional columns with which a SKU passes every SKU rule of every program of 1688-2024.
 GOOD: dict[str, Any] = {
     "shipping_cost": "0.00", "dropship": "true", "return_7day": "true", "ship_hours": 24,
-    "growth_score": 80, "pickup_rate_48h": "0.95", "experience_score": "4.5",
-    "dispute_score": "4.5", "moq": 1, "alipay_guarantee": "true", "listed_days": 365,
+    "growth_score": 80, "pickup_rate_48h": "0.95", "moq": 1, "alipay_guarantee": "true",
+    "listed_days": 365,
     "sales_last_month": 100,
 }
 
@@ -58,7 +58,9 @@ MERCHANT: dict[str, Any] = {
     "main_industry": "consumer", "l_level": 3, "membership": "chengxintong", "service_star": 4.0,
     "logistics_score": 3.5, "product_experience_score": 3.0, "trade_medal": 2,
     "alipay_verified": True, "buyer_protection": True, "buyer_protection_deposit": 5000,
-    "violation_points": 0, "prohibited_points": 0,
+    "violation_points": 0, "prohibited_points": 0, "dispute_score": 4.5,
+    "fake_trading_3m": False, "ip_infringement": False, "compliance_violation": False,
+    "infringing_goods_penalty": False, "court_dishonest": False, "finance_overdue": False,
 }
 
 SOLVER: dict[str, Any] = {"time_limit_s": 10, "relative_gap": 0.0001, "seed": 0, "workers": 2}

@@ -137,6 +137,28 @@ CASES = [
          catalogue=catalogue_with(ROWS[0] + ",0", header=HEADER + ",elasticity")),
     Case("moq-0", ("line 2", "field moq", "must be >= 1"),
          catalogue=catalogue_with(ROWS[0] + ",0", header=HEADER + ",moq")),
+    # SPEC 2.2: offer-level fields disagree within offer O1 (lines 2 and 3): the offer, the
+    # field and both lines named; one case per field
+    *[Case(f"offer-disagrees-{col}", ("lines 2, 3", f"field {col}", "offer O1", f"'{a}' on line 2",
+                                      f"'{b}' on line 3"),
+           catalogue=catalogue_with(ROWS[0] + f",{a}", ROWS[1] + f",{b}",
+                                    header=HEADER + f",{col}"))
+      for col, a, b in [("growth_score", "60", "59"), ("pickup_rate_48h", "0.9", "0.91"),
+                        ("listed_days", "30", "31"), ("sales_last_month", "10", "11")]],
+    # an empty cell takes the default (growth_score 0), which disagrees with 60 all the same
+    Case("offer-disagrees-with-a-default", ("lines 2, 3", "field growth_score", "offer O1",
+                                            "empty on line 3"),
+         catalogue=catalogue_with(ROWS[0] + ",60", ROWS[1] + ",", header=HEADER + ",growth_score")),
+    # web_min_price (SPEC 2.2): yuan > 0, 2 decimals; no default, so no empty cell either
+    Case("web-min-price-0", ("line 2", "field web_min_price", "must be > 0"),
+         catalogue=catalogue_with(ROWS[0] + ",0", ROWS[1] + ",9",
+                                  header=HEADER + ",web_min_price")),
+    Case("web-min-price-3-decimals", ("line 3", "field web_min_price", "'9.001'"),
+         catalogue=catalogue_with(ROWS[0] + ",19", ROWS[1] + ",9.001",
+                                  header=HEADER + ",web_min_price")),
+    Case("web-min-price-empty", ("line 3", "field web_min_price", "no default"),
+         catalogue=catalogue_with(ROWS[0] + ",19", ROWS[1] + ",",
+                                  header=HEADER + ",web_min_price")),
     Case("parquet-3-decimal-float", ("row 2", "field market_price", "12.345"),
          scenario="name: t\ncatalogue: catalogue.parquet\n", catalogue=None,
          parquet=_parquet_bad_money()),

@@ -22,7 +22,7 @@ SPEC_REQUIRED = {
 }
 SPEC_OPTIONAL = {
     "shipping_cost", "dropship", "return_7day", "ship_hours", "growth_score", "pickup_rate_48h",
-    "experience_score", "dispute_score", "moq", "alipay_guarantee", "listed_days",
+    "moq", "alipay_guarantee", "listed_days",
     "sales_last_month", "elasticity",
 }
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
@@ -149,8 +149,6 @@ def test_every_rule_binds_somewhere(sample: Sample) -> None:
         "stock": lambda r: int(r["stock"]) >= 200,
         "pickup": lambda r: float(r["pickup_rate_48h"]) >= 0.9,
         "moq": lambda r: int(r["moq"]) <= 2,
-        "experience": lambda r: float(r["experience_score"]) >= 2,
-        "dispute": lambda r: float(r["dispute_score"]) >= 4,
         "new": lambda r: int(r["listed_days"]) <= 30,
         "slow": lambda r: int(r["sales_last_month"]) <= 10,
         "min30_below_cap": lambda r: Decimal(r["min_price_30d"]) < Decimal("0.9")

@@ -50,17 +50,17 @@ def yuan(fen_: int) -> str:
 PASSING: dict[str, list[Any]] = {
     "category": ["consumer", "industrial"], "dropship": ["true"], "return_7day": ["true"],
     "ship_hours": [24, 48], "growth_score": [60, 80], "stock": [200, 400, 5000],
-    "pickup_rate_48h": ["0.9", "0.95"], "moq": [1, 2], "experience_score": ["2", "4"],
-    "dispute_score": ["4", "4.5"], "alipay_guarantee": ["true"], "listed_days": [30, 365],
+    "pickup_rate_48h": ["0.9", "0.95"], "moq": [1, 2], "alipay_guarantee": ["true"],
+    "listed_days": [30, 365],
     "sales_last_month": [10, 100],
 }
 BREAKING: dict[str, list[Any]] = {
     "category": ["other"], "dropship": ["false"], "return_7day": ["false"],
     "ship_hours": [49, 72, 73], "growth_score": [59], "stock": [0, 60, 199],
-    "pickup_rate_48h": ["0.89"], "moq": [3], "experience_score": ["1.9"],
-    "dispute_score": ["3.9"], "alipay_guarantee": ["false"], "listed_days": [31],
+    "pickup_rate_48h": ["0.89"], "moq": [3], "alipay_guarantee": ["false"], "listed_days": [31],
     "sales_last_month": [11],
 }
+OFFER_LEVEL = ("growth_score", "pickup_rate_48h", "listed_days", "sales_last_month")
 MERCHANT_VARIANTS: list[dict[str, Any]] = [
     {}, {}, {}, {}, {}, {"l_level": 1}, {"membership": "none"},
     {"l_level": 1, "membership": "shili"}, {"service_star": 3.4}, {"trade_medal": 0},
@@ -93,6 +93,9 @@ def instances(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(catalogue rows, scenario overrides) of a tiny random scenario."""
     elasticity = draw(st.sampled_from([None, None, "0.5", "1.5", "2.5"]))
     rows = draw(st.lists(sku_rows(elasticity), min_size=1, max_size=4))
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:  # SPEC 2.2: offer-level fields are the offer's, one value per offer
+        row.update({c: first.setdefault(row["offer_id"], row)[c] for c in OFFER_LEVEL})
     programs = draw(st.lists(st.sampled_from(ALL), min_size=2, max_size=3, unique=True))
     sometimes = st.sampled_from([False, False, True])
     constraints: dict[str, Any] = {}
@@ -224,8 +227,7 @@ def test_inelastic_optimum_sits_on_the_exact_cap(program: str, market: int, low:
     the highest lattice price under its caps, strict ones strictly."""
     row = {"market_price": yuan(market), "min_price_30d": yuan(low), "unit_cost": "0.00",
            "elasticity": "0.5", "dropship": "true", "return_7day": "true", "ship_hours": 24,
-           "growth_score": 80, "pickup_rate_48h": "0.95", "experience_score": "4",
-           "dispute_score": "4.5"}
+           "growth_score": 80, "pickup_rate_48h": "0.95"}
     top = spec_top_price(program, row, fen(step))
 
     def run(folder: Path) -> None:

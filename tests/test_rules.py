@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from optimizer.audit import semantics as sem
+from optimizer.audit.inputs import load_world
 from optimizer.cli import solve_exit_code
 from optimizer.pipeline import Outcome
 from tests.helpers import (
@@ -80,6 +82,9 @@ def row_fee(row: Row) -> Fraction:
 # Merchant rules
 
 
+# 严选's disqualifiers (SPEC 3, seed 001 四.8-15): each must be false
+YANXUAN_FLAGS = ("fake_trading_3m", "ip_infringement", "compliance_violation",
+                 "infringing_goods_penalty", "court_dishonest", "finance_overdue")
 # (program, merchant override that breaks one rule, field, what the detail shows)
 MERCHANT_BREAKS = [
     ("offsite", {"main_industry": "other"}, "main_industry", ("other",)),
@@ -95,13 +100,16 @@ MERCHANT_BREAKS = [
     ("yanxuan", {"buyer_protection_deposit": 2999}, "buyer_protection_deposit", (2999, 3000)),
     ("yanxuan", {"violation_points": 36}, "violation_points", (36,)),
     ("yanxuan", {"prohibited_points": 24}, "prohibited_points", (24,)),
+    ("yanxuan", {"product_experience_score": 1.9}, "product_experience_score", (1.9, 2)),
+    ("yanxuan", {"dispute_score": 3.9}, "dispute_score", (3.9, 4)),
+    *[("yanxuan", {flag: True}, flag, ("true",)) for flag in YANXUAN_FLAGS],
     ("crossborder", {"membership": "none"}, "membership", ("none",)),
 ]
 # Every merchant rule at its edge, still passing.
 EDGE_MERCHANT: dict[str, Any] = {
     "main_industry": "industrial", "l_level": 2, "service_star": 3.5, "logistics_score": 3,
     "product_experience_score": 2, "trade_medal": "A", "buyer_protection_deposit": 3000,
-    "violation_points": 35, "prohibited_points": 23,
+    "violation_points": 35, "prohibited_points": 23, "dispute_score": 4,
 }
 
 
@@ -109,6 +117,8 @@ def failing_programs(merchant: Mapping[str, Any]) -> set[str]:
     """Which programs a merchant override of MERCHANT_BREAKS fails (by SPEC 3)."""
     out = {k for k, m, _, _ in MERCHANT_BREAKS if m == dict(merchant)}
     if merchant.get("l_level") == 1:
+        out |= {"offsite", "yanxuan"}
+    if merchant.get("product_experience_score", 5) < 2:  # a shop score both programs read
         out |= {"offsite", "yanxuan"}
     if merchant.get("membership") == "none":
         out |= {"yanxuan", "crossborder"}
@@ -203,6 +213,35 @@ def test_missing_merchant_field_fails_with_warning(write_case: WriteCase, solve_
     assert close_to(outcome.result.objective, best_single_sku(sku(), left))
 
 
+@pytest.mark.parametrize("flag", YANXUAN_FLAGS)
+def test_missing_yanxuan_flag_fails_with_warning(flag: str, write_case: WriteCase,
+                                                 solve_case: SolveCase,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """SPEC 2.1: the passing value of a 严选 disqualifier is never assumed: missing fails 严选
+    (and only 严选), and the warning names the flag."""
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, excluded = solve_case(write_case([sku()], merchant={flag: None}))
+    assert any(flag in r.getMessage() and "not given" in r.getMessage()
+               for r in caplog.records if r.levelno >= logging.WARNING)
+    assert solve_exit_code(outcome.status) == 0
+    row = excluded_of(excluded)[("S1", "yanxuan")]
+    assert row["reason"] == "MERCHANT_RULE"
+    assert flag in row["detail"] and "missing" in row["detail"]
+    assert {r["program"] for r in plan} == {"offsite", "crossborder", "aliexpress_semi"}
+
+
+def test_sku_level_shop_scores_are_ignored_with_a_warning(
+        write_case: WriteCase, solve_case: SolveCase, caplog: pytest.LogCaptureFixture) -> None:
+    """SPEC 2.2: the old per-SKU experience_score/dispute_score columns are read by no rule
+    (a SKU scoring 0 still enrolls in 严选); one warning points at the merchant fields."""
+    with caplog.at_level(logging.WARNING):
+        _, plan, _ = solve_case(write_case([sku(experience_score=0, dispute_score=0)],
+                                           programs={"yanxuan": {}}))
+    assert ("S1", "yanxuan") in plan_of(plan)
+    said = [r.getMessage() for r in caplog.records if "experience_score" in r.getMessage()]
+    assert len(said) == 1 and "merchant.dispute_score" in said[0] and "ignoring" in said[0]
+
+
 @pytest.fixture(scope="module")
 def no_dropship(tmp_path_factory: pytest.TempPathFactory) -> Solved:
     path = write_case(tmp_path_factory.mktemp("no_dropship"), [sku(dropship="false")],
@@ -239,8 +278,6 @@ SKU_RULES = [
     ("yanxuan", "pickup_rate_48h", "0.90", "0.89", ("0.89", "0.9")),
     ("yanxuan", "growth_score", 60, 59, (59, 60)),
     ("yanxuan", "moq", 2, 3, (3, 2)),
-    ("yanxuan", "experience_score", 2, "1.9", ("1.9", 2)),
-    ("yanxuan", "dispute_score", 4, "3.9", ("3.9", 4)),
     ("yanxuan", "alipay_guarantee", "true", "false", ("false",)),
 ]
 
@@ -632,7 +669,7 @@ def test_stock_shared_by_programs_optimal(write_case: WriteCase, solve_case: Sol
 # All or none per offer (yanxuan, huopin): the *eligible* SKUs of an offer go together
 
 
-@pytest.mark.parametrize(("program", "breaker"), [("yanxuan", {"pickup_rate_48h": "0.5"}),
+@pytest.mark.parametrize(("program", "breaker"), [("yanxuan", {"moq": 3}),
                                                   ("huopin", {"stock": 199})])
 def test_all_or_none_enrolls_eligible_together(write_case: WriteCase, solve_case: SolveCase,
                                                program: str, breaker: dict[str, Any]) -> None:
@@ -868,3 +905,71 @@ def test_margin_rule_cost_without_shipping(write_case: WriteCase, solve_case: So
     found = best_price("huopin", row, Fraction("0.006"))
     assert found is not None
     assert close_to(outcome.result.objective, found[0])
+
+
+# =============================================================================================
+# 全网比价 (SPEC 2.2, 3): offsite price < web_min_price, strict, when the column is given
+
+def _web_rows(web: bool) -> list[dict[str, Any]]:
+    """Inelastic demand: each enrolled SKU sits on the highest price under its caps."""
+    base = {"market_price": "20.00", "min_price_30d": "20.00", "unit_cost": "3.00",
+            "elasticity": "0.5"}
+    given = [("15.00", {}), ("15.01", {}), ("5.00", {"unit_cost": "4.98"})]
+    return [sku(**{**base, **extra, **({"web_min_price": w} if web else {})}) for w, extra in given]
+
+
+def test_web_min_price_is_a_strict_cap(write_case: WriteCase, solve_case: SolveCase,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """price == web_min_price is refused (15.00 -> 14.99), one fen below it is allowed
+    (15.01 -> 15.00); a SKU that loses money under it is PRICE_CAP, naming the cap."""
+    path = write_case(_web_rows(True), programs={"offsite": {}})
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, excluded = solve_case(path)
+    assert not [r for r in caplog.records if "web_min_price" in r.getMessage()]
+    got = plan_of(plan)
+    assert got[("S1", "offsite")]["price"] == "14.99"
+    assert got[("S2", "offsite")]["price"] == "15.00"
+    row = excluded_of(excluded)[("S3", "offsite")]
+    assert row["reason"] == "PRICE_CAP"
+    assert "web_min_price x 1.0 (strict)" in row["detail"]
+    assert solve_exit_code(outcome.status) == 0
+
+
+def test_without_web_min_price_the_cap_is_skipped_with_one_warning(
+        write_case: WriteCase, solve_case: SolveCase, caplog: pytest.LogCaptureFixture) -> None:
+    """No column: the 0.9 x market cap binds instead (17.99), the 4.98-cost SKU enrolls, and
+    one warning says the check was skipped."""
+    path = write_case(_web_rows(False), programs={"offsite": {}, "yanxuan": {}})
+    with caplog.at_level(logging.WARNING):
+        outcome, plan, _ = solve_case(path)
+    said = [r.getMessage() for r in caplog.records if "web_min_price" in r.getMessage()]
+    assert len(said) == 1 and "no web_min_price column" in said[0] and "skipped" in said[0]
+    got = plan_of(plan)
+    assert {got[(s, "offsite")]["price"] for s in ("S1", "S2", "S3")} == {"17.99"}
+    assert solve_exit_code(outcome.status) == 0
+
+
+@pytest.mark.parametrize("web", [True, False])
+def test_web_min_price_matches_the_brute_force(write_case: WriteCase, solve_case: SolveCase,
+                                               web: bool) -> None:
+    """On a 0.50 lattice (small enough to enumerate) the brute force's own reading of the cap
+    agrees: with the column S1 tops out at 14.50 (15.00 is not < 15.00), S2 at 15.00."""
+    path = write_case(_web_rows(web), programs={"offsite": {}}, price_step=0.5)
+    outcome, plan, _ = solve_case(path)
+    if web:
+        assert plan_of(plan)[("S1", "offsite")]["price"] == "14.50"
+        assert plan_of(plan)[("S2", "offsite")]["price"] == "15.00"
+    brute = brute_force_optimum(path)
+    assert brute is not None and close_to(outcome.result.objective, brute[0])
+
+
+def test_the_auditor_refuses_a_price_at_web_min_price(write_case: WriteCase) -> None:
+    """The auditor's own reading of the cap: strict at equality, skipped without the column."""
+    world = load_world(write_case(_web_rows(True), programs={"offsite": {}}))
+    prog, s1 = world.programs["offsite"], world.skus["S1"]
+    assert not sem.cap_holds(prog, "web_min_price", s1, Fraction(1500))
+    assert sem.cap_holds(prog, "web_min_price", s1, Fraction(1499))
+    bare = load_world(write_case(_web_rows(False), programs={"offsite": {}}))
+    assert sem.cap_holds(bare.programs["offsite"], "web_min_price", bare.skus["S1"],
+                         Fraction(10**9))
+    assert sem.price_ceiling_fen(bare, "offsite", bare.skus["S1"]) == 1799

@@ -31,10 +31,13 @@ BUILTIN_RULEBOOKS = Path(__file__).resolve().parent.parent / "rules" / "data"
 
 MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
 NUMBER_COLUMNS = (
-    "stock", "daily_units", "ship_hours", "growth_score", "pickup_rate_48h", "experience_score",
-    "dispute_score", "moq", "listed_days", "sales_last_month", "elasticity",
+    "stock", "daily_units", "ship_hours", "growth_score", "pickup_rate_48h", "moq", "listed_days",
+    "sales_last_month", "elasticity",
 )
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
+# SPEC 2.2: optional money columns without a default (全网最低价). Absent, a SKU has no value
+# (None) and the price caps on the column are skipped: the rule applies when the column is given.
+WHEN_GIVEN_COLUMNS = ("web_min_price",)
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
 REQUIRED_COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
@@ -43,7 +46,7 @@ REQUIRED_COLUMNS = (
 # SPEC 2.2 defaults of the optional columns, as the text a cell would hold ("" = no value).
 OPTIONAL_DEFAULTS = {
     "shipping_cost": "0", "dropship": "false", "return_7day": "false", "ship_hours": "72",
-    "growth_score": "0", "pickup_rate_48h": "0", "experience_score": "0", "dispute_score": "0",
+    "growth_score": "0", "pickup_rate_48h": "0",
     "moq": "1", "alipay_guarantee": "true", "listed_days": "365", "sales_last_month": "0",
     "elasticity": "",
 }
@@ -411,7 +414,8 @@ def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 def _sku(path: Path, line: int, rec: Mapping[str, str]) -> Sku:
     where = f"{path.name} row {line}"
-    cells = {c: rec.get(c, "").strip() for c in (*REQUIRED_COLUMNS, *OPTIONAL_DEFAULTS)}
+    cells = {c: (rec.get(c) or "").strip()
+             for c in (*REQUIRED_COLUMNS, *OPTIONAL_DEFAULTS, *WHEN_GIVEN_COLUMNS)}
     for col in REQUIRED_COLUMNS:
         if not cells[col]:
             raise AuditInputError(f"{where}: {col} is empty")
@@ -423,6 +427,11 @@ def _sku(path: Path, line: int, rec: Mapping[str, str]) -> Sku:
         fields[col] = cells[col]
     for col in MONEY_COLUMNS:
         fields[col] = Fraction(to_fen(cells[col], f"{where} {col}"), 100)
+    for col in WHEN_GIVEN_COLUMNS:
+        given = to_fen(cells[col], f"{where} {col}") if cells[col] else None
+        if given is not None and given <= 0:
+            raise AuditInputError(f"{where}: {col} must be > 0")
+        fields[col] = None if given is None else Fraction(given, 100)
     for col in NUMBER_COLUMNS:
         fields[col] = exact(cells[col], f"{where} {col}") if cells[col] else None
     for col in BOOL_COLUMNS:

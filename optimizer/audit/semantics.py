@@ -14,7 +14,14 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from optimizer.audit.inputs import AuditInputError, Program, Sku, World, exact
+from optimizer.audit.inputs import (
+    WHEN_GIVEN_COLUMNS,
+    AuditInputError,
+    Program,
+    Sku,
+    World,
+    exact,
+)
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-9
@@ -150,7 +157,16 @@ def cap_bound_fen(prog: Program, cap_id: str, sku: Sku) -> Fraction | None:
     return cap.ratio * value * 100
 
 
+def cap_skipped(prog: Program, cap_id: str, sku: Sku) -> bool:
+    """SPEC 2.2/3: a cap on a column given only sometimes (全网比价 on web_min_price) applies
+    when the catalogue gives it; without it the cap is no limit."""
+    field = prog.price_caps[cap_id].field
+    return field in WHEN_GIVEN_COLUMNS and sku.fields.get(field) is None
+
+
 def cap_holds(prog: Program, cap_id: str, sku: Sku, price_fen: Fraction) -> bool:
+    if cap_skipped(prog, cap_id, sku):
+        return True
     bound = cap_bound_fen(prog, cap_id, sku)
     if bound is None:
         return False
@@ -162,6 +178,8 @@ def price_ceiling_fen(world: World, pid: str, sku: Sku) -> int | None:
     prog = world.programs[pid]
     top: int | None = None
     for cap_id, cap in prog.price_caps.items():
+        if cap_skipped(prog, cap_id, sku):
+            continue
         bound = cap_bound_fen(prog, cap_id, sku)
         if bound is None:
             return 0

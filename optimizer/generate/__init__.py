@@ -45,7 +45,7 @@ SKUS_PER_OFFER = 4  # default n_offers = n_skus / 4
 COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
     "daily_units", "shipping_cost", "dropship", "return_7day", "ship_hours", "growth_score",
-    "pickup_rate_48h", "experience_score", "dispute_score", "moq", "alipay_guarantee",
+    "pickup_rate_48h", "moq", "alipay_guarantee",
     "listed_days", "sales_last_month",
 )
 MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
@@ -162,28 +162,25 @@ def _catalogue(rng: np.random.Generator, n_skus: int, n_offers: int) -> dict[str
     alipay_guarantee = flag(0.92, 0.02)
     ship_hours = per_offer(rng.choice(np.array([24, 48, 72, 96]), n_offers,
                                       p=[0.45, 0.30, 0.18, 0.07]))
-    growth = np.clip(np.rint(per_offer(rng.normal(68.0, 15.0, n_offers)) + rng.normal(0, 4.0, n)),
-                     30, 100)
-    pickup = np.round(np.clip(per_offer(0.8 + 0.2 * rng.beta(3.0, 1.5, n_offers))
-                              + rng.normal(0, 0.01, n), 0.8, 1.0), 3)
-    experience = np.round(np.clip(per_offer(rng.normal(3.6, 0.9, n_offers))
-                                  + rng.normal(0, 0.1, n), 0.0, 5.0), 1)
-    dispute = np.round(np.clip(per_offer(rng.normal(4.4, 0.5, n_offers))
-                               + rng.normal(0, 0.1, n), 0.0, 5.0), 1)
+    # SPEC 2.2: 商品成长分, 48H揽收率, listing age and last month's sales belong to the offer
+    growth = per_offer(np.clip(np.rint(rng.normal(68.0, 15.0, n_offers)), 30, 100))
+    pickup = per_offer(np.round(0.8 + 0.2 * rng.beta(3.0, 1.5, n_offers), 3))
     moq = per_offer(rng.choice(np.array([1, 2, 3, 5, 10]), n_offers,
                                p=[0.50, 0.25, 0.08, 0.10, 0.07]))
     new_offer = rng.random(n_offers) < 0.10
-    listed = per_offer(np.where(new_offer, rng.integers(1, 31, n_offers),
-                                np.clip(np.rint(rng.lognormal(math.log(300.0), 0.8, n_offers)),
-                                        31, 3650).astype(np.int64)))
-    sales = rng.poisson(daily * 30.0 * np.minimum(listed, 30) / 30.0)
+    listed_offer = np.where(new_offer, rng.integers(1, 31, n_offers),
+                            np.clip(np.rint(rng.lognormal(math.log(300.0), 0.8, n_offers)),
+                                    31, 3650).astype(np.int64))
+    listed = per_offer(listed_offer)
+    offer_daily = np.bincount(off, weights=daily, minlength=n_offers)
+    sales = per_offer(rng.poisson(offer_daily * np.minimum(listed_offer, 30)))
 
     return {
         "offer": off, "category": category, "market_price": market, "min_price_30d": min30,
         "unit_cost": unit_cost, "stock": stock, "daily_units": daily, "shipping_cost": shipping,
         "dropship": dropship, "return_7day": return_7day, "ship_hours": ship_hours,
-        "growth_score": growth, "pickup_rate_48h": pickup, "experience_score": experience,
-        "dispute_score": dispute, "moq": moq, "alipay_guarantee": alipay_guarantee,
+        "growth_score": growth, "pickup_rate_48h": pickup, "moq": moq,
+        "alipay_guarantee": alipay_guarantee,
         "listed_days": listed, "sales_last_month": sales,
     }
 
@@ -205,7 +202,7 @@ def _eligible(c: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         & (c["ship_hours"] <= 48) & (c["growth_score"] >= 60) & stock_ok
         & margin_ok("offsite", np.minimum(0.9 * m, c["min_price_30d"]) - 1),
         "yanxuan": (c["pickup_rate_48h"] >= 0.9) & (c["growth_score"] >= 60) & (c["moq"] <= 2)
-        & (c["experience_score"] >= 2) & (c["dispute_score"] >= 4) & c["alipay_guarantee"]
+        & c["alipay_guarantee"]
         & margin_ok("yanxuan", 0.95 * m),
         "huopin": stock_ok & margin_ok("huopin", 0.9 * m),
         "crossborder": c["dropship"] & stock_ok & margin_ok("crossborder", 0.95 * m),
@@ -287,12 +284,19 @@ merchant:
   service_star: 4.5
   logistics_score: 4.2
   product_experience_score: 4.0
+  dispute_score: 4.6
   trade_medal: 3
   alipay_verified: true
   buyer_protection: true
   buyer_protection_deposit: 10000
   violation_points: 0
   prohibited_points: 0
+  fake_trading_3m: false
+  ip_infringement: false
+  compliance_violation: false
+  infringing_goods_penalty: false
+  court_dishonest: false
+  finance_overdue: false
 constraints:
   max_skus: {{offsite: {k["max_offsite"]}, crossborder: {k["max_crossborder"]}}}
   discount_budget: {k["discount_budget"]}

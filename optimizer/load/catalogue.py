@@ -58,6 +58,11 @@ log = logging.getLogger("optimizer.load")
 PER_CHECK = 20  # rows named per (column, kind of problem); the rest are counted
 
 TEXT_COLUMNS = ("sku_id", "offer_id", "category")
+# SPEC 2.2: fields of the 商品 (offer), the same on every row of an offer
+OFFER_LEVEL_COLUMNS = ("growth_score", "pickup_rate_48h", "listed_days", "sales_last_month")
+OFFER_ROWS_SHOWN = 10  # rows named per disagreeing offer
+# per-SKU columns of earlier versions, now merchant fields: column -> the merchant field
+RETIRED_COLUMNS = {"experience_score": "product_experience_score", "dispute_score": "dispute_score"}
 CATEGORIES = ("consumer", "industrial", "other")
 
 _LIMITS = (MAX_COUNT, MAX_ELASTICITY)  # upper bounds that keep numbers finite, not scales
@@ -68,6 +73,7 @@ _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "min_price_30d": (0, False, None, False),
     "unit_cost": (0, True, None, False),
     "shipping_cost": (0, True, None, False),
+    "web_min_price": (0, False, None, False),
     "stock": (0, True, MAX_COUNT, True),
     "ship_hours": (0, True, MAX_COUNT, True),
     "moq": (1, True, MAX_COUNT, True),
@@ -76,8 +82,6 @@ _RANGES: dict[str, tuple[float, bool, float | None, bool]] = {
     "daily_units": (0, True, MAX_COUNT, True),
     "growth_score": (0, True, 100, True),
     "pickup_rate_48h": (0, True, 1, True),
-    "experience_score": (0, True, 5, True),
-    "dispute_score": (0, True, 5, True),
     "elasticity": (0, False, MAX_ELASTICITY, True),
 }
 
@@ -189,9 +193,15 @@ def _validate(t: RawTable) -> Catalogue:
     order = {name: i for i, name in enumerate(t.names)}
     issues = _Problems(t, order)
     column_problems: list[InputProblem] = []  # a whole column of the wrong type: one problem, not n
+    absent: set[str] = set()
     out: dict[str, Any] = {}
 
-    unknown = [name for name in t.names if name not in KNOWN_COLUMNS]
+    retired = [name for name in t.names if name in RETIRED_COLUMNS]
+    if retired:
+        log.warning("%s: ignoring column(s) %s: the 新灯塔 scores are shop scores (SPEC 2.2), "
+                    "read from the scenario's %s", t.file, ", ".join(retired),
+                    ", ".join(f"merchant.{RETIRED_COLUMNS[name]}" for name in retired))
+    unknown = [name for name in t.names if name not in KNOWN_COLUMNS and name not in retired]
     if unknown:
         shown = ", ".join(repr(u) if u else "(unnamed)" for u in unknown)
         log.warning("%s: ignoring column(s) the optimiser does not use: %s", t.file, shown)
@@ -203,11 +213,16 @@ def _validate(t: RawTable) -> Catalogue:
     for columns, kind, parse in kinds:
         for col in columns:
             fill: Any = OPTIONAL_DEFAULTS.get(col, 0)
+            no_default = col in OPTIONAL_DEFAULTS and fill is None
+            if no_default:
+                fill = 0
             if kind == "money":
                 fill = int(fill) * 100
             dtype = {"money": np.int64, "int": np.int64, "float": np.float64, "bool": bool}[kind]
             if col not in t.columns:
                 out[col] = np.full(n, fill, dtype=dtype)
+                if no_default:
+                    absent.add(col)
                 continue
             parsed = by_distinct(parse, t.columns[col])
             required = col in REQUIRED_COLUMNS
@@ -217,6 +232,10 @@ def _validate(t: RawTable) -> Catalogue:
                 continue
             if required:
                 issues.add(col, parsed.empty, _fixed(f"empty; {col} is required"))
+            elif no_default:
+                issues.add(col, parsed.empty, _fixed(
+                    f"empty; {col} has no default: give it on every row or leave the column out "
+                    f"(then the rules on it are skipped)"))
             issues.add(col, parsed.unreadable, _after_value(f" {_SYNTAX[kind]}"))
             good = ~parsed.empty & ~parsed.unreadable
             if col in _RANGES:
@@ -256,9 +275,52 @@ def _validate(t: RawTable) -> Catalogue:
             problems.append(InputProblem(t.file, "", "", f"{extra} more problem(s) not listed"))
         raise InputError(problems)
 
+    offer_problems = _offer_level_problems(t, out)
+    if offer_problems:
+        raise InputError(offer_problems)
+    if absent:  # once per load: SPEC 2.2, the 全网比价 check is skipped without web_min_price
+        log.warning("%s: no %s column: the price caps on it (全网比价, price < web_min_price) "
+                    "are skipped", t.file, ", ".join(sorted(absent)))
     _warn_above_market(t, out)
     _warn_formula_ids(t, out)
-    return Catalogue(path=Path(t.file), line=t.lines, **out)
+    return Catalogue(path=Path(t.file), line=t.lines, absent=frozenset(absent), **out)
+
+
+def _offer_level_problems(t: RawTable, out: dict[str, Any]) -> list[InputProblem]:
+    """SPEC 2.2: the offer-level fields are one value per 商品 (offer), so an offer whose rows
+    disagree would be half eligible for all-or-none programs: refuse it, naming the offer, the
+    field and its rows. Array-at-a-time: rows sorted by offer, min and max per offer by reduceat;
+    Python only words the offers that disagree (at most PER_CHECK per field)."""
+    present = [col for col in OFFER_LEVEL_COLUMNS if col in t.columns]
+    if not present or t.lines.size == 0:
+        return []
+    offers = pa.array(out["offer_id"], pa.string())
+    codes = pc.dictionary_encode(offers).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    order = np.argsort(codes, kind="stable")
+    grouped = codes[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    ends = np.r_[starts[1:], grouped.size]
+    problems: list[InputProblem] = []
+    for col in present:
+        values = out[col][order]
+        differ = np.flatnonzero(np.minimum.reduceat(values, starts)
+                                != np.maximum.reduceat(values, starts))
+        for g in differ[:PER_CHECK]:
+            rows = order[starts[g]:ends[g]]
+            shown = [f"{_show(t.columns[col], int(i))} on {t.unit} {int(t.lines[i])}"
+                     for i in rows[:OFFER_ROWS_SHOWN]]
+            more = f" and {rows.size - OFFER_ROWS_SHOWN} more" if rows.size > OFFER_ROWS_SHOWN \
+                else ""
+            lines = ", ".join(str(int(t.lines[i])) for i in rows[:OFFER_ROWS_SHOWN])
+            problems.append(InputProblem(
+                t.file, f"{t.unit}s {lines}{'...' if more else ''}", col,
+                f"offer {out['offer_id'][rows[0]]} has different {col} values on its rows: "
+                f"{', '.join(shown)}{more}; {col} belongs to the offer (商品), so every row of "
+                f"an offer must carry the same value"))
+        if differ.size > PER_CHECK:
+            problems.append(InputProblem(t.file, "", col, f"... and {differ.size - PER_CHECK} "
+                                         f"more offers whose rows disagree ({differ.size} in all)"))
+    return problems
 
 
 def _duplicates(text: pa.Array, empty: Mask, lines: I64) -> tuple[Mask, I64]:

@@ -124,9 +124,8 @@ def _warn_missing_merchant(data: dict[Any, Any], file: str) -> None:
     """SPEC 2.1: a missing merchant field fails its rules; name them so it is not a surprise."""
     given = data.get("merchant")
     given = given if isinstance(given, dict) else {}
-    # only fields rules read (None when not given); baseline_gmv has a default of 0
     missing = [f for f, info in Merchant.model_fields.items()
-               if info.default is None and given.get(f) is None]
+               if info.default is None and given.get(f) is None]  # baseline_gmv defaults to 0
     if missing:
         log.warning("%s: merchant field(s) not given, so every rule reading them fails: %s",
                     file, ", ".join(missing))

@@ -120,6 +120,13 @@ class Merchant(_Strict):
     product_experience_score: Float | None = Field(
         None, ge=0, le=5,
         description="新灯塔商品体验分: product experience score of the shop, 0..5")
+    dispute_score: Float | None = Field(
+        None, ge=0, le=5,
+        description="新灯塔纠纷投诉分: dispute and complaint score of the shop, 0..5")
+    baseline_gmv: Money = Field(
+        Decimal(0), ge=0, le=MAX_YUAN,
+        description="1688 GMV the shop makes in the horizon outside the programs, yuan (exact to "
+                    "the fen); counts toward constraints.gmv_min (default 0)")
     trade_medal: Annotated[int, BeforeValidator(_trade_medal)] | None = Field(
         None, ge=0, le=5, description="交易勋章 trade medal: 0 none, 1 = A .. 5 = 5A "
                                       "('A' .. '5A' also accepted)",
@@ -135,10 +142,30 @@ class Merchant(_Strict):
         None, ge=0, le=MAX_COUNT, description="本年度违规扣分: violation points this year")
     prohibited_points: Float | None = Field(
         None, ge=0, le=MAX_COUNT, description="违禁信息扣分: prohibited-information points")
-    baseline_gmv: Money = Field(
-        Decimal(0), ge=0, le=MAX_YUAN,
-        description="Yuan: the 1688 GMV the shop makes in the horizon outside the programs; it "
-                    "counts toward constraints.gmv_min (default 0)")
+    fake_trading_3m: Bool | None = Field(
+        None, description=(
+            "近3个月虚假交易行为严重: serious fake trading in the last 3 months "
+            "(linked accounts included); 严选 refuses when true"))
+    ip_infringement: Bool | None = Field(
+        None, description=(
+            "知识产权严重侵权行为: serious intellectual-property infringement; "
+            "严选 refuses when true"))
+    compliance_violation: Bool | None = Field(
+        None, description=(
+            "商业合规类的违规行为: a commercial-compliance violation; "
+            "严选 refuses when true"))
+    infringing_goods_penalty: Bool | None = Field(
+        None, description=(
+            "发布侵权商品的积分处罚: penalty points for listing infringing goods; "
+            "严选 refuses when true"))
+    court_dishonest: Bool | None = Field(
+        None, description=(
+            "企业法院失信行为: a court dishonesty (失信) record of the company; "
+            "严选 refuses when true"))
+    finance_overdue: Bool | None = Field(
+        None, description=(
+            "阿里金融产品严重逾期: seriously overdue on an Ali finance product; "
+            "严选 refuses when true"))
 
 
 class FeeGroupOverride(_Strict):
@@ -258,12 +285,11 @@ class YamlSource:
         return f"line {line}" if line is not None else ""
 
 
-MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
+MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost", "web_min_price")
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
 INT_COLUMNS = ("stock", "ship_hours", "moq", "listed_days", "sales_last_month")
 FLOAT_COLUMNS = (
-    "daily_units", "growth_score", "pickup_rate_48h", "experience_score", "dispute_score",
-    "elasticity",
+    "daily_units", "growth_score", "pickup_rate_48h", "elasticity",
 )
 REQUIRED_COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
@@ -271,9 +297,10 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_DEFAULTS: dict[str, Any] = {
     "shipping_cost": 0, "dropship": False, "return_7day": False, "ship_hours": 72,
-    "growth_score": 0.0, "pickup_rate_48h": 0.0, "experience_score": 0.0, "dispute_score": 0.0,
+    "growth_score": 0.0, "pickup_rate_48h": 0.0,
     "moq": 1, "alipay_guarantee": True, "listed_days": 365, "sales_last_month": 0,
     "elasticity": float("nan"),  # nan: the program's default
+    "web_min_price": None,  # no default: absent, the caps on it are skipped (Catalogue.absent)
 }
 
 
@@ -301,9 +328,10 @@ class Catalogue:
     sales_last_month: np.ndarray  # int64
     growth_score: np.ndarray  # float64 0..100
     pickup_rate_48h: np.ndarray  # float64 0..1
-    experience_score: np.ndarray  # float64 0..5
-    dispute_score: np.ndarray  # float64 0..5
     elasticity: np.ndarray  # float64 > 0, nan = program default
+    web_min_price: np.ndarray  # int64 fen > 0 (0 where the column is absent)
+    # optional columns without a default that the file lacks: what reads them is skipped
+    absent: frozenset[str] = frozenset()
 
     @property
     def n(self) -> int:

@@ -67,8 +67,9 @@ class Rule(_Strict):
 class PriceCap(_Strict):
     """price < ratio * field (strict) or price <= ratio * field, exact in fen."""
 
-    field: Literal["market_price", "min_price_30d", "unit_cost"] = Field(
-        ..., description="The catalogue price the cap is relative to")
+    field: Literal["market_price", "min_price_30d", "unit_cost", "web_min_price"] = Field(
+        ..., description="The catalogue price the cap is relative to (web_min_price: skipped "
+                         "when the catalogue has no such column)")
     ratio: Decimal = Field(..., gt=0, le=MAX_CAP_RATIO,
                            description="The cap is ratio * field (at most 10, 4 decimals)")
     strict: bool = Field(..., description="true: price < ratio * field; false: price <= it")

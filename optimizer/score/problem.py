@@ -48,11 +48,16 @@ def lattice_cap(field: np.ndarray, ratio: Fraction, strict: bool, step: int) -> 
 
 def cap_hi(rulebook: Rulebook, program: str, cat: Catalogue,
            step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Highest lattice price under every cap of `program`, and which cap binds (index, -1 none)."""
+    """Highest lattice price under every cap of `program`, and which cap binds (index, -1 none).
+
+    A cap on an optional column without a default that the catalogue lacks (web_min_price) is
+    skipped: SPEC 2.2, the rule applies when the column is present (load_catalogue warns)."""
     caps = list(rulebook.programs[program].price_caps.values())
     hi = cat.market_price.astype(np.int64) * NO_CAP_MULTIPLE
     which = np.full(cat.n, -1, dtype=np.int64)
     for i, cap in enumerate(caps):
+        if cap.field in cat.absent:
+            continue
         bound = lattice_cap(cat.column(cap.field), Fraction(cap.ratio), cap.strict, 1)
         tighter = bound < hi
         which = np.where(tighter, i, which)

@@ -156,7 +156,9 @@ def conclude(pb: Problem, config: SolverConfig, plan: Plan, bound_fen: float, se
     bound_fen = max(bound_fen, objective_fen)
     objective = objective_fen / 100
     relative = gap(bound_fen / 100, objective)
-    return Result(OPTIMAL if relative <= config.relative_gap else FEASIBLE, objective,
+    # a bound equal to the plan but for float rounding (1e-16) is a proof even at relative_gap 0
+    proven = relative <= config.relative_gap or bound_fen - objective_fen <= 1e-6
+    return Result(OPTIMAL if proven else FEASIBLE, objective,
                   bound_fen / 100, relative, seconds, pv.astype(np.int64),
                   price.astype(np.int64), stats, multipliers=multipliers,
                   columns=columns)

@@ -28,8 +28,8 @@ BASE_SKU: dict[str, Any] = {
     "sku_id": "S1", "offer_id": "O1", "category": "consumer", "market_price": "12.00",
     "min_price_30d": "9.00", "unit_cost": "3.00", "stock": 10000, "daily_units": 10,
     "shipping_cost": "0.50", "dropship": "true", "return_7day": "true", "ship_hours": 24,
-    "growth_score": 80, "pickup_rate_48h": "0.95", "experience_score": "4.5",
-    "dispute_score": "4.5", "moq": 1, "alipay_guarantee": "true", "listed_days": 365,
+    "growth_score": 80, "pickup_rate_48h": "0.95", "moq": 1, "alipay_guarantee": "true",
+    "listed_days": 365,
     "sales_last_month": 100,
 }
 # A shop that passes every merchant rule of the default rulebook.
@@ -37,7 +37,9 @@ MERCHANT: dict[str, Any] = {
     "main_industry": "consumer", "l_level": 3, "membership": "chengxintong", "service_star": 4.0,
     "logistics_score": 3.5, "product_experience_score": 3.0, "trade_medal": 2,
     "alipay_verified": True, "buyer_protection": True, "buyer_protection_deposit": 5000,
-    "violation_points": 0, "prohibited_points": 0,
+    "violation_points": 0, "prohibited_points": 0, "dispute_score": 4.5,
+    "fake_trading_3m": False, "ip_infringement": False, "compliance_violation": False,
+    "infringing_goods_penalty": False, "court_dishonest": False, "finance_overdue": False,
 }
 
 MakeScenario = Callable[..., Path]

@@ -52,7 +52,9 @@ def test_absent_optional_columns_take_defaults(write: Writer) -> None:
     cat = load_catalogue(write("c.csv", csv_text()))
     for name, default in OPTIONAL_DEFAULTS.items():
         column = cat.column(name)
-        if name == "elasticity":
+        if default is None:  # no default (web_min_price): the column is absent, caps skip it
+            assert name in cat.absent
+        elif name == "elasticity":
             assert np.isnan(column).all()
         elif name == "shipping_cost":
             assert (column == default * 100).all()
@@ -114,8 +116,6 @@ def test_required_column_problems(write: Writer, column: str, text: str, message
 @pytest.mark.parametrize(("column", "text", "message"), [
     ("growth_score", "100.5", "'100.5': growth_score must be 0 to 100"),
     ("pickup_rate_48h", "1.5", "'1.5': pickup_rate_48h must be 0 to 1"),
-    ("experience_score", "5.01", "'5.01': experience_score must be 0 to 5"),
-    ("dispute_score", "-1", "'-1': dispute_score must be 0 to 5"),
     ("elasticity", "0", "'0': elasticity must be > 0"),
     ("elasticity", "-2", "'-2': elasticity must be > 0"),
     ("moq", "0", "'0': moq must be >= 1"),
@@ -129,6 +129,52 @@ def test_optional_column_problems(write: Writer, column: str, text: str, message
     with pytest.raises(InputError) as exc:
         load_catalogue(one_row(write, **{column: text}))
     assert problems(exc) == [("line 2", column, message)]
+
+
+def test_offer_level_fields_agreeing_load(write: Writer) -> None:
+    """SPEC 2.2: rows of one offer carrying the same offer-level values are fine, whatever the
+    row order (offers interleaved), and different offers may differ."""
+    header = HEADER + ",growth_score,pickup_rate_48h,listed_days,sales_last_month"
+    rows = [ROWS[0] + ",60,0.9,30,10", ROWS[2] + ",59,0.5,1,0", ROWS[1] + ",60,0.9,30,10"]
+    cat = load_catalogue(write("c.csv", header + "\n" + "\n".join(rows) + "\n"))
+    assert list(cat.offer_id) == ["O1", "O2", "O1"]
+    assert list(cat.growth_score) == [60, 59, 60]
+
+
+def test_offer_level_disagreement_names_offer_field_and_lines(write: Writer) -> None:
+    """Offers interleaved: O1 on lines 2 and 4 disagree on listed_days; O2 alone is fine; every
+    disagreeing field is reported, each naming the rows of the offer."""
+    header = HEADER + ",listed_days,sales_last_month"
+    rows = [ROWS[0] + ",30,5", ROWS[2] + ",7,7", ROWS[1] + ",31,6"]
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", header + "\n" + "\n".join(rows) + "\n"))
+    assert [(w, f) for w, f, _ in problems(exc)] == [("lines 2, 4", "listed_days"),
+                                                    ("lines 2, 4", "sales_last_month")]
+    message = problems(exc)[0][2]
+    assert "offer O1" in message and "'30' on line 2" in message and "'31' on line 4" in message
+
+
+def test_offer_level_disagreement_is_capped(write: Writer) -> None:
+    """Many bad offers: PER_CHECK named, the rest counted; an offer's rows listed up to 10."""
+    header = HEADER + ",growth_score"
+    base = ROWS[0].split(",")
+    rows = [",".join([f"S{i}", f"O{i // 12}", *base[2:], str(i % 2)]) for i in range(12 * 30)]
+    with pytest.raises(InputError) as exc:
+        load_catalogue(write("c.csv", header + "\n" + "\n".join(rows) + "\n"))
+    found = problems(exc)
+    assert len(found) == PER_CHECK + 1
+    assert found[0][0] == "lines 2, 3, 4, 5, 6, 7, 8, 9, 10, 11..."
+    assert "and 2 more" in found[0][2]
+    assert found[-1][2].startswith("... and 10 more offers")
+
+
+def test_retired_shop_score_columns_are_not_read(write: Writer) -> None:
+    """SPEC 2.2: per-SKU experience_score/dispute_score are ignored (a warning, tested in
+    test_rules), so even values out of their old 0..5 range are no error."""
+    cat = load_catalogue(one_row(write, experience_score="5.01", dispute_score="-1"))
+    assert cat.n == 1
+    with pytest.raises(KeyError):
+        cat.column("experience_score")
 
 
 @pytest.mark.parametrize(("text", "value"), [
@@ -354,7 +400,7 @@ def test_large_file_spanning_many_parser_blocks(write: Writer) -> None:
 
 def test_repeated_values_parsed_once_still_report_their_own_rows(write: Writer) -> None:
     """Columns are parsed per distinct value on big files; problems must keep their rows."""
-    rows = [f"S{i},O{i // 5},consumer,9.90,9.90,1,5,1,{'50' if i % 7 else '75.5'}"
+    rows = [f"S{i},O{i},consumer,9.90,9.90,1,5,1,{'50' if i % 7 else '75.5'}"
             for i in range(20_000)]
     cat = load_catalogue(write("good.csv", csv_text(HEADER + ",growth_score", rows)))
     assert list(cat.growth_score[:8]) == [75.5, 50, 50, 50, 50, 50, 50, 75.5]
@@ -408,8 +454,8 @@ def assert_same(a: Catalogue, b: Catalogue, *, lines: bool = True) -> None:
 FULL_HEADER = HEADER + ",shipping_cost,dropship,return_7day,ship_hours,growth_score,elasticity"
 FULL_ROWS = [
     ROWS[0] + ",3.20,yes,true,24,75,",
-    ROWS[1] + ",0,no,false,48,60.5,1.8",
-    ROWS[2] + ",,1,0,,100,2.5",
+    ROWS[1].replace(",O1,", ",O3,") + ",0,no,false,48,60.5,1.8",  # its own offer: growth
+    ROWS[2] + ",,1,0,,100,2.5",                                     # differs from S1's
 ]
 
 
@@ -428,7 +474,7 @@ def test_parquet_native_types_equal_csv(write: Writer, tmp_path: Path) -> None:
     csv = load_catalogue(write("c.csv", csv_text(FULL_HEADER, FULL_ROWS)))
     table = pa.table({
         "sku_id": ["S1", "S2", "S3"],
-        "offer_id": pa.array(["O1", "O1", "O2"]).dictionary_encode(),
+        "offer_id": pa.array(["O1", "O3", "O2"]).dictionary_encode(),
         "category": ["consumer", "industrial", "other"],
         "market_price": pa.array([19.99, 0.07, 1234567.89], pa.float64()),
         "min_price_30d": pa.array([Decimal("18.50"), Decimal("0.07"), Decimal("1234567.00")],

@@ -27,12 +27,20 @@ merchant:
   service_star: 4.0
   logistics_score: 3.5
   product_experience_score: 3.0
+  dispute_score: 4.5
+  baseline_gmv: 300000
   trade_medal: 2
   alipay_verified: true
   buyer_protection: true
   buyer_protection_deposit: 5000
   violation_points: 0
   prohibited_points: 0
+  fake_trading_3m: false
+  ip_infringement: false
+  compliance_violation: false
+  infringing_goods_penalty: false
+  court_dishonest: false
+  finance_overdue: false
 programs:
   offsite: {fees: {help_sell_commission: 0.01}}
   yanxuan: {horizon_days: 2, demand_multiplier: 6.0}
@@ -93,9 +101,35 @@ def test_spec_example_loads_with_exact_values_and_lines(write: Callable[..., Pat
     assert scenario.fees["help_sell_commission"].cap == Decimal("0.05")
     assert scenario.programs is not None
     assert scenario.programs["yanxuan"] == {"horizon_days": 2, "demand_multiplier": 6.0}
-    assert source.lines[("constraints", "gmv_min")] == 26
-    assert source.lines[("programs", "offsite", "fees", "help_sell_commission")] == 18
+    assert source.lines[("constraints", "gmv_min")] == 34
+    assert source.lines[("programs", "offsite", "fees", "help_sell_commission")] == 26
     assert source.where(("merchant", "l_level")) == "line 6"
+    # SPEC 2.1's merchant fields of issue 15: shop dispute score, baseline GMV, 严选 flags
+    assert scenario.merchant.dispute_score == 4.5
+    assert scenario.merchant.baseline_gmv == Decimal(300000)
+    for flag in YANXUAN_FLAGS:
+        assert getattr(scenario.merchant, flag) is False
+    assert source.lines[("merchant", "finance_overdue")] == 24
+
+
+YANXUAN_FLAGS = ("fake_trading_3m", "ip_infringement", "compliance_violation",
+                 "infringing_goods_penalty", "court_dishonest", "finance_overdue")
+
+
+def test_new_merchant_fields_defaults_and_limits(write: Callable[..., Path]) -> None:
+    """Flags missing stay None (not given: they fail 严选), baseline_gmv defaults to 0 yuan."""
+    scenario, _ = load_scenario(write("s.yaml", MINIMAL))
+    assert scenario.merchant.baseline_gmv == Decimal(0)
+    assert scenario.merchant.dispute_score is None
+    assert all(getattr(scenario.merchant, f) is None for f in YANXUAN_FLAGS)
+    for body, field in [("  baseline_gmv: 1.005\n", "baseline_gmv"),
+                        ("  baseline_gmv: -1\n", "baseline_gmv"),
+                        ("  dispute_score: 5.1\n", "dispute_score"),
+                        ("  court_dishonest: 1\n", "court_dishonest"),
+                        ("  finance_overdue: 'no'\n", "finance_overdue")]:
+        with pytest.raises(InputError) as exc:
+            load_scenario(write("bad.yaml", MINIMAL + "merchant:\n" + body))
+        assert [(w, f) for w, f, _ in problems(exc)] == [("line 4", f"merchant.{field}")], body
 
 
 @pytest.mark.parametrize(("text", "fen"), [

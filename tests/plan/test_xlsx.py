@@ -35,7 +35,7 @@ ROWS = [
     sku(sku_id="红色,大号", offer_id="O-1", market_price="21.00", min_price_30d="20.00"),
     sku(sku_id='say "hi"', offer_id="O-2", market_price="8.80", min_price_30d="8.50"),
     sku(sku_id="http://example.com/s", offer_id="O-2", unit_cost="2.10"),
-    sku(sku_id="+86-1", offer_id="O-3", growth_score=10),  # fails growth_score rules
+    sku(sku_id="+86-1", offer_id="O-3g", growth_score=10),  # fails growth_score rules
     sku(sku_id="S6", offer_id="O-3", unit_cost="11.90"),  # no price keeps a margin: PRICE_CAP
     sku(sku_id="S7", offer_id="O-4", dropship="false", daily_units="3.3"),
     sku(sku_id="S8", offer_id="O-5", market_price="105.00", min_price_30d="99.99",

@@ -129,6 +129,8 @@ def _under_caps(world: World, pid: str, sku: Sku, price_fen: int) -> bool:
     """price < ratio * field (strict) or <= (non-strict) for every cap, exactly in fen."""
     for cap in world.programs[pid].price_caps.values():
         base = sku.fields.get(cap.field)
+        if base is None and cap.field == "web_min_price":
+            continue  # SPEC 2.2: 全网比价 applies only when the catalogue gives web_min_price
         if isinstance(base, bool) or not isinstance(base, Fraction):
             return False  # no number to cap against
         limit = cap.ratio * base * 100

@@ -125,7 +125,8 @@ def test_cap_hi_names_the_first_of_tied_caps(tmp_path: Path) -> None:
             sku(market_price="10.00", min_price_30d="100.00")]  # 9999 vs 899: market
     _, rulebook, cat = _inputs(tmp_path, rows)
     caps = list(rulebook.programs["offsite"].price_caps)
-    assert caps == ["min_price_30d", "market_price"]
+    assert caps == ["min_price_30d", "market_price", "web_min_price"]  # the last one absent
+    assert "web_min_price" in cat.absent
     hi, which = cap_hi(rulebook, "offsite", cat, 1)
     assert hi.tolist() == [899, 899, 799, 899] and which.tolist() == [0, 1, 0, 1]
     hi5, which5 = cap_hi(rulebook, "offsite", cat, 5)
@@ -241,6 +242,8 @@ def test_build_problem_every_field(tmp_path: Path) -> None:
             prog = rulebook.programs[pid]
             best, binding = 10 * int(cat.market_price[s]), -1
             for i, c in enumerate(prog.price_caps.values()):
+                if c.field in cat.absent:  # SPEC 2.2: no web_min_price column, no 全网比价
+                    continue
                 bound = _lattice_cap(int(cat.column(c.field)[s]), Fraction(c.ratio), c.strict, 1)
                 if bound < best:
                     best, binding = bound, i

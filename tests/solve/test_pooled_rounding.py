@@ -23,7 +23,7 @@ def test_pooled_rounding_finds_a_plan_when_the_lp_master_finds_none(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # 3,000 SKUs in 260 offers: about 12 SKUs an offer, the shape that left the LP master
     # without a plan on 100k SKUs in 9,000 offers
-    scenario = generate(3000, 260, 3, tmp_path / "g")
+    scenario = generate(3000, 260, 5, tmp_path / "g")
     scenario.write_text(scenario.read_text(encoding="utf-8").replace(
         "time_limit_s: 60", "time_limit_s: 20"), encoding="utf-8")
     free = run_solve(scenario, tmp_path / "free").result

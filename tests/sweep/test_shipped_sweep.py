@@ -4,6 +4,7 @@ FEASIBLE with gaps up to 2.35 %, and the objective rose from 3.5 % to 4 %)."""
 
 from __future__ import annotations
 
+import shutil
 from itertools import pairwise
 from pathlib import Path
 
@@ -14,8 +15,12 @@ BAGS = ROOT / "scenarios" / "packaging-bags" / "scenario.yaml"
 
 
 def test_offsite_commission_sweep_is_proven_and_monotone(tmp_path: Path) -> None:
-    """Every point's plan is written and audited against its own scenario (audited_sweep)."""
-    outcome = audited_sweep(BAGS, ["programs.offsite.fees.help_sell_commission=0:0.05:11"],
+    """Every point's plan is written and audited against its own scenario (audited_sweep, which
+    writes the points' scenarios beside the base one: so a copy, never the shipped folder)."""
+    case = tmp_path / "bags"
+    shutil.copytree(BAGS.parent, case)
+    outcome = audited_sweep(case / BAGS.name,
+                            ["programs.offsite.fees.help_sell_commission=0:0.05:11"],
                             tmp_path / "out")
     assert [p.status for p in outcome.points] == ["OPTIMAL"] * 11, outcome.text
     assert all(p.gap is not None and p.gap <= 1e-4 for p in outcome.points)

@@ -62,8 +62,8 @@ class MasterResult:
     rounds: int
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit mixer (splitmix64 finaliser), wrapping."""
+def mix64(x: np.ndarray) -> np.ndarray:
+    """A 64-bit mixer (splitmix64 finaliser), wrapping: for fingerprints of columns."""
     x = x.astype(np.uint64)
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -76,11 +76,11 @@ def fingerprints(pv: np.ndarray, price: np.ndarray, group: np.ndarray, ids: np.n
     """An order-free 64-bit fingerprint of each group's (pv, price) pairs, salted by the group's
     id: how a column already in a pool is recognised without comparing arrays."""
     with np.errstate(over="ignore"):
-        fp = _mix(pv.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                  + _mix(price.astype(np.uint64)))
+        fp = mix64(pv.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                  + mix64(price.astype(np.uint64)))
         out = np.zeros(ids.size, np.uint64)
         np.add.at(out, group, fp)
-        return _mix(out + _mix(ids.astype(np.uint64)))
+        return mix64(out + mix64(ids.astype(np.uint64)))
 
 
 def column_sums(pb: Problem, pv: np.ndarray, price: np.ndarray, group: np.ndarray,

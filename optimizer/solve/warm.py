@@ -20,17 +20,9 @@ import numpy as np
 
 from optimizer.score.problem import Problem
 from optimizer.solve.lagrange import Multipliers, concat_ranges
+from optimizer.solve.master import mix64
 
 KEEP_PER_OFFER = 3  # columns per offer carried on: the best at the final multipliers and runners-up
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """A 64-bit mixer (splitmix64 finaliser), wrapping: only compared with itself here."""
-    x = x.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
 
 
 @dataclass(frozen=True)
@@ -87,13 +79,13 @@ def offer_signature(pb: Problem) -> np.ndarray:
         bits = (pb.eligible.astype(np.uint64)
                 << np.arange(k_count, dtype=np.uint64)[None, :]).sum(axis=1, dtype=np.uint64)
         sku = np.arange(pb.n, dtype=np.uint64)
-        per_sku = _mix(bits * np.uint64(0x9E3779B97F4A7C15) + _mix(sku))
+        per_sku = mix64(bits * np.uint64(0x9E3779B97F4A7C15) + mix64(sku))
         pv_key = _keys(pb).astype(np.uint64)
         # wrapping sums by segment (pvs are sorted by SKU; SKUs sorted by offer here)
-        per_sku += _segment_sum(_mix(pv_key + np.uint64(0x632BE59BD9B4E019)), pb.pv_sku, pb.n)
+        per_sku += _segment_sum(mix64(pv_key + np.uint64(0x632BE59BD9B4E019)), pb.pv_sku, pb.n)
         order = np.argsort(pb.sku_offer, kind="stable")
         out = _segment_sum(per_sku[order], pb.sku_offer[order], pb.n_offers)
-    return _mix(out)
+    return mix64(out)
 
 
 def _segment_sum(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:

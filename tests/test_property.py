@@ -88,14 +88,19 @@ def sku_rows(draw: st.DrawFn, elasticity: str | None) -> dict[str, Any]:
     return row
 
 
+def one_value_per_offer(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """SPEC 2.2: offer-level fields are the offer's: every row takes its offer's first value."""
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        row.update({c: first.setdefault(row["offer_id"], row)[c] for c in OFFER_LEVEL})
+    return rows
+
+
 @st.composite
 def instances(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(catalogue rows, scenario overrides) of a tiny random scenario."""
     elasticity = draw(st.sampled_from([None, None, "0.5", "1.5", "2.5"]))
-    rows = draw(st.lists(sku_rows(elasticity), min_size=1, max_size=4))
-    first: dict[str, dict[str, Any]] = {}
-    for row in rows:  # SPEC 2.2: offer-level fields are the offer's, one value per offer
-        row.update({c: first.setdefault(row["offer_id"], row)[c] for c in OFFER_LEVEL})
+    rows = one_value_per_offer(draw(st.lists(sku_rows(elasticity), min_size=1, max_size=4)))
     programs = draw(st.lists(st.sampled_from(ALL), min_size=2, max_size=3, unique=True))
     sometimes = st.sampled_from([False, False, True])
     constraints: dict[str, Any] = {}
@@ -177,7 +182,7 @@ def gmv_instances(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[str, Any]
     """A tiny scenario where the 通天 rule matters: aliexpress_semi (not counted) beside one or two
     counting programs, a gmv_min always set and a baseline_gmv that may cover none, part or all
     of it (SPEC 2.1)."""
-    rows = draw(st.lists(sku_rows(None), min_size=1, max_size=3))
+    rows = one_value_per_offer(draw(st.lists(sku_rows(None), min_size=1, max_size=3)))
     others = draw(st.lists(st.sampled_from(ALL[:4]), min_size=1, max_size=2, unique=True))
     constraints: dict[str, Any] = {"gmv_min": draw(st.integers(1, 1500))}
     if draw(st.sampled_from([False, False, True])):

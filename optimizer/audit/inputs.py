@@ -116,6 +116,7 @@ class Program:
     counts_toward_gmv: bool  # its orders are 1688 trades: they count toward gmv_min
     selection: str  # sku | offer
     horizon_days: float
+    review_days: float  # a new enrollment sells horizon_days - review_days (SPEC 6.1)
     demand_multiplier: float
     elasticity: float
     exclusive_with: tuple[str, ...]
@@ -268,6 +269,7 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
         counts_toward_gmv=counts,
         selection=selection,
         horizon_days=num("horizon_days"),
+        review_days=num("review_days"),
         demand_multiplier=num("demand_multiplier"),
         elasticity=num("elasticity"),
         exclusive_with=tuple(str(x) for x in (raw.get("exclusive_with") or [])),

@@ -281,7 +281,8 @@ class Economics:
 def units(world: World, pid: str, sku: Sku, price_fen: Fraction | int) -> float:
     prog = world.programs[pid]
     e = prog.elasticity if sku.elasticity is None else sku.elasticity
-    return (float(sku.daily_units) * prog.demand_multiplier * prog.horizon_days
+    days = max(prog.horizon_days - prog.review_days, 0.0)  # sold after its review
+    return (float(sku.daily_units) * prog.demand_multiplier * days
             * (float(price_fen) / sku.market_fen) ** (-e))
 
 

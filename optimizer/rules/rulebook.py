@@ -139,8 +139,8 @@ class Program(_Strict):
     review_days: int = Field(
         ..., ge=0, le=MAX_DAYS,
         description="Days from registration to the first sale (a new or changed enrollment "
-                    "sells horizon_days - review_days). Stated for a later issue: not used yet, "
-                    "an enrollment sells its whole horizon")
+                    "sells horizon_days - review_days; one continuing at its current price sells "
+                    "the whole horizon)")
     commitment: Literal["none", "no_exit", "fixed_until_exit"] = Field(
         ..., description="none; no_exit: once approved it cannot leave mid-campaign; "
                          "fixed_until_exit: its SKUs and prices cannot change without exiting. "

@@ -76,6 +76,12 @@ def margin_lo(cost: np.ndarray, fee: Fraction, min_rate: Fraction, step: int) ->
     return np.maximum(lo, step)
 
 
+def selling_days(rulebook: Rulebook, program: str) -> float:
+    """Days a new (or changed) enrollment sells: the horizon less the review, none below 0."""
+    prog = rulebook.programs[program]
+    return max(prog.horizon_days - prog.review_days, 0.0)
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """Everything the optimiser sees. Arrays index SKUs (n), programs (K), offers, pair-variants."""
@@ -106,7 +112,7 @@ class Problem:
     pv_hi: np.ndarray  # int64 fen
     pv_cost: np.ndarray  # int64 fen: unit cost (+ shipping when the program ships free)
     pv_market: np.ndarray  # int64 fen
-    pv_demand: np.ndarray  # float64 units over the horizon at market price
+    pv_demand: np.ndarray  # float64 units over the days it sells, at market price
     pv_elast: np.ndarray  # float64
     pv_counts: np.ndarray  # float64 (m,): 1 when the program counts toward the GMV target, else 0
 
@@ -192,7 +198,8 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
     pv_hub = joined("hub").astype(np.int8).reshape(order.size, len(hub_idx))[order]
     rates = np.array([float(f) for f in fee_rates], np.float64)
 
-    mult = np.array([rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
+    # a new enrollment waits review_days before its first sale (SPEC 6.1): it sells the rest
+    mult = np.array([rulebook.programs[p].demand_multiplier * selling_days(rulebook, p)
                      for p in programs])
     default_e = np.array([rulebook.programs[p].elasticity for p in programs])
     counts = np.array([float(rulebook.programs[p].counts_toward_gmv) for p in programs])

@@ -86,8 +86,10 @@ def _weights(cg: ColumnGeneration) -> np.ndarray:
     return cg.weights[: len(cg.pool)]
 
 
-def _split_state(cg: ColumnGeneration, state_on: np.ndarray) -> tuple[int, int] | None:
-    """The offer and gate whose LP weight is most evenly split between on and off."""
+def _split_state(cg: ColumnGeneration, state_on: np.ndarray, b: Branch
+                 ) -> tuple[int, int] | None:
+    """The offer and gate whose LP weight is most evenly split between on and off, among those
+    the branch still leaves open both ways (else a child would be its parent again)."""
     pool, w = cg.pool, _weights(cg)
     used = np.flatnonzero(w > 1e-9)
     if used.size == 0 or state_on.shape[1] == 0:
@@ -97,12 +99,16 @@ def _split_state(cg: ColumnGeneration, state_on: np.ndarray) -> tuple[int, int] 
     on = np.zeros((cg.pb.n_offers, state_on.shape[1]))
     np.add.at(on, offer, w[used, None] * state_on[state])
     split = np.minimum(on, 1.0 - on)
+    can_on = (b.allowed[:, :, None] & state_on[:, None, :]).any(axis=0)
+    can_off = (b.allowed[:, :, None] & ~state_on[:, None, :]).any(axis=0)
+    split = np.where(can_on & can_off, split, 0.0)
     o, g = np.unravel_index(int(np.argmax(split)), split.shape)
     return (int(o), int(g)) if split[o, g] > SPLIT_EPS else None
 
 
-def _split_cell(cg: ColumnGeneration) -> tuple[int, int] | None:
-    """The (SKU, program) cell whose LP weight is most evenly split between in and out."""
+def _split_cell(cg: ColumnGeneration, b: Branch) -> tuple[int, int] | None:
+    """The (SKU, program) cell whose LP weight is most evenly split between in and out, among
+    the cells the branch has not decided."""
     pb, pool, w = cg.pb, cg.pool, _weights(cg)
     used = np.flatnonzero(w > 1e-9)
     if used.size == 0:
@@ -111,7 +117,7 @@ def _split_cell(cg: ColumnGeneration) -> tuple[int, int] | None:
     wt = np.repeat(w[used], [pool.pv[c].size for c in used])
     member = np.zeros((pb.n, len(pb.programs)))
     np.add.at(member, (pb.pv_sku[pv], pb.pv_prog[pv]), wt)
-    split = np.minimum(member, 1.0 - member)
+    split = np.where(b.force | b.forbid, 0.0, np.minimum(member, 1.0 - member))
     s, k = np.unravel_index(int(np.argmax(split)), split.shape)
     return (int(s), int(k)) if split[s, k] > SPLIT_EPS else None
 
@@ -167,7 +173,7 @@ def _split_interval(pb: Problem, cg: ColumnGeneration, b: Branch) -> tuple[int, 
 
 def _children(pb: Problem, dual: Dual, cg: ColumnGeneration, b: Branch) -> list[Branch]:
     """Two branches that split the LP's mixture (none if the LP mixes nothing)."""
-    state = _split_state(cg, dual.st.state_on)
+    state = _split_state(cg, dual.st.state_on, b)
     if state is not None:
         o, g = state
         out = []
@@ -176,7 +182,7 @@ def _children(pb: Problem, dual: Dual, cg: ColumnGeneration, b: Branch) -> list[
             allowed[dual.st.state_on[:, g] != on, o] = False
             out.append(dataclasses.replace(b, allowed=allowed))
         return out
-    cell = _split_cell(cg)
+    cell = _split_cell(cg, b)
     if cell is not None:
         s, k = cell
         force, forbid = b.force.copy(), b.forbid.copy()

@@ -217,6 +217,19 @@ class Dual:
         other.feasible = self.feasible & ~bad
         return other
 
+    def empty_ok(self) -> np.ndarray:
+        """bool (n_states, n_offers): leaving the whole offer out is a plan of that state (no
+        all-or-none program it turns on takes a SKU of the offer, no cell is forced)."""
+        pb = self.pb
+        sku_ok = np.zeros((self.st.n_states, pb.n), bool)
+        for c in range(self.status.shape[0]):
+            forced = np.bincount(pb.pv_sku, self.status[c] == 2, minlength=pb.n) > 0
+            sku_ok[self.combo_state[c]] |= self.feasible[c] & ~forced
+        bad = np.zeros((self.st.n_states, pb.n_offers), np.int64)
+        for si in range(self.st.n_states):
+            bad[si] = np.bincount(pb.sku_offer, ~sku_ok[si], minlength=pb.n_offers)
+        return bad == 0
+
     def _questions(self, over: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                           np.ndarray]:
         """Every (SKU, set of pvs taken) a combo's overflowing SKUs can choose: the combo's forced

@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 # fix columns that overrun a row); a plan is only read from an LP whose slacks are all zero.
 SHORTFALL_PENALTY = 1e4  # yuan of margin per yuan of GMV short or of discount over budget
 SLOT_PENALTY = 1e6  # yuan per SKU over max_skus
+# An offer that has no empty plan (a branch turned one of its all-or-none programs on) must take
+# one of its columns; its convexity row is = 1 with this penalised slack, so the LP still solves
+# while no column fits, and a branch's LP never reads "nothing" where nothing is not a plan.
+EMPTY_PENALTY = 1e7  # yuan per offer left without a plan
 
 
 @dataclass
@@ -137,8 +141,9 @@ class MasterNotSolved(RuntimeError):
 
 
 class _MasterLP:
-    def __init__(self, pb: Problem):
+    def __init__(self, pb: Problem, must: np.ndarray | None = None):
         self.pb = pb
+        self.must = must  # bool (n_offers,): offers without an empty plan, or None
         self.lp = pywraplp.Solver.CreateSolver("GLOP")
         # dual simplex without presolve re-solves after each batch of columns 5-10x faster than
         # GLOP's default here (measured at 100k SKUs: 22-32 s -> 1.5-4 s per round)
@@ -177,7 +182,13 @@ class _MasterLP:
             self.vars.append(var)
             o = pool.offer[c]
             if o not in self.convex:
-                self.convex[o] = self.lp.Constraint(-self.lp.infinity(), 1.0)
+                if self.must is not None and self.must[o]:
+                    self.convex[o] = self.lp.Constraint(1.0, 1.0)
+                    empty = self.lp.NumVar(0.0, 1.0, "")
+                    self.convex[o].SetCoefficient(empty, 1.0)
+                    self.objective.SetCoefficient(empty, -EMPTY_PENALTY)
+                else:
+                    self.convex[o] = self.lp.Constraint(-self.lp.infinity(), 1.0)
             self.convex[o].SetCoefficient(var, 1.0)
             usage = pool.usage[c]
             for r, ct in self.rows.items():
@@ -213,7 +224,7 @@ class _MasterLP:
                 gmv = dual
         pi = np.zeros(self.pb.n_offers)
         for o, ct in self.convex.items():
-            pi[o] = abs(ct.dual_value()) * 100
+            pi[o] = ct.dual_value() * 100  # signed: an offer that must take a plan may lose
         weights = np.array([v.solution_value() for v in self.vars])
         value = self.objective.Value() * 100
         return value, Multipliers(prog, budget, gmv), pi, weights
@@ -230,7 +241,10 @@ class ColumnGeneration:
         self.allowed = allowed  # offer states per offer (a branch), see Dual.evaluate
         self.progress = progress
         self.pool = ColumnPool()
-        self.master = _MasterLP(pb)
+        must = None
+        if allowed is not None:
+            must = ~(allowed & dual.empty_ok()).any(axis=0)
+        self.master = _MasterLP(pb, must)
         self.points: list[DualPoint] = []
         self.best: DualPoint | None = None
         self.rounds = 0

@@ -201,7 +201,8 @@ def _eligible(world: World, pid: str, sku: Sku) -> bool:
 def _eco(world: World, pid: str, sku: Sku, price_fen: int, fee: Fraction) -> Eco:
     prog = world.programs[pid]
     e = sku.elasticity if sku.elasticity is not None else prog.elasticity
-    units = (float(sku.daily_units) * prog.demand_multiplier * prog.horizon_days
+    units = (float(sku.daily_units) * prog.demand_multiplier
+             * max(prog.horizon_days - prog.review_days, 0.0)
              / (price_fen / sku.market_fen) ** e)
     revenue = units * price_fen / 100
     fees = revenue * float(fee)

@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from optimizer.load.current import Current
 from optimizer.load.types import Catalogue, Scenario
 from optimizer.rules.eligibility import RuleOutcome
 from optimizer.rules.rulebook import Rulebook
@@ -115,6 +116,9 @@ class Problem:
     pv_demand: np.ndarray  # float64 units over the days it sells, at market price
     pv_elast: np.ndarray  # float64
     pv_counts: np.ndarray  # float64 (m,): 1 when the program counts toward the GMV target, else 0
+    # today's price of the pv's (SKU, program) when enrolling at exactly it continues today's
+    # enrollment (SPEC 6.1: sells the whole horizon, `change` keep); 0: every price is new
+    pv_keep_price: np.ndarray  # int64 (m,) fen
 
     max_skus: np.ndarray  # int64 (K,), -1 none
     budget: float | None  # fen
@@ -148,7 +152,7 @@ class Problem:
 
 
 def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
-                  outcome: RuleOutcome) -> Problem:
+                  outcome: RuleOutcome, current: Current | None = None) -> Problem:
     programs = tuple(rulebook.programs)
     k_count = len(programs)
     step = int(scenario.price_step * 100)
@@ -236,6 +240,7 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
         pv_demand=cat.daily_units[pv_sku] * mult[pv_prog],
         pv_elast=np.where(np.isnan(sku_e), default_e[pv_prog], sku_e),
         pv_counts=counts[pv_prog],
+        pv_keep_price=np.zeros(pv_sku.size, np.int64),
         max_skus=max_skus,
         budget=float(c.discount_budget * 100) if c.discount_budget is not None else None,
         # the baseline's 1688 trades count too: the programs close the rest (<= 0: no row)
@@ -257,7 +262,7 @@ def restrict(pb: Problem, offers: np.ndarray, *, max_skus: np.ndarray, budget: f
     for name in ("sku_id", "offer_id", "avail", "eligible", "hi", "cap_which", "lo_alone"):
         fields[name] = fields[name][sku_keep]
     for name in ("pv_prog", "pv_hub", "pv_fee", "pv_var", "pv_lo", "pv_hi", "pv_cost",
-                 "pv_market", "pv_demand", "pv_elast", "pv_counts"):
+                 "pv_market", "pv_demand", "pv_elast", "pv_counts", "pv_keep_price"):
         fields[name] = fields[name][pv_keep]
     fields.update(sku_offer=offer_new[pb.sku_offer[sku_keep]], n_offers=int(keep_offer.sum()),
                   pv_sku=sku_new[pb.pv_sku[pv_keep]], max_skus=max_skus, budget=budget,

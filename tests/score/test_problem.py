@@ -263,7 +263,9 @@ def test_build_problem_every_field(tmp_path: Path) -> None:
     assert eligible[5, 0] and not outcome.ok[5, 1]
 
     expected, rates = [], []
-    mult = {p: rulebook.programs[p].demand_multiplier * rulebook.programs[p].horizon_days
+    # a new enrollment sells after its review (SPEC 6.1)
+    mult = {p: rulebook.programs[p].demand_multiplier * max(rulebook.programs[p].horizon_days
+                                                           - rulebook.programs[p].review_days, 0)
             for p in progs}
     for j, pid in enumerate(progs):
         for var in fees.variants[pid]:

@@ -23,10 +23,26 @@ exhaustive; the only pruning is exact:
     incumbent or whose optimistic discount / GMV already breaks the budget / target.
 The GMV is as 1688 counts it (SPEC 2.1): merchant.baseline_gmv + units x price over the programs
 with counts_toward_gmv (AliExpress orders are not 1688 trades).
+
+Today's enrollments (SPEC 6.1, `current`), read by this module itself (the auditor's reader
+knows neither `current:` nor the commitments): an enrollment at today's SKU, program and price
+*continues* and sells horizon_days; any other sells horizon_days - review_days. Per program's
+commitment:
+  * none: today's row may continue (only if it keeps every rule at that price), be repriced or
+    dropped;
+  * no_exit: the row is in every plan at its price, whatever SKU / merchant rule, cap or margin
+    rule it now breaks (not checked), using stock, slots, budget and GMV and setting fee
+    variants like any row; it turns its offer's all-or-none program on. The SKU's stock limit
+    becomes max(limit, the locked rows' own units): nothing else may add beyond the limit;
+  * fixed_until_exit: per offer, either every row of today's in that program continues (each
+    keeping every rule) and no other SKU of the offer is in it, or none continues and the
+    offer's SKUs may enroll anew at any allowed price (today's too, as a new enrollment).
+Exclusivity holds for every row, locked ones included.
 """
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,10 +51,14 @@ from itertools import combinations, product
 from pathlib import Path
 from typing import Any
 
-from optimizer.audit.inputs import Sku, World, load_world
+import yaml
+
+from optimizer.audit.inputs import Sku, World, load_world, rulebook_path, to_fen
 
 MAX_SKUS = 6
 MAX_LATTICE = 64  # prices per SKU x program: this is for tiny instances only
+COMMITMENTS = ("none", "no_exit", "fixed_until_exit")
+CurrentRow = tuple[str, str, int]  # (sku_id, program, today's price in fen)
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,24 @@ class Config:
     margin: float
     discount: float
     revenue: float  # of the programs whose orders are 1688 trades (counts_toward_gmv): the GMV
+    kept: tuple[bool, ...] = ()  # per program: continues today's enrollment (same price)
+
+
+@dataclass(frozen=True)
+class Today:
+    """Today's enrollments and the commitment of each program (SPEC 6.1)."""
+
+    price: dict[tuple[str, str], int]  # (sku_id, program) -> fen
+    commitment: dict[str, str]  # program -> none | no_exit | fixed_until_exit
+
+    def locked(self, sku_id: str, pid: str) -> int | None:
+        """Today's price of a no_exit row (in every plan at it), else None."""
+        if self.commitment.get(pid) != "no_exit":
+            return None
+        return self.price.get((sku_id, pid))
+
+
+NOTHING_TODAY = Today({}, {})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,11 +236,18 @@ def _eligible(world: World, pid: str, sku: Sku) -> bool:
     return any(_keeps_margin(world, pid, sku, p, fee) for p in _prices(world, pid, sku))
 
 
-def _eco(world: World, pid: str, sku: Sku, price_fen: int, fee: Fraction) -> Eco:
+def _days(world: World, pid: str, continuing: bool) -> float:
+    """SPEC 6.1: a continuing enrollment sells the horizon; a new or changed one waits for its
+    review and sells the rest (none below 0)."""
+    prog = world.programs[pid]
+    return prog.horizon_days if continuing else max(prog.horizon_days - prog.review_days, 0.0)
+
+
+def _eco(world: World, pid: str, sku: Sku, price_fen: int, fee: Fraction,
+         continuing: bool = False) -> Eco:
     prog = world.programs[pid]
     e = sku.elasticity if sku.elasticity is not None else prog.elasticity
-    units = (float(sku.daily_units) * prog.demand_multiplier
-             * max(prog.horizon_days - prog.review_days, 0.0)
+    units = (float(sku.daily_units) * prog.demand_multiplier * _days(world, pid, continuing)
              / (price_fen / sku.market_fen) ** e)
     revenue = units * price_fen / 100
     fees = revenue * float(fee)
@@ -227,24 +272,85 @@ def _rate_text(rate: Fraction) -> str:
 EMPTY = Config((), (), (), (), 0.0, 0.0, 0.0)
 
 
-def brute_force_optimum(scenario_path: Path) -> tuple[float, list[dict[str, str]]] | None:
+def brute_force_optimum(scenario_path: Path, current: Iterable[CurrentRow] | None = None
+                        ) -> tuple[float, list[dict[str, str]]] | None:
     """(best total margin in yuan, its plan rows as plan.csv would print them), or None if no
-    plan meets the constraints (only possible with gmv_min > 0 or forced all-or-none)."""
-    return brute_force_world(load_world(Path(scenario_path)))
+    plan meets the constraints (only possible with gmv_min > 0, forced all-or-none or rows of
+    today's that cannot leave).
+
+    `current`: today's enrollments as (sku_id, program, price in fen); None reads the
+    scenario's `current:` CSV, if it names one (SPEC 6.1)."""
+    path = Path(scenario_path)
+    world = load_world(path)
+    raw = _read_yaml(path)
+    if current is None and raw.get("current") is not None:
+        current = read_current(path.parent / str(raw["current"]))
+    if current is None:
+        return brute_force_world(world)
+    return brute_force_world(world, today_of(world, list(current), commitments(path, world)))
 
 
-def brute_force_world(world: World) -> tuple[float, list[dict[str, str]]] | None:
+def _read_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    return data
+
+
+def read_current(path: Path) -> list[CurrentRow]:
+    """The `current` CSV (sku_id, program, price in yuan), read with the csv module."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return [(rec["sku_id"].strip(), rec["program"].strip(),
+                 to_fen(rec["price"], f"{path.name} price"))
+                for rec in csv.DictReader(f)]
+
+
+def commitments(scenario_path: Path, world: World) -> dict[str, str]:
+    """Each active program's commitment: the scenario's override, else the rulebook's."""
+    raw = _read_yaml(scenario_path)
+    book = _read_yaml(rulebook_path(raw.get("rulebook"), scenario_path.parent))
+    overrides = raw.get("programs") or {}
+    out = {}
+    for pid in world.programs:
+        over = overrides.get(pid) or {}
+        value = over.get("commitment", (book["programs"][pid] or {}).get("commitment", "none"))
+        if value not in COMMITMENTS:
+            raise ValueError(f"programs.{pid}.commitment: {value!r}")
+        out[pid] = str(value)
+    return out
+
+
+def today_of(world: World, rows: list[CurrentRow], commitment: dict[str, str]) -> Today:
+    price: dict[tuple[str, str], int] = {}
+    for sku_id, pid, fen in rows:
+        if sku_id not in world.skus or pid not in world.programs:
+            raise ValueError(f"current row {(sku_id, pid, fen)}: unknown SKU or program")
+        if (sku_id, pid) in price:
+            raise ValueError(f"current row {(sku_id, pid, fen)}: repeated")
+        if fen < world.price_step_fen or fen % world.price_step_fen:
+            raise ValueError(f"current row {(sku_id, pid, fen)}: not on the price lattice")
+        price[(sku_id, pid)] = fen
+    return Today(price, commitment)
+
+
+def brute_force_world(world: World, today: Today = NOTHING_TODAY
+                      ) -> tuple[float, list[dict[str, str]]] | None:
     skus = _offer_order(world)
     if len(skus) > MAX_SKUS:
         raise ValueError(f"{len(skus)} SKUs: brute force is for at most {MAX_SKUS}")
-    eligible = {s.sku_id: [k for k in world.programs if _eligible(world, k, s)] for s in skus}
-    options = [sorted(_sku_configs(world, s, eligible[s.sku_id]), key=lambda c: -c.margin)
+    # a locked row's SKU is in its program whatever rule it breaks: all-or-none counts it in
+    eligible = {s.sku_id: [k for k in world.programs
+                           if today.locked(s.sku_id, k) is not None or _eligible(world, k, s)]
+                for s in skus}
+    options = [sorted(_sku_configs(world, s, eligible[s.sku_id], today), key=lambda c: -c.margin)
                for s in skus]
-    search = _Search(world, skus, eligible, options)
+    if any(not o for o in options):
+        return None  # a SKU's locked rows alone break exclusivity
+    search = _Search(world, skus, eligible, options, today)
     search.dfs(0, 0.0, 0.0, 0.0, {}, frozenset(), {})
     if search.best is None:
         return None
-    return search.best_value, _rows(skus, search.best)
+    return search.best_value, _rows(skus, search.best, today)
 
 
 def _offer_order(world: World) -> list[Sku]:
@@ -255,28 +361,55 @@ def _offer_order(world: World) -> list[Sku]:
     return [s for group in offers.values() for s in group]
 
 
-def _sku_configs(world: World, sku: Sku, programs: list[str]) -> list[Config]:
-    lattice = {k: _prices(world, k, sku) for k in programs}
-    limit = _stock(world, sku)
-    out = [EMPTY]
+def _choices(world: World, sku: Sku, pid: str, today: Today) -> list[tuple[int, bool]]:
+    """(price fen, continuing) the SKU may take in pid. A locked row: today's price only. A
+    `none` row: today's price continues; a fixed_until_exit row: continues at today's price,
+    or after its offer's exit any lattice price is new, today's included."""
+    locked = today.locked(sku.sku_id, pid)
+    if locked is not None:
+        return [(locked, True)]
+    lattice = _prices(world, pid, sku)
+    cur = today.price.get((sku.sku_id, pid))
+    commitment = today.commitment.get(pid, "none")
+    if cur is None:
+        return [(p, False) for p in lattice]
+    if commitment == "none":
+        return [(p, p == cur) for p in lattice]
+    return [(p, False) for p in lattice] + ([(cur, True)] if cur in lattice else [])
+
+
+def _sku_configs(world: World, sku: Sku, programs: list[str], today: Today) -> list[Config]:
+    choices = {k: _choices(world, sku, k, today) for k in programs}
+    forced = {k for k in programs if today.locked(sku.sku_id, k) is not None}
+    # the locked rows (continuing, the whole horizon) may exceed the stock; nothing else may
+    locked_units = sum(_eco(world, k, sku, choices[k][0][0], Fraction(0), True).units
+                       for k in forced)
+    limit = max(_stock(world, sku), locked_units)
+    out = [] if forced else [EMPTY]
     for r in range(1, len(programs) + 1):
         for chosen in combinations(programs, r):
+            if not forced <= set(chosen):
+                continue
             if any(_exclusive(world, a, b) for a, b in combinations(chosen, 2)):
                 continue
             fees = tuple(_fee(world, chosen, k) for k in chosen)
-            allowed = [[(p, _eco(world, k, sku, p, f)) for p in lattice[k]
-                        if _keeps_margin(world, k, sku, p, f)]
+            allowed = [[(p, cont, _eco(world, k, sku, p, f, cont)) for p, cont in choices[k]
+                        if k in forced or _keeps_margin(world, k, sku, p, f)]
                        for k, f in zip(chosen, fees, strict=True)]
-            found = []
+            found: dict[tuple[bool, ...], list[Config]] = {}
             for combo in product(*allowed):
-                ecos = tuple(e for _, e in combo)
+                ecos = tuple(e for _, _, e in combo)
                 if _over(sum(e.units for e in ecos), limit):
                     continue
-                found.append(Config(chosen, tuple(p for p, _ in combo), fees, ecos,
-                                    sum(e.margin for e in ecos), sum(e.discount for e in ecos),
-                                    sum(e.revenue for k, e in zip(chosen, ecos, strict=True)
-                                        if world.programs[k].counts_toward_gmv)))
-            out += _pareto(world, found)
+                kept = tuple(cont for _, cont, _ in combo)
+                found.setdefault(kept, []).append(Config(
+                    chosen, tuple(p for p, _, _ in combo), fees, ecos,
+                    sum(e.margin for e in ecos), sum(e.discount for e in ecos),
+                    sum(e.revenue for k, e in zip(chosen, ecos, strict=True)
+                        if world.programs[k].counts_toward_gmv),
+                    kept))
+            for group in found.values():  # same programs, same rows continuing
+                out += _pareto(world, group)
     return out
 
 
@@ -295,12 +428,23 @@ def _pareto(world: World, configs: list[Config]) -> list[Config]:
 
 class _Search:
     def __init__(self, world: World, skus: list[Sku], eligible: dict[str, list[str]],
-                 options: list[list[Config]]) -> None:
+                 options: list[list[Config]], today: Today) -> None:
         self.world, self.skus, self.eligible, self.options = world, skus, eligible, options
         n = len(skus)
         self.best: list[Config] | None = None
         self.best_value = float("-inf")
         self.chosen: list[Config] = []
+        # per SKU index: where its offer starts; per offer start: the fixed_until_exit programs
+        # with rows of today's in the offer, and which SKU indices hold them
+        self.start = [0] * n
+        for i in range(1, n):
+            same = skus[i].offer_id == skus[i - 1].offer_id
+            self.start[i] = self.start[i - 1] if same else i
+        self.fixed: dict[int, dict[str, set[int]]] = {}
+        for (sku_id, pid), _ in today.price.items():
+            if today.commitment.get(pid) == "fixed_until_exit":
+                i = next(j for j, s in enumerate(skus) if s.sku_id == sku_id)
+                self.fixed.setdefault(self.start[i], {}).setdefault(pid, set()).add(i)
         # optimistic totals of SKUs i.. (margin up, discount down, revenue up)
         self.rest_margin = [0.0] * (n + 1)
         self.rest_discount = [0.0] * (n + 1)
@@ -323,12 +467,30 @@ class _Search:
         return c.gmv_min is not None and _over(float(c.gmv_min),
                                                baseline + revenue + self.rest_revenue[i])
 
+    def keeps_or_exits(self, start: int, end: int) -> bool:
+        """SPEC 6.1 fixed_until_exit, on the offer of SKUs start..end-1 (chosen): per program,
+        every row of today's continues and no other SKU is in it, or none continues."""
+        for pid, rows in self.fixed.get(start, {}).items():
+            kept = {j for j in range(start, end)
+                    if any(k == pid and cont for k, cont in
+                           zip(self.chosen[j].programs, self.chosen[j].kept, strict=True))}
+            if not kept:
+                continue
+            if kept != rows or any(pid in self.chosen[j].programs
+                                   for j in range(start, end) if j not in rows):
+                return False
+        return True
+
     def dfs(self, i: int, margin: float, discount: float, revenue: float,
             counts: dict[str, int], offer_programs: frozenset[str],
             decided: dict[str, bool]) -> None:
         if self.hopeless(i, margin, discount, revenue):
             return
-        if i == len(self.skus):
+        n = len(self.skus)
+        offer_done = i == n or (i > 0 and self.skus[i - 1].offer_id != self.skus[i].offer_id)
+        if i > 0 and offer_done and not self.keeps_or_exits(self.start[i - 1], i):
+            return
+        if i == n:
             self.best, self.best_value = list(self.chosen), margin
             return
         sku = self.skus[i]
@@ -365,14 +527,24 @@ class _Search:
         return True
 
 
-def _rows(skus: list[Sku], configs: list[Config]) -> list[dict[str, str]]:
+def _change(today: Today, sku_id: str, pid: str, continuing: bool) -> str:
+    if continuing:
+        return "keep"
+    return "reprice" if (sku_id, pid) in today.price else "new"
+
+
+def _rows(skus: list[Sku], configs: list[Config], today: Today) -> list[dict[str, str]]:
     rows = []
     for sku, c in zip(skus, configs, strict=True):
-        for k, p, f, e in zip(c.programs, c.prices, c.fees, c.ecos, strict=True):
-            rows.append({
+        kept = c.kept or (False,) * len(c.programs)
+        for k, p, f, e, cont in zip(c.programs, c.prices, c.fees, c.ecos, kept, strict=True):
+            row = {
                 "sku_id": sku.sku_id, "offer_id": sku.offer_id, "program": k,
                 "price": f"{p / 100:.2f}", "units": f"{e.units:.3f}",
                 "revenue": f"{e.revenue:.2f}", "fee_rate": _rate_text(f), "fees": f"{e.fees:.2f}",
                 "margin": f"{e.margin:.2f}",
-            })
+            }
+            if today.price:
+                row["change"] = _change(today, sku.sku_id, k, cont)
+            rows.append(row)
     return rows

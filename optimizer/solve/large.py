@@ -66,7 +66,8 @@ def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int, per_offer: int = FLEX
     second = np.where(col >= 0, np.maximum(second, 0.0), second)
     chosen_r = np.where(col >= 0, best, 0.0)
     regret = chosen_r - second  # >= 0; inf where the offer has no real alternative
-    has = np.isfinite(regret)
+    # an offer holding a locked row of today's keeps its best column: none is not its plan
+    has = np.isfinite(regret) & ~pb.must_offers
     order = np.lexsort((np.arange(pb.n_offers), regret))
     order = order[has[order]]
     flex = np.zeros(pb.n_offers, bool)

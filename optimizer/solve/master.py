@@ -241,9 +241,10 @@ class ColumnGeneration:
         self.allowed = allowed  # offer states per offer (a branch), see Dual.evaluate
         self.progress = progress
         self.pool = ColumnPool()
-        must = None
-        if allowed is not None:
-            must = ~(allowed & dual.empty_ok()).any(axis=0)
+        must: np.ndarray | None = None
+        if allowed is not None or pb.force.any():
+            ok = dual.empty_ok()
+            must = np.asarray(~(ok if allowed is None else allowed & ok).any(axis=0))
         self.master = _MasterLP(pb, must)
         self.points: list[DualPoint] = []
         self.best: DualPoint | None = None

@@ -162,6 +162,26 @@ class Problem:
         return np.bincount(self.sku_offer, self.force.any(axis=1),
                            minlength=self.n_offers) > 0
 
+    @cached_property
+    def margin_floor(self) -> float:
+        """No plan has less margin (fen): an enrollment of choice keeps a non-negative margin,
+        today's no_exit rows are in every plan at today's price (each at its worst fee variant).
+        A bound below this proves there is no plan."""
+        k_count = len(self.programs)
+        cell = self.pv_sku * k_count + self.pv_prog
+        forced = np.flatnonzero(self.force.ravel()[cell])
+        if forced.size == 0:
+            return 0.0
+        margin = self.evaluate(forced, self.pv_keep_price[forced])["margin"]
+        worst = np.full(self.n * k_count, np.inf)
+        np.minimum.at(worst, cell[forced], margin)
+        return float(np.minimum(worst[np.isfinite(worst)], 0.0).sum())
+
+    def proves_no_plan(self, bound: float) -> bool:
+        """A valid upper bound below every plan's margin: there is no plan."""
+        floor = self.margin_floor
+        return bound < floor - 1e-6 * max(1.0, abs(bound), abs(floor))
+
     def keeps_commitments(self, pv: np.ndarray) -> bool:
         """Whether a plan (its pair-variants) holds today's commitments: every no_exit row in;
         per fixed_until_exit offer, every row of today's kept and nothing new, or none kept."""

@@ -310,7 +310,7 @@ def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: fl
     stats = SolveStats(pair_variants=pb.m, lagrangian_bound=bound / 100, cg_rounds=ds.rounds,
                        columns=len(ds.pool), cg_seconds=time.perf_counter() - start - t_settle,
                        complete=False)
-    if bound < -1e-6 * max(1.0, abs(bound)):
+    if pb.proves_no_plan(bound):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                        INFEASIBLE_REASON)
     t_core = time.perf_counter()

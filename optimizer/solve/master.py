@@ -377,7 +377,13 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
     base_usage = np.sum([pool.usage[c] for c in integral], axis=0) if integral.size else \
         rows.zeros()
     base_value = float(sum(pool.value[c] for c in integral))
-    options = [[-1, *frac[offers[frac] == o].tolist()] for o in frac_offers]
+    must = cg.pb.must_offers
+    options = [[-1] * (not must[o]) + frac[offers[frac] == o].tolist() for o in frac_offers]
+    covered = np.zeros(cg.pb.n_offers, bool)
+    covered[offers[integral]] = True
+    covered[frac_offers] = True
+    if (must & ~covered).any():  # an offer holding a locked row has no column to take
+        return None
     best: tuple[float, list[int]] | None = None
     for pick in itertools.product(*options):
         cols = [c for c in pick if c >= 0]

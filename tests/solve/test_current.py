@@ -116,3 +116,17 @@ def test_a_fixed_offer_keeps_every_row_or_leaves(tmp_path: Path) -> None:
     plan = _rows(pb, solve(pb, scenario.solver))
     assert plan == {(0, "offsite"): (884, False), (1, "offsite"): (899, False)}
     assert pb.keeps_commitments(np.flatnonzero(pb.pv_mode == KEEP_OF_FIXED)) is False
+
+
+def test_a_locked_row_at_a_loss_is_a_plan_not_infeasible(tmp_path: Path) -> None:
+    """huopin is no_exit: today's price 3.00 is under the unit cost 4.00, so the only plan loses
+    money. A negative bound is not a proof of infeasibility when no plan can be empty."""
+    row = sku(market_price="10.00", unit_cost="4.00")
+    path = write_case(tmp_path, [row], programs={"huopin": {}})
+    pb, scenario = _problem(path, [(0, "huopin", 300)])
+    assert pb.margin_floor < 0
+    result = solve(pb, scenario.solver)
+    assert result.status == OPTIMAL
+    assert _rows(pb, result) == {(0, "huopin"): (300, True)}
+    units = float(pb.pv_full[0]) * (300 / 1000) ** -float(pb.pv_elast[0])
+    assert result.objective == pytest.approx(units * (3.00 * (1 - 0.006) - 4.00), rel=1e-9)

@@ -548,3 +548,17 @@ def _rows(skus: list[Sku], configs: list[Config], today: Today) -> list[dict[str
                 row["change"] = _change(today, sku.sku_id, k, cont)
             rows.append(row)
     return rows
+
+
+def plan_margin(world: World, rows: Iterable[tuple[str, str, int, bool]]) -> float:
+    """The margin (yuan) of a given plan by this module's arithmetic: rows are (sku_id,
+    program, price fen, continuing), each paying the fee its SKU's set of programs sets and
+    selling the days SPEC 6.1 gives it. Only the arithmetic: whether the plan keeps the rules
+    is the search's business, not this function's."""
+    rows = list(rows)
+    enrolled: dict[str, set[str]] = {}
+    for sku_id, pid, _, _ in rows:
+        enrolled.setdefault(sku_id, set()).add(pid)
+    return sum(_eco(world, pid, world.skus[sku_id], price, _fee(world, enrolled[sku_id], pid),
+                    continuing).margin
+               for sku_id, pid, price, continuing in rows)

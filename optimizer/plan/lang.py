@@ -76,6 +76,11 @@ def list_text(items: list[str], lang: str) -> str:
     """A list of ids in running text: "a, b" in English, "a、b" in Chinese."""
     return ("、" if lang == "zh" else ", ").join(items)
 
+
+def bracket(text: str, lang: str) -> str:
+    """Text in brackets after a label: " (text)" in English, "（text）" in Chinese."""
+    return f"（{text}）" if lang == "zh" else f" ({text})"
+
 _STATUS_ZH = {
     "OPTIMAL": "最优(已证明)",
     "FEASIBLE": "可行(差距见下)",

@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optimizer.plan.csvtext import write_buffer
-from optimizer.plan.lang import REASON_MEANINGS, header, list_text, status_text, word
+from optimizer.plan.lang import (
+    REASON_MEANINGS,
+    bracket,
+    header,
+    list_text,
+    status_text,
+    word,
+)
 from optimizer.plan.xlsx_cells import (
     COUNT,
     HEADER_STYLE,
@@ -162,8 +169,8 @@ def _summary_sheet(book: Book, summary: dict[str, Any], reasons: dict[str, int],
             line((name, None), (c["value"], number), (c["limit"], number))
             if "baseline" in c:  # gmv_min: what counted toward the 通天 target
                 line((word("gmv_baseline", lang), None), (c["baseline"], money))
-                line((f"{word('gmv_counted', lang)}: "
-                      f"{list_text(c['counted_programs'], lang)}", None),
+                line((word("gmv_counted", lang) + bracket(list_text(c["counted_programs"], lang),
+                                                          lang), None),
                      (c["counted_revenue"], money))
     r += 1
     heading(header("reason", lang), word("meaning", lang), word("rows", lang))

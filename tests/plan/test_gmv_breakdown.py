@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from optimizer.audit import audit, audit_summary
 from optimizer.cli import main
+from optimizer.plan.lang import bracket, list_text, word
 from tests.helpers import MERCHANT, read_csv, sku, write_case
 
 ROWS = [sku(market_price="10.00", min_price_30d="10.00", unit_cost="3.00", daily_units=2,
@@ -91,7 +92,7 @@ def test_xlsx_summary_sheet_says_what_counted(solved: tuple[Path, Path, dict[str
     at = [r[0] for r in rows].index("gmv_min")
     assert rows[at][1:3] == (gmv["value"], gmv["limit"])
     assert rows[at + 1][:2] == ("of which: ordinary 1688 sales (baseline_gmv)", BASELINE)
-    assert rows[at + 2][:2] == ("of which: counted programs: huopin", gmv["counted_revenue"])
+    assert rows[at + 2][:2] == ("of which: counted programs (huopin)", gmv["counted_revenue"])
 
 
 def test_xlsx_summary_sheet_in_chinese(solved: tuple[Path, Path, dict[str, Any]],
@@ -108,7 +109,7 @@ def test_xlsx_summary_sheet_in_chinese(solved: tuple[Path, Path, dict[str, Any]]
     assert program["huopin"][7] == "是" and program["aliexpress_semi"][7] == "否"
     at = [r[0] for r in rows].index("gmv_min")
     assert rows[at + 1][:2] == ("其中：店铺日常1688销售额(baseline_gmv)", BASELINE)
-    assert rows[at + 2][:2] == ("其中：计入的项目: huopin", gmv["counted_revenue"])
+    assert rows[at + 2][:2] == ("其中：计入的项目（huopin）", gmv["counted_revenue"])
 
 
 def test_report_says_what_counted(solved: tuple[Path, Path, dict[str, Any]]) -> None:
@@ -161,3 +162,11 @@ def test_audit_summary_flags_a_wrong_breakdown(solved: tuple[Path, Path, dict[st
     found = audit_summary(bad, report)
     assert [v.code for v in found] and {v.code for v in found} == {"SUMMARY_CONSTRAINT"}
     assert all("gmv_min" in v.message for v in found)
+
+
+def test_counted_programs_read_as_a_list_in_either_language() -> None:
+    programs = ["offsite", "yanxuan", "huopin"]
+    assert (word("gmv_counted", "en") + bracket(list_text(programs, "en"), "en")
+            == "of which: counted programs (offsite, yanxuan, huopin)")
+    assert (word("gmv_counted", "zh") + bracket(list_text(programs, "zh"), "zh")
+            == "其中：计入的项目（offsite、yanxuan、huopin）")

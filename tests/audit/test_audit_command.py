@@ -164,7 +164,12 @@ def test_constraints_carry_value_and_limit(make_scenario: MakeScenario, tmp_path
     doc = _doc(out)
     revenue = doc["total"]["revenue"]
     assert revenue > 0
-    assert doc["constraints"]["gmv_min"] == {"value": revenue, "limit": 1000000.0}
+    # no baseline_gmv in the scenario: offsite's revenue is all that counts, and says so
+    counting = [pid for pid, p in doc["programs"].items() if p["counts_toward_gmv"]]
+    assert "offsite" in counting and "aliexpress_semi" not in counting
+    assert doc["constraints"]["gmv_min"] == {"value": revenue, "limit": 1000000.0,
+                                             "baseline": 0.0, "counted_revenue": revenue,
+                                             "counted_programs": counting}
     assert doc["constraints"]["max_skus.offsite"] == {"value": 1, "limit": 3}
     assert doc["constraints"]["discount_budget"]["limit"] == 1000000.0
     assert doc["constraints"]["discount_budget"]["value"] > 0

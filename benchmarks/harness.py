@@ -10,6 +10,19 @@ process, started and waited for one at a time; its peak RSS is that child's own 
     python benchmarks/harness.py --cases 1k,10k --json bench.json --markdown
     python benchmarks/harness.py --side-by-side           # 20k: enroll-opt, naive CP-SAT, HiGHS
     python benchmarks/harness.py --smoke --side-by-side   # small, short, end to end
+    python benchmarks/harness.py --grid                   # sizes x SKUs/offer x shapes x seeds
+    python benchmarks/harness.py --cases 30-o4-all-s1,2k-n300-gen-s5
+    python benchmarks/harness.py --issue13 --issue13-1m   # issue 13's table, target met or not
+
+Grid cases are named <size>-o<SKUs per offer>-<shape>-s<seed> (or -n<offers>- for an exact offer
+count): 30-o4-all-s1 is 30 SKUs in 8 offers (`--offers 8`), seed 1, every global constraint
+binding. Shapes: none (no max_skus, discount_budget, gmv_min), maxskus, budget, gmv, all, gen (as
+generated). A shape's limits come from the catalogue's plan without global constraints, audited
+by `enroll-opt audit` (cached beside the catalogue as ref-*.json): max_skus at 60 % of its SKUs
+per program, discount_budget at 50 % of its give-away, gmv_min 2 % above its counted GMV; 'all'
+sets gmv_min 2 % above the counted GMV of the plan under those slots and that budget. So the
+unconstrained plan breaks each limit; the table's `binds` column says which the solved plan
+meets at the limit.
 
 Per case (enroll-opt through its CLI, `enroll-opt solve -q`): the phases of summary.json
 (load, rules, score, model when present, solve, write when present), the total wall time of the
@@ -574,7 +587,9 @@ def run_grid(cases: list[Case], workdir: Path, time_limit: float | None,
             rec["valid_bound"] = compare(rows, rec["time_limit_s"])
             rec["baselines"] = rows[1:]
         recs.append(rec)
-    return {"cases": recs, "summary": grid_summary(recs), "baselines": list(baselines),
+    return {"cases": recs, "summary": grid_summary(recs),
+            "summary_by_shape": grid_summary(recs, "shape"),
+            "summary_by_spo": grid_summary(recs, "spo"), "baselines": list(baselines),
             "baseline_max_skus": baseline_max_skus if baselines else 0, "ladder_points": ladder,
             "shape_rules": {"max_skus_share": MAX_SKUS_SHARE, "budget_share": BUDGET_SHARE,
                             "gmv_raise": GMV_RAISE, "tight": TIGHT}}
@@ -588,15 +603,19 @@ def _median(xs: list[float]) -> float | None:
     return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
 
 
-def grid_summary(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per size: cases, how many OPTIMAL / with a plan / INFEASIBLE / failed, the largest gap of
-    a plan, the median wall and solve seconds."""
+def grid_summary(recs: list[dict[str, Any]], key: str = "skus") -> list[dict[str, Any]]:
+    """Per size (or per `key`: 'shape', 'spo'): cases, how many OPTIMAL / with a plan /
+    INFEASIBLE / failed, the largest gap of a plan, the median wall and solve seconds."""
     out = []
-    for skus in sorted({r["skus"] for r in recs}):
-        rs = [r for r in recs if r["skus"] == skus]
+    values = sorted({r.get(key) for r in recs}, key=lambda v: (
+        SHAPES.index(v) if key == "shape" and v in SHAPES else len(SHAPES), str(v).zfill(9)))
+    for value in values:
+        rs = [r for r in recs if r.get(key) == value]
         gaps = [r["gap"] for r in rs if r["status"] in ("OPTIMAL", "FEASIBLE")
                 and r.get("gap") is not None]
-        out.append({"skus": skus, "cases": len(rs),
+        label = (f"{value:,} SKUs" if key == "skus" else f"SKUs per offer {value}" if key == "spo"
+                 else f"shape {value}")
+        out.append({key: value, "label": label, "cases": len(rs),
                     "optimal": sum(r["status"] == "OPTIMAL" for r in rs),
                     "feasible": sum(r["status"] == "FEASIBLE" for r in rs),
                     "infeasible": sum(r["status"] == "INFEASIBLE" for r in rs),
@@ -988,7 +1007,8 @@ def binds_label(rec: dict[str, Any]) -> str:
     for key, short in (("discount_budget", "budget"), ("gmv_min", "gmv")):
         if key in cons:
             parts.append(short if key in tight else f"({short})")
-    if not cons and rec.get("limits"):  # no plan: the limits the case set
+    if rec.get("limits") and (not cons or rec.get("status") not in ("OPTIMAL", "FEASIBLE")):
+        # no plan: the limits the case set
         lim = rec["limits"]
         parts = [x for x, on in (("slots", lim.get("max_skus")), ("budget", lim.get("budget")),
                                  ("gmv", lim.get("gmv_min"))) if on]
@@ -1013,7 +1033,8 @@ def grid_markdown(grid: dict[str, Any]) -> str:
     for r in grid["cases"]:
         row = [r["case"], f"{r['skus']:,}", f"{r['offers']:,}",
                _num(r.get("pair_variants"), "{:,}"), binds_label(r), r["status"],
-               _num(r.get("objective")), _num(r.get("bound")), _pct(r.get("gap")),
+               _num(r.get("objective") if r["status"] in ("OPTIMAL", "FEASIBLE") else None),
+               _num(r.get("bound")), _pct(r.get("gap")),
                _num(r.get("phases", {}).get("solve"), "{:.2f}"), _num(r.get("wall_s"), "{:.1f}"),
                _num(r.get("peak_rss_mb"), "{:,.0f}")]
         got = {b["solver"]: b for b in r.get("baselines", [])}
@@ -1024,12 +1045,15 @@ def grid_markdown(grid: dict[str, Any]) -> str:
                 row += ["not run", "-"]
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    for s in grid["summary"]:
+    summaries = [*grid["summary"], *grid.get("summary_by_shape", []),
+                 *grid.get("summary_by_spo", [])]
+    for s in summaries:
         plans = s["optimal"] + s["feasible"]
         others = ", ".join(f"{s[k]} {k.upper()}" for k in ("infeasible", "no_solution", "error")
                            if s[k])
+        label = s.get("label") or f"{s['skus']:,} SKUs"
         lines.append(
-            f"- **{s['skus']:,} SKUs**: {s['cases']} cases, OPTIMAL {s['optimal']}/{s['cases']} "
+            f"- **{label}**: {s['cases']} cases, OPTIMAL {s['optimal']}/{s['cases']} "
             f"({100 * s['optimal'] / s['cases']:.0f} %), a plan in {plans}"
             f"{'; ' + others if others else ''}; max gap {_pct(s['max_gap'])}; median wall "
             f"{_num(s['median_wall_s'], '{:.1f}')} s (solve {_num(s['median_solve_s'], '{:.2f}')}"

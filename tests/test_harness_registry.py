@@ -164,3 +164,16 @@ def test_grid_summary_per_size() -> None:
     text = h.grid_markdown({"cases": [], "summary": [s30, s300], "baselines": []})
     assert "**30 SKUs**: 3 cases, OPTIMAL 1/3 (33 %), a plan in 2; 1 INFEASIBLE" in text
     assert "max gap 2.0000 %" in text
+
+
+def test_a_case_without_a_plan_shows_its_limits_not_an_objective() -> None:
+    rec = {"case": "30-o12-all-s2", "skus": 30, "offers": 3, "pair_variants": 91,
+           "status": "NO_SOLUTION", "objective": 0.0, "bound": 22_096.04, "gap": None,
+           "phases": {"solve": 9.9}, "wall_s": 12.7, "peak_rss_mb": 178.0,
+           "constraints": {"max_skus.huopin": {"value": 0, "limit": 15},
+                           "gmv_min": {"value": 0.0, "limit": 34_489.0}},
+           "tight": ["gmv_min"],
+           "limits": {"max_skus": {"huopin": 15}, "budget": 2_701.0, "gmv_min": 34_489.0}}
+    assert h.binds_label(rec) == "slots, budget, gmv"
+    row = h.grid_markdown({"cases": [rec], "summary": [], "baselines": []}).splitlines()[2]
+    assert row.startswith("| 30-o12-all-s2 | 30 | 3 | 91 | slots, budget, gmv | NO_SOLUTION | - |")

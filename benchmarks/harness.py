@@ -922,19 +922,22 @@ def sanity(report: dict[str, Any]) -> list[str]:
         if not rec.get("pair_variants") or rec.get("skus", 0) <= 0 or rec.get("offers", 0) <= 0:
             bad.append(f"{where}: sizes")
     side = report.get("side_by_side")
-    if side:
-        for rec in side["solvers"]:
-            where = f"side-by-side {rec.get('solver')}"
-            check(rec, where)
-            if rec.get("status") == "ERROR":
-                continue
-            for key in ("gap_vs_valid_bound", "own_gap"):
-                if rec.get(key) is not None and rec[key] < -1e-9:
-                    bad.append(f"{where}: {key} {rec[key]} < 0")
-            if not rec.get("below_valid_bound"):
-                bad.append(f"{where}: objective above the valid bound")
-            if rec.get("violations"):
-                bad.append(f"{where}: plan breaks rules: {rec['violations']}")
+    baseline_rows = [] if not side else [(f"side-by-side {r.get('solver')}", r)
+                                         for r in side["solvers"]]
+    for case in grid.get("cases", []):
+        baseline_rows += [(f"case {case['case']} {r.get('solver')}", r)
+                          for r in case.get("baselines", [])]
+    for where, rec in baseline_rows:
+        check(rec, where)
+        if rec.get("status") == "ERROR":
+            continue
+        for key in ("gap_vs_valid_bound", "own_gap"):
+            if rec.get(key) is not None and rec[key] < -1e-9:
+                bad.append(f"{where}: {key} {rec[key]} < 0")
+        if not rec.get("below_valid_bound"):
+            bad.append(f"{where}: objective above the valid bound")
+        if rec.get("violations"):
+            bad.append(f"{where}: plan breaks rules: {rec['violations']}")
     return bad
 
 

@@ -177,3 +177,20 @@ def test_a_case_without_a_plan_shows_its_limits_not_an_objective() -> None:
     assert h.binds_label(rec) == "slots, budget, gmv"
     row = h.grid_markdown({"cases": [rec], "summary": [], "baselines": []}).splitlines()[2]
     assert row.startswith("| 30-o12-all-s2 | 30 | 3 | 91 | slots, budget, gmv | NO_SOLUTION | - |")
+
+
+def test_sanity_checks_the_grid_and_its_baselines() -> None:
+    case = {"case": "30-o4-all-s1", "status": "FEASIBLE", "objective": 100.0, "bound": 101.0,
+            "gap": 0.0099, "wall_s": 1.0, "peak_rss_mb": 170.0, "pair_variants": 60, "skus": 30,
+            "offers": 8, "phases": {"load": 0.1, "rules": 0.0, "score": 0.0, "solve": 0.5}}
+    base = {"solver": "naive-cpsat", "status": "OPTIMAL", "objective": 99.0, "bound": 99.0,
+            "wall_s": 2.0, "peak_rss_mb": 150.0, "gap_vs_valid_bound": 0.02, "own_gap": 0.0,
+            "below_valid_bound": True, "violations": []}
+    report: dict[str, Any] = {"cases": [], "grid": {"cases": [{**case, "baselines": [base]}]}}
+    assert h.sanity(report) == []
+    base.update(violations=["STOCK S001"], below_valid_bound=False)
+    assert h.sanity(report) == [
+        "case 30-o4-all-s1 naive-cpsat: objective above the valid bound",
+        "case 30-o4-all-s1 naive-cpsat: plan breaks rules: ['STOCK S001']"]
+    report["grid"]["cases"][0].update(bound=99.0, baselines=[])
+    assert h.sanity(report) == ["case 30-o4-all-s1: bound 99.0 below objective 100.0"]

@@ -946,7 +946,10 @@ def _num(x: float | None, fmt: str = "{:,.2f}") -> str:
 
 
 def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.4f} %"
+    """A fraction as a percentage; float noise below the last digit shown (-1e-12) prints 0."""
+    if x is None:
+        return "-"
+    return f"{100 * x + 0.0:.4f} %" if abs(x) >= 5e-7 else "0.0000 %"
 
 
 def cases_markdown(cases: list[dict[str, Any]]) -> str:

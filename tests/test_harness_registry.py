@@ -194,3 +194,8 @@ def test_sanity_checks_the_grid_and_its_baselines() -> None:
         "case 30-o4-all-s1 naive-cpsat: plan breaks rules: ['STOCK S001']"]
     report["grid"]["cases"][0].update(bound=99.0, baselines=[])
     assert h.sanity(report) == ["case 30-o4-all-s1: bound 99.0 below objective 100.0"]
+
+
+def test_percentages_print_float_noise_as_zero() -> None:
+    assert h._pct(-1e-12) == "0.0000 %" and h._pct(None) == "-"
+    assert h._pct(0.000123) == "0.0123 %" and h._pct(-0.02) == "-2.0000 %"

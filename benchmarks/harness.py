@@ -1175,7 +1175,11 @@ def main(argv: list[str] | None = None) -> int:
         names = []
     else:
         names = list(DEFAULT_CASES)
-    cases = [case_named(n.strip()) for n in names]
+    try:  # a bad case name or grid option: argparse's message and exit 2, before any run
+        cases = [case_named(n.strip()) for n in names]
+        grid = grid_from_args(a) if a.grid else []
+    except SystemExit as e:
+        ap.error(str(e.code))
     time_limit = a.time_limit if a.time_limit is not None else (5.0 if a.smoke else None)
     a.workdir.mkdir(parents=True, exist_ok=True)
 
@@ -1186,7 +1190,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         report["cases"].append(run_case(case, a.workdir, time_limit))
     if a.grid:
-        report["grid"] = run_grid(grid_from_args(a), a.workdir, time_limit,
+        report["grid"] = run_grid(grid, a.workdir, time_limit,
                                   _baselines(a) if a.grid_baselines else (),
                                   a.baseline_max_skus, a.ladder)
     if a.issue13:

@@ -4,6 +4,7 @@ scenario, which constraints count as binding, the per-size summary. No solving, 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,16 @@ def test_sanity_checks_the_grid_and_its_baselines() -> None:
 def test_percentages_print_float_noise_as_zero() -> None:
     assert h._pct(-1e-12) == "0.0000 %" and h._pct(None) == "-"
     assert h._pct(0.000123) == "0.0123 %" and h._pct(-0.02) == "-2.0000 %"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--cases", "30-o13-all-s1"], "SKUs per offer 13: 1 to 12"),
+    (["--grid", "--grid-shapes", "none,most"], "--grid-shapes: 'most' is not one of"),
+    (["--grid", "--grid-sizes", "30,lots"], "size 'lots'"),
+])
+def test_bad_options_exit_2_before_any_run(tmp_path: Path, args: list[str], message: str) -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "harness.py"), *args,
+                        "--workdir", str(tmp_path / "w")], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "w" / "cases").exists()

@@ -45,6 +45,10 @@ BRANCH_OFFERS = 1000  # branch and price up to this many offers
 BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
 BRANCH_SHARE = 0.7  # and its share of the time limit, a hard stop (the phases after it rarely
 # close what it leaves open on a small catalogue)
+# Its work budget per second of the time limit (branch.py: a pricing call is 1 + m / 1000
+# units, ~4 ms a unit on the 2-core machine, ~10 ms at a load of 5): the search stops on it,
+# at the same node for the same input, well before the wall stop above
+BRANCH_WORK_PER_S = 60
 BRANCH_IMPROVE_SHARE = 0.04  # of CP-SAT's deterministic time left, per restricted master in it
 
 
@@ -135,7 +139,8 @@ def branch(s: LpMaster) -> None:
     found = branch_and_price(s.pb, s.dual, s.cg, s.best, s.bound, s.config.relative_gap,
                              s.start + BRANCH_SHARE * s.config.time_limit_s,
                              max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s),
-                             improve=improve)
+                             improve=improve,
+                             max_work=BRANCH_WORK_PER_S * s.config.time_limit_s)
     s.stats.branch_nodes = found.nodes
     s.timed("branch_seconds", began)
     s.bound = min(s.bound, found.bound)  # >= found.best: that plan was the incumbent's rival

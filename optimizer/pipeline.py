@@ -135,7 +135,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     phases["rules"] = time.perf_counter() - t
     progress.phase("score")
     t = time.perf_counter()
-    pb = build_problem(scenario, rulebook, catalogue, outcome)
+    pb = build_problem(scenario, rulebook, catalogue, outcome, current=loaded.current)
     phases["score"] = time.perf_counter() - t
     log.info("%d SKUs, %d offers, %d programs, %d pair-variants", pb.n, pb.n_offers,
              len(pb.programs), pb.m)

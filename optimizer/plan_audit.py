@@ -275,7 +275,8 @@ def _optimum(loaded: Any, margin: float, ok: bool) -> dict[str, Any]:
     from optimizer.solve import FEASIBLE, OPTIMAL, solve
 
     scenario = loaded.scenario
-    pb = build_problem(scenario, loaded.rulebook, loaded.catalogue, loaded.evaluate().rules)
+    pb = build_problem(scenario, loaded.rulebook, loaded.catalogue, loaded.evaluate().rules,
+                       current=loaded.current)
     result = solve(pb, scenario.solver)
     has_plan = result.status in (OPTIMAL, FEASIBLE)
     bound = result.bound if math.isfinite(result.bound) else None

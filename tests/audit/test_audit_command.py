@@ -145,14 +145,15 @@ def test_hand_edited_plan_breaks_one_rule(make_scenario: MakeScenario, tmp_path:
 
 
 def test_stock_over_reserve(make_scenario: MakeScenario, tmp_path: Path) -> None:
-    """Stock 650 less 5 reserve days x 10 a day leaves 600 units; offsite at 8.99 sells more."""
-    sc = make_scenario([{"stock": 650}], constraints={"stock_reserve_days": 5})
+    """Stock 500 less 5 reserve days x 10 a day leaves 450 units; offsite at 8.99 sells more
+    (10 a day x 23 days after the review x (8.99 / 12)^-2.5 ~ 473)."""
+    sc = make_scenario([{"stock": 500}], constraints={"stock_reserve_days": 5})
     out = tmp_path / "audit"
     res = _audit(sc, _write_plan(tmp_path / "plan.csv", [("S1", "offsite", "8.99")]), out)
     assert res.exit_code == EXIT_AUDIT
     [found] = _findings(out)
     assert (found["sku_id"], found["rule"]) == ("S1", "STOCK")
-    assert "> stock 650" in found["detail"] and "= 600.000" in found["detail"]
+    assert "> stock 500" in found["detail"] and "= 450.000" in found["detail"]
 
 
 def test_constraints_carry_value_and_limit(make_scenario: MakeScenario, tmp_path: Path) -> None:

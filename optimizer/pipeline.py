@@ -151,7 +151,8 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
         phases["model"], phases["solve"] = model, phases["solve"] - model
     progress.phase("write")
     t = time.perf_counter()
-    tables = build_tables(scenario, rulebook, pb, outcome, result)
+    tables = build_tables(scenario, rulebook, pb, outcome, result, current=loaded.current,
+                          catalogue=catalogue)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace
     written = write_outputs(out, tables, xlsx=xlsx, lang=lang)

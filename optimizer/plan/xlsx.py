@@ -58,7 +58,8 @@ PLAN_SHEET: tuple[Column, ...] = (
     ("program", "text", None, 16), ("program_name", "name", None, 18),
     ("price", "number", MONEY, 12), ("units", "number", UNITS, 12),
     ("revenue", "number", MONEY, 15), ("fee_rate", "rate", RATE, 8),
-    ("fees", "number", MONEY, 14), ("margin", "number", MONEY, 15))
+    ("fees", "number", MONEY, 14), ("margin", "number", MONEY, 15),
+    ("change", "text", None, 9), ("warning", "text", None, 50))
 EXCLUDED_SHEET: tuple[Column, ...] = (
     ("sku_id", "text", None, 16), ("program", "text", None, 16),
     ("program_name", "name", None, 18), ("reason", "text", None, 15), ("detail", "text", None, 70))

@@ -50,6 +50,13 @@ def _finite(v: float | None) -> float | None:
 
 # ---------------------------------------------------------------------------------- aggregation
 
+def plan_columns(path: Path) -> tuple[str, ...]:
+    """The columns of a plan.csv: a folder written before `change` and `warning` (SPEC 6.1)
+    has the first nine, and is read as it is."""
+    older = PLAN_COLUMNS[: PLAN_COLUMNS.index("margin") + 1]
+    return older if len(csv_header(path)) == len(older) else PLAN_COLUMNS
+
+
 def aggregate_plan(path: Path) -> dict[str, Any]:
     """Per program: rows, units, GMV, margin summed from plan.csv; distinct SKUs; the top SKUs
     by margin. Streamed: memory is the batch plus the SKU ids (for the distinct count)."""
@@ -60,7 +67,7 @@ def aggregate_plan(path: Path) -> dict[str, Any]:
     sku_chunks: list[pa.Array] = []
     tops: list[pa.Table] = []
     rows = 0
-    for batch in batches(path, PLAN_COLUMNS, types,
+    for batch in batches(path, plan_columns(path), types,
                           required=("price", "units", "revenue", "margin")):
         if not batch.num_rows:
             continue

@@ -22,6 +22,7 @@ from optimizer.plan.writer import PlanTables, Written, build_tables, check_outdi
 from optimizer.prepare import load_inputs
 from optimizer.progress import Progress
 from optimizer.score.problem import Problem, build_problem
+from optimizer.score.rows import GlobalRows, locked_usage
 from optimizer.solve import FEASIBLE, INFEASIBLE, OPTIMAL, Result, solve
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,33 @@ def max_gmv_bound(pb: Problem) -> float:
     return float(np.minimum(per.sum(axis=1), pb.avail * top_price).sum())
 
 
+def explain_locked(pb: Problem) -> str:
+    """Today's no_exit rows are in every plan: the global rows they alone overrun, with the
+    numbers (empty when they fit, or there are none)."""
+    if not pb.force.any():
+        return ""
+    rows = GlobalRows.of(pb)
+    used = locked_usage(pb)
+    said = []
+    for k in rows.capped:
+        if used[k] > pb.max_skus[k]:
+            said.append(f"max_skus.{pb.programs[k]}: {int(used[k])} SKUs locked > "
+                        f"{int(pb.max_skus[k])}")
+    if rows.budget is not None and used[rows.discount] > rows.budget:
+        said.append(f"discount_budget: their discount {used[rows.discount] / 100:,.2f} > "
+                    f"{rows.budget / 100:,.2f}")
+    if not said:
+        return ""
+    return ("today's no_exit enrollments cannot leave, and alone they break " + "; ".join(said)
+            + f" ({int(pb.force.sum())} locked rows)")
+
+
 def explain_infeasible(scenario: Scenario, pb: Problem, result: Result) -> str:
-    """The empty plan meets every constraint but gmv_min, so gmv_min is always in the conflict."""
+    """The empty plan (or today's locked rows) meets every constraint but gmv_min, so gmv_min is
+    in the conflict, unless the locked rows alone break a limit."""
+    locked = explain_locked(pb)
+    if locked:
+        return locked
     gmv = float(scenario.constraints.gmv_min or 0)
     baseline = float(scenario.merchant.baseline_gmv)
     reach = baseline + max_gmv_bound(pb) / 100

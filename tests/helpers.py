@@ -262,6 +262,11 @@ class SpecProgram:
     help_sell: bool
     caps: tuple[tuple[str, Fraction, bool], ...]  # (field, ratio, strict)
     own_fees: tuple[tuple[str, Fraction], ...]  # (group, rate) charged on own orders
+    review: float = 0  # SPEC 3's review_days: a new enrollment sells horizon - review days
+
+    @property
+    def selling_days(self) -> float:
+        return max(self.horizon - self.review, 0)
 
 
 F = Fraction
@@ -269,13 +274,14 @@ ZERO = F(0)
 SPEC_PROGRAMS: dict[str, SpecProgram] = {
     "offsite": SpecProgram(30, 1.0, 2.5, True, True,
                            (("min_price_30d", F(1), True), ("market_price", F(9, 10), True)),
-                           (("tech_service", F(6, 1000)), ("help_sell_commission", F(0)))),
+                           (("tech_service", F(6, 1000)), ("help_sell_commission", F(0))), 7),
     "yanxuan": SpecProgram(2, 6.0, 1.8, True, True, (("market_price", F(95, 100), False),),
                            (("tech_service", F(6, 1000)),)),
     "huopin": SpecProgram(7, 3.0, 2.0, False, False, (("market_price", F(9, 10), False),),
                           (("tech_service", F(6, 1000)),)),
     "crossborder": SpecProgram(30, 0.5, 2.0, True, True, (("market_price", F(95, 100), False),),
-                               (("tech_service", F(6, 1000)), ("help_sell_commission", F(5, 100)))),
+                               (("tech_service", F(6, 1000)), ("help_sell_commission", F(5, 100))),
+                               3),
     "aliexpress_semi": SpecProgram(30, 0.8, 2.2, False, False, (("market_price", F(1), False),),
                                    (("marketplace_commission", F(8, 100)),)),
 }
@@ -348,7 +354,7 @@ def spec_units(program: str, row: Mapping[str, Any], price_fen: int) -> float:
     e = float(row["elasticity"]) if "elasticity" in row else prog.elasticity
     daily = float(value(row, "daily_units"))
     market = fen(value(row, "market_price"))
-    return daily * prog.multiplier * prog.horizon * (price_fen / market) ** (-e)
+    return daily * prog.multiplier * prog.selling_days * (price_fen / market) ** (-e)
 
 
 def spec_margin(program: str, row: Mapping[str, Any], price_fen: int, fee: Fraction) -> float:

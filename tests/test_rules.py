@@ -436,15 +436,18 @@ def test_price_cap_margin_optimal(price_cap_margin: Solved) -> None:
 # Fees: non-stacking (SPEC 4 worked example), checked on plan.csv's fee_rate and fees
 
 FEE_ROW = {"market_price": "12.00", "min_price_30d": "9.00", "elasticity": INELASTIC}
-CAP_PRICE = {"offsite": 899, "yanxuan": 1140, "huopin": 1080}
+CAP_PRICE = {"offsite": 1079, "yanxuan": 1140, "huopin": 1080}
 
 
 @pytest.fixture(scope="module")
 def fee_example(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], Solved]:
     """S1 in offsite + yanxuan; S2 (no dropship) in yanxuan + huopin; S3 (yanxuan pickup too
-    low) in offsite alone. Each offer its own, each price at its cap."""
-    rows = [sku(**FEE_ROW), sku(**FEE_ROW, dropship="false"),
-            sku(**FEE_ROW, pickup_rate_48h="0.5")]
+    low) in offsite alone. Each offer its own, each price at its cap. S1's and S3's 30-day
+    minimum is the market price, so that off-site (23 days after its review, at 10.79) beats
+    伙拼 (7 days x 3, at 10.80) for them."""
+    offsite_row = {**FEE_ROW, "min_price_30d": "12.00"}
+    rows = [sku(**offsite_row), sku(**FEE_ROW, dropship="false"),
+            sku(**offsite_row, pickup_rate_48h="0.5")]
     path = write_case(tmp_path_factory.mktemp("fees"), rows,
                       programs={"offsite": {}, "yanxuan": {}, "huopin": {}})
     return rows, solve_case(path)
@@ -708,17 +711,18 @@ def test_all_or_none_under_max_skus(write_case: WriteCase, solve_case: SolveCase
 
 
 def test_all_or_none_against_fee_interplay(write_case: WriteCase, solve_case: SolveCase) -> None:
-    """S2 alone would stay out of yanxuan: at cost 3.75 its yanxuan margin (126.5 x 0.498 = 63)
-    is less than the commission its offsite sales would then pay (0.05 x 1341 = 67). S1 gains
-    much from yanxuan, so all or none puts S2 in too."""
+    """S2 alone would stay out of yanxuan: at cost 4.05 its yanxuan margin is less than the
+    commission its offsite sales would then pay (off-site sells 23 of its 30 days after review:
+    at 3.75 and a 0.5 grid, as before review days, yanxuan alone would now win). S1 gains much
+    from yanxuan, so all or none puts S2 in too."""
     base = {"market_price": "5.00", "min_price_30d": "5.00", "elasticity": INELASTIC}
     rows = [sku(offer_id="O1", unit_cost="1.00", **base),
-            sku(offer_id="O1", unit_cost="3.75", **base)]
-    path = write_case(rows, programs={"offsite": {}, "yanxuan": {}}, price_step=0.5)
+            sku(offer_id="O1", unit_cost="4.05", **base)]
+    path = write_case(rows, programs={"offsite": {}, "yanxuan": {}}, price_step=0.1)
     outcome, plan, _ = solve_case(path)
     assert set(plan_of(plan)) == {(s, k) for s in ("S1", "S2") for k in ("offsite", "yanxuan")}
-    s2_alone = best_single_sku(rows[1], ["offsite", "yanxuan"], step_fen=50)
-    s2_offsite = best_price("offsite", rows[1], Fraction("0.006"), step_fen=50)
+    s2_alone = best_single_sku(rows[1], ["offsite", "yanxuan"], step_fen=10)
+    s2_offsite = best_price("offsite", rows[1], Fraction("0.006"), step_fen=10)
     assert s2_offsite is not None
     assert s2_alone == s2_offsite[0]  # S2 on its own would not join yanxuan
     assert_brute_optimum(outcome, path)

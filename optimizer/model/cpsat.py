@@ -16,7 +16,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from optimizer.score.candidates import Candidates
-from optimizer.score.problem import Problem
+from optimizer.score.problem import KEEP_OF_FIXED, NEW_OF_FIXED, Problem
 from optimizer.score.rows import GlobalRows
 
 LinearExpr = cp_model.LinearExpr
@@ -222,8 +222,40 @@ def set_objective(em: EnrollModel) -> None:
     em.model.maximize(_sum(em.x, coefs))
 
 
+def add_commitments(em: EnrollModel) -> None:
+    """Today's enrollments (SPEC 6.1): a no_exit row is in the plan (its only candidate is
+    today's price); a fixed_until_exit offer keeps every one of today's rows of the program, at
+    its price, and nothing new in it, or none of them."""
+    pb, cand, model = em.pb, em.cand, em.model
+    count = 0
+    index = em.pair_index()
+    for s, k in zip(*np.nonzero(pb.force), strict=True):
+        p = index.get((int(s), int(k)))
+        if p is None:  # no candidate can hold it: no plan
+            model.add_bool_or([])
+        else:
+            model.add(em.pair_expr(p) == 1)
+        count += 1
+    mode = pb.pv_mode[cand.pv]
+    prog = pb.pv_prog[cand.pv]
+    offer = pb.sku_offer[pb.pv_sku[cand.pv]]
+    cells = np.nonzero(pb.keep_cell)
+    pairs = zip(pb.sku_offer[cells[0]].tolist(), cells[1].tolist(), strict=True)
+    for o, k in sorted(set(pairs)):
+        keeps = model.new_bool_var(f"offer{o}_keeps_{k}")
+        here = (offer == o) & (prog == k)
+        for s in np.flatnonzero(pb.keep_cell[:, k] & (pb.sku_offer == o)):
+            kept = np.flatnonzero(here & (mode == KEEP_OF_FIXED) & (pb.pv_sku[cand.pv] == s))
+            model.add(LinearExpr.sum([em.x[i] for i in kept]) == keeps)
+        new = np.flatnonzero(here & (mode == NEW_OF_FIXED))
+        if new.size:
+            model.add(LinearExpr.sum([em.x[i] for i in new]) <= new.size * (1 - keeps))
+        count += 1
+    em.n_rows["commitments"] = count
+
+
 RULES = (add_one_price_per_pair, add_fee_variants, add_all_or_none, add_exclusivity, add_stock,
-         add_max_skus, add_discount_budget, add_gmv_min)
+         add_max_skus, add_discount_budget, add_gmv_min, add_commitments)
 
 
 def build_model(pb: Problem, cand: Candidates) -> EnrollModel:
@@ -261,8 +293,11 @@ def build_column_model(pb: Problem, offer: np.ndarray, value: np.ndarray,
     x = [model.new_bool_var(f"c{i}") for i in range(offer.size)]
     order = np.argsort(offer, kind="stable")
     bounds = np.flatnonzero(np.r_[True, offer[order][1:] != offer[order][:-1], True])
+    must = pb.must_offers
     for a, b in itertools.pairwise(bounds):
-        if b - a > 1:
+        if must[offer[order[a]]]:  # today's no_exit rows: never nothing
+            model.add_exactly_one([x[i] for i in order[a:b]])
+        elif b - a > 1:
             model.add_at_most_one([x[i] for i in order[a:b]])
     for k in rows.capped:
         _count_row(model, x, usage[:, k], int(pb.max_skus[k] - round(used[k])))

@@ -93,7 +93,43 @@ def _peak(pb: Problem, alpha: np.ndarray, beta: np.ndarray, rows: np.ndarray
             better = v_end > value[odd]
             idx = odd[better]
             price[idx], value[idx], units[idx] = end[better], v_end[better], u_end[better]
+    kp = pb.pv_keep_price[rows]
+    keep = np.flatnonzero((kp > 0) & (kp >= lo) & (kp <= hi))
+    if keep.size:
+        _with_keep_price(pb, rows, alpha, beta, keep, price, value, units)
     return price, value, units
+
+
+def _with_keep_price(pb: Problem, rows: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
+                     keep: np.ndarray, price: np.ndarray, value: np.ndarray,
+                     units: np.ndarray) -> None:
+    """Today's price is not a new price (at it the enrollment continues, over the whole
+    horizon): where the best new price is it, the best new one is a lattice neighbour (the
+    function has one peak); then today's price competes with its own units. In place."""
+    step = pb.step
+    r = rows[keep]
+    kp, lo, hi = pb.pv_keep_price[r], pb.pv_lo[r], pb.pv_hi[r]
+    market, e, a, b = pb.pv_market[r], pb.pv_elast[r], alpha[keep], beta[keep]
+    clash = np.flatnonzero(price[keep] == kp)
+    if clash.size:
+        best_p = kp[clash].copy()
+        best_v = np.full(clash.size, -np.inf)
+        best_u = np.zeros(clash.size)
+        for nb in (kp[clash] - step, kp[clash] + step):
+            ok = (nb >= lo[clash]) & (nb <= hi[clash])
+            u_nb = pb.pv_demand[r[clash]] * (nb / market[clash]) ** (-e[clash])
+            v_nb = np.where(ok, u_nb * (a[clash] * nb - b[clash]), -np.inf)
+            better = v_nb > best_v
+            best_p = np.where(better, nb, best_p)
+            best_v = np.where(better, v_nb, best_v)
+            best_u = np.where(better, u_nb, best_u)
+        at = keep[clash]
+        price[at], value[at], units[at] = best_p, best_v, best_u
+    u_k = pb.pv_full[r] * (kp / market) ** (-e)
+    v_k = u_k * (a * kp - b)
+    better = v_k >= value[keep]  # a tie keeps today's enrollment
+    at = keep[better]
+    price[at], value[at], units[at] = kp[better], v_k[better], u_k[better]
 
 
 def margin_optimal_price(pb: Problem) -> np.ndarray:
@@ -156,6 +192,10 @@ def build_candidates(pb: Problem, suggestions: list[np.ndarray], *, ladder_point
         fpv, fprice = full_lattice(pb)
     else:
         fpv, fprice = ladder(pb, ladder_points)
+    kp = pb.pv_keep_price
+    kept = np.flatnonzero((kp > 0) & (kp >= pb.pv_lo) & (kp <= pb.pv_hi))  # always a candidate
+    pv_parts.append(kept)
+    price_parts.append(pb.pv_keep_price[kept])
     if extra is not None:
         pv_parts.append(extra[0])
         price_parts.append(np.clip(extra[1], pb.pv_lo[extra[0]], pb.pv_hi[extra[0]]))

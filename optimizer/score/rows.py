@@ -117,3 +117,19 @@ class GlobalRows:
         if self.budget is not None and usage[self.discount] > self.budget * (1 - 1e-12):
             return False
         return not (self.gmv_min is not None and usage[self.revenue] < self.gmv_min * (1 + 1e-12))
+
+
+def locked_usage(pb: Problem) -> np.ndarray:
+    """What today's no_exit rows alone use of the global rows: every plan uses at least this
+    (their units, hence discount and counted revenue, are fixed by today's price)."""
+    rows = GlobalRows.of(pb)
+    k_count = len(pb.programs)
+    cell = pb.pv_sku * k_count + pb.pv_prog
+    forced = np.flatnonzero(pb.force.ravel()[cell])
+    # one pair-variant per locked cell (its fee variants sell the same units at the same price)
+    _, first = np.unique(cell[forced], return_index=True)
+    pv = forced[first]
+    if pv.size == 0:
+        return rows.zeros()
+    ev = pb.evaluate(pv, pb.pv_keep_price[pv])
+    return rows.usage(pb, pv, np.zeros(pv.size, np.int64), 1, ev)[0]

@@ -227,10 +227,11 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
 
     def expand(node_pb: Problem, cg: ColumnGeneration, b: Branch, bound: float) -> None:
         nonlocal best
-        if bound < -1e-6 * max(1.0, abs(bound)):
-            return  # no plan in this branch: every plan's margin is >= 0
+        if pb.proves_no_plan(bound):
+            return  # no plan in this branch
         rounded = round_lp(cg)
-        if rounded is not None and (best is None or rounded[0] > best.objective):
+        if rounded is not None and (best is None or rounded[0] > best.objective) and \
+                pb.keeps_commitments(plan_of(cg.pool, rounded[1])[0]):
             best = Plan(rounded[0], *plan_of(cg.pool, rounded[1]))
         if closed(bound):
             return
@@ -263,7 +264,7 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
                               seed=node.pool)
         assert cg.best is not None
         first = min(cg.best.value, -node.key)  # the parent's multipliers, priced in this branch
-        if first < -1e-6 * max(1.0, abs(first)) or closed(first):
+        if pb.proves_no_plan(first) or closed(first):
             continue  # settled without its own column generation
         cg.run(40, NODE_TOL, deadline)
         if cg.best is None or cg.stopped:

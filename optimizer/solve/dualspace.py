@@ -202,7 +202,7 @@ class Pool:
             seg_of = np.repeat(np.arange(starts.size), lengths)[first]
             keep = np.r_[True, seg_of[1:] != seg_of[:-1]]
             arg = order[first[keep]]
-            pos = seg_best > 0
+            pos = (seg_best > 0) | self.pb.must_offers[seg_offer]  # none is no plan of those
             best[seg_offer[pos]] = seg_best[pos]
             col[seg_offer[pos]] = arg[pos]
         taken = col[col >= 0]

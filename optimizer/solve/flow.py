@@ -56,7 +56,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return solve_large(pb, config, progress, start, warm)
     s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit,
                                           None if warm is None else warm.mult)
-    if s.bound < -1e-6 * max(1.0, abs(s.bound)):
+    if pb.proves_no_plan(s.bound):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
                        INFEASIBLE_REASON)
     s.stats.complete = s.complete

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.score.candidates import peak_price
-from optimizer.score.problem import Problem
+from optimizer.score.problem import KEEP_OF_FIXED, Problem
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +47,33 @@ class Structure:
 
 
 def build_structure(pb: Problem) -> Structure:
-    """Enumerate offer states and hub patterns once; they do not depend on multipliers."""
+    """Enumerate offer states and hub patterns once; they do not depend on multipliers.
+
+    Gates are programs decided per offer (all-or-none, or in an exclusive pair) and, for a
+    fixed_until_exit program with rows today, its *keep* gate (index K + k): on, the offer keeps
+    exactly today's rows of k (each forced, at its price) and registers nothing new in k; off,
+    today's rows are gone and k is open to new enrollments. Today's no_exit rows are forced in
+    every combo: a state that cannot hold one is not a plan of that SKU's offer."""
     k_count = len(pb.programs)
+    keep_gates = [int(k) for k in pb.keep_gates]
     gates = tuple(sorted({k for k in range(k_count) if pb.offer_level[k]}
-                         | {k for pair in pb.exclusive for k in pair}))
+                         | {k for pair in pb.exclusive for k in pair})) \
+        + tuple(k_count + k for k in keep_gates)
     states = []
     state_on = []
+    keeping_of = []
     for bits in itertools.product((False, True), repeat=len(gates)):
         on = {g for g, b in zip(gates, bits, strict=True) if b}
         if any(a in on and b in on for a, b in pb.exclusive):
             continue
+        # keeping today's rows of k is being in k (exclusivity, its gate)
+        if any(k_count + k in on and k in gates and k not in on for k in keep_gates):
+            continue
         allowed = np.array([(k not in gates) or (k in on) for k in range(k_count)], dtype=bool)
+        keeping = np.array([k_count + k in on for k in range(k_count)], dtype=bool)
         states.append(allowed)
         state_on.append(bits)
+        keeping_of.append(keeping)
     combos = []
     hub = pb.hub
     flat = pb.pv_sku * k_count + pb.pv_prog  # (SKU, program) cell of each pv
@@ -73,10 +87,15 @@ def build_structure(pb: Problem) -> Structure:
             col = pb.pv_hub[:, hi_]
             compat &= (col == -1) | (col == bit)
         compats.append(compat)
-    for si, allowed in enumerate(states):
+    for si, (allowed, keeping) in enumerate(zip(states, keeping_of, strict=True)):
+        # a fixed_until_exit offer: the kept rows while keeping, new ones otherwise
+        mode_ok = np.where(keeping[pb.pv_prog], pb.pv_mode == KEEP_OF_FIXED,
+                           pb.pv_mode != KEEP_OF_FIXED)
         optional_prog = free_prog & allowed
         # an all-or-none program that is on takes every SKU of the offer that qualifies
         state_forced = pb.eligible & (pb.offer_level & allowed)[None, :]
+        state_forced |= pb.force
+        state_forced |= pb.keep_cell & keeping[None, :]
         for pattern, compat in zip(patterns, compats, strict=True):
             forced_prog = state_forced.copy()  # must be enrolled in this combo
             feasible = np.ones(pb.n, bool)
@@ -86,12 +105,13 @@ def build_structure(pb: Problem) -> Structure:
                     forced_prog[:, h] |= True
                 else:
                     feasible &= ~forced_prog[:, h]  # pattern says out, the offer says in
-            forced_pv = forced_prog.ravel()[flat] & compat
-            # every forced program needs a compatible pv
+            usable = compat & mode_ok
+            forced_pv = forced_prog.ravel()[flat] & usable
+            # every forced program needs a usable pv
             have = np.zeros(pb.n * k_count, bool)
             have[flat[forced_pv]] = True
             feasible &= ~(forced_prog & ~have.reshape(pb.n, k_count)).any(axis=1)
-            status = (compat & optional_prog[pb.pv_prog]).view(np.int8).copy()
+            status = (usable & optional_prog[pb.pv_prog]).view(np.int8).copy()
             status[forced_pv] = 2
             combos.append(Combo(si, status, feasible))
     return Structure(gates, len(states), tuple(combos),
@@ -107,7 +127,8 @@ def cached_structure(pb: Problem) -> Structure:
     keep every SKU's eligibility share it (0.15 s a point at 100k SKUs, 1.5 s at 1M)."""
     h = hashlib.blake2b(digest_size=20)
     h.update(repr((pb.programs, pb.exclusive, pb.hub, pb.n, pb.m)).encode())
-    for arr in (pb.offer_level, pb.eligible, pb.pv_sku, pb.pv_prog, pb.pv_hub):
+    for arr in (pb.offer_level, pb.eligible, pb.force, pb.keep_cell, pb.pv_sku, pb.pv_prog,
+                pb.pv_hub, pb.pv_mode):
         h.update(repr((arr.dtype.str, arr.shape)).encode())
         h.update(np.ascontiguousarray(arr).tobytes())
     key = h.digest()

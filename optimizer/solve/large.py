@@ -66,7 +66,8 @@ def split_by_doubt(pool: Pool, z: np.ndarray, n_flex: int, per_offer: int = FLEX
     second = np.where(col >= 0, np.maximum(second, 0.0), second)
     chosen_r = np.where(col >= 0, best, 0.0)
     regret = chosen_r - second  # >= 0; inf where the offer has no real alternative
-    has = np.isfinite(regret)
+    # an offer holding a locked row of today's keeps its best column: none is not its plan
+    has = np.isfinite(regret) & ~pb.must_offers
     order = np.lexsort((np.arange(pb.n_offers), regret))
     order = order[has[order]]
     flex = np.zeros(pb.n_offers, bool)
@@ -309,7 +310,7 @@ def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: fl
     stats = SolveStats(pair_variants=pb.m, lagrangian_bound=bound / 100, cg_rounds=ds.rounds,
                        columns=len(ds.pool), cg_seconds=time.perf_counter() - start - t_settle,
                        complete=False)
-    if bound < -1e-6 * max(1.0, abs(bound)):
+    if pb.proves_no_plan(bound):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                        INFEASIBLE_REASON)
     t_core = time.perf_counter()

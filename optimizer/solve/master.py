@@ -241,9 +241,10 @@ class ColumnGeneration:
         self.allowed = allowed  # offer states per offer (a branch), see Dual.evaluate
         self.progress = progress
         self.pool = ColumnPool()
-        must = None
-        if allowed is not None:
-            must = ~(allowed & dual.empty_ok()).any(axis=0)
+        must: np.ndarray | None = None
+        if allowed is not None or pb.force.any():
+            ok = dual.empty_ok()
+            must = np.asarray(~(ok if allowed is None else allowed & ok).any(axis=0))
         self.master = _MasterLP(pb, must)
         self.points: list[DualPoint] = []
         self.best: DualPoint | None = None
@@ -376,7 +377,13 @@ def round_lp(cg: ColumnGeneration, max_fractional: int = 8) -> tuple[float, list
     base_usage = np.sum([pool.usage[c] for c in integral], axis=0) if integral.size else \
         rows.zeros()
     base_value = float(sum(pool.value[c] for c in integral))
-    options = [[-1, *frac[offers[frac] == o].tolist()] for o in frac_offers]
+    must = cg.pb.must_offers
+    options = [[-1] * (not must[o]) + frac[offers[frac] == o].tolist() for o in frac_offers]
+    covered = np.zeros(cg.pb.n_offers, bool)
+    covered[offers[integral]] = True
+    covered[frac_offers] = True
+    if (must & ~covered).any():  # an offer holding a locked row has no column to take
+        return None
     best: tuple[float, list[int]] | None = None
     for pick in itertools.product(*options):
         cols = [c for c in pick if c >= 0]

@@ -72,6 +72,10 @@ class LpMaster:
         phase (`report_kept`) reports the incumbent even when it kept it."""
         if found is None:
             return
+        if not self.pb.keeps_commitments(found.pv):
+            log.warning("%s: a plan that drops or changes a committed row of today's was "
+                        "ignored", phase)
+            return
         improved = self.best is None or found.objective > self.best.objective
         if improved:
             self.best = found

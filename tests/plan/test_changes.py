@@ -169,3 +169,52 @@ def test_chinese_headers(tmp_path: Path, lang: str) -> None:
     assert list(plan[0])[-2:] == ["变动", "规则提示"]
     assert plan[0]["变动"] == "keep"  # values stay as they are in every language
     assert "EXIT" in {r["原因代码"] for r in excluded}
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "scenarios" / "packaging-bags-next-month"
+
+
+def test_shipped_next_month_scenario(tmp_path: Path) -> None:
+    """The shipped scenario solved (and audited, tests/conftest.py): the locked 严选 offer kept
+    at today's prices with BUB-20x25's broken cap named; the off-site offer kept whole or left
+    whole; CTN-5L-6 exits AliExpress (its shipping no longer meets the SLA); `audit` of the
+    plan passes, the locked row's cap counted apart."""
+    from click.testing import CliRunner
+
+    from optimizer.cli import EXIT_OK, main
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["solve", str(SHIPPED / "scenario.yaml"), "-o", str(out),
+                                    "-q"])
+    assert res.exit_code == EXIT_OK, res.output
+    with (out / "plan.csv").open(newline="", encoding="utf-8") as f:
+        plan = {(r["sku_id"], r["program"]): r for r in csv.DictReader(f)}
+    with (out / "excluded.csv").open(newline="", encoding="utf-8") as f:
+        exits = {(r["sku_id"], r["program"]): r["detail"] for r in csv.DictReader(f)
+                 if r["reason"] == "EXIT"}
+    with (SHIPPED / "current.csv").open(newline="", encoding="utf-8") as f:
+        today = {(r["sku_id"], r["program"]): r["price"] for r in csv.DictReader(f)}
+    for pair, price in today.items():  # each row of today is in the plan or exits
+        assert (pair in plan) != (pair in exits), pair
+        if pair in exits:
+            assert exits[pair] == f"current price {price}"
+    for bub in ("BUB-11x15", "BUB-15x20", "BUB-20x25", "BUB-25x30"):
+        row = plan[(bub, "yanxuan")]
+        assert (row["price"], row["change"]) == (today[(bub, "yanxuan")], "keep")
+    assert plan[("BUB-20x25", "yanxuan")]["warning"] == \
+        "price 20.60 > 0.95 x market_price 20.425 (not strict)"
+    zips = [plan.get((z, "offsite")) for z in ("ZIP-4x6", "ZIP-12x17")]
+    kept = [r is not None and r["change"] == "keep" for r in zips]
+    assert kept in ([True, True], [False, False])
+    assert ("CTN-5L-6", "aliexpress_semi") in exits
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert sum(summary["changes"][c] for c in ("keep", "new", "reprice")) == len(plan)
+    assert summary["changes"]["exit"] == len(exits)
+    assert [w["sku_id"] for w in summary["warnings"]] == ["BUB-20x25"]
+
+    res = CliRunner().invoke(main, ["audit", str(SHIPPED / "scenario.yaml"),
+                                    str(out / "plan.csv"), "-o", str(tmp_path / "audit"), "-q"])
+    assert res.exit_code == EXIT_OK, res.output
+    doc = json.loads((tmp_path / "audit" / "audit.json").read_text(encoding="utf-8"))
+    assert doc["ok"] is True and doc["locked_warnings"] == {"PRICE_CAP": 1}
+    assert doc["total"]["margin"] == pytest.approx(summary["objective"], abs=0.01)

@@ -42,6 +42,7 @@ _WORDS_ZH = {
     "plan": "报名方案",
     "excluded": "未报名",
     "summary": "汇总",
+    "todo": "待办",  # SPEC 6.1: rows to register, reprice or leave against today's enrollments
     # the summary sheet
     "name": "场景",
     "status": "求解状态",
@@ -61,7 +62,7 @@ _WORDS_ZH = {
     "figure": "数值",
 }
 
-_WORDS_EN = {"enrolled_skus": "enrolled SKUs"}
+_WORDS_EN = {"enrolled_skus": "enrolled SKUs", "todo": "to do"}
 
 _STATUS_ZH = {
     "OPTIMAL": "最优(已证明)",

@@ -218,3 +218,32 @@ def test_shipped_next_month_scenario(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "audit" / "audit.json").read_text(encoding="utf-8"))
     assert doc["ok"] is True and doc["locked_warnings"] == {"PRICE_CAP": 1}
     assert doc["total"]["margin"] == pytest.approx(summary["objective"], abs=0.01)
+
+
+def test_xlsx_to_do_sheet(tmp_path: Path) -> None:
+    """plan.xlsx with today's enrollments gains the to-do sheet after the plan: the rows not
+    kept, the kept rows with a warning, then the exits at today's price."""
+    import openpyxl
+    from click.testing import CliRunner
+
+    from optimizer.cli import EXIT_OK, main
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["solve", str(SHIPPED / "scenario.yaml"), "-o", str(out),
+                                    "-q", "--xlsx"])
+    assert res.exit_code == EXIT_OK, res.output
+    with (out / "plan.csv").open(newline="", encoding="utf-8") as f:
+        plan = list(csv.DictReader(f))
+    with (out / "excluded.csv").open(newline="", encoding="utf-8") as f:
+        exits = [r for r in csv.DictReader(f) if r["reason"] == "EXIT"]
+    book = openpyxl.load_workbook(out / "plan.xlsx")
+    assert book.sheetnames == ["plan", "to do", "excluded", "summary"]
+    rows = list(book["to do"].iter_rows(values_only=True))
+    assert rows[0] == ("sku_id", "program", "program_name", "price", "change", "warning")
+    wanted = [(r["sku_id"], r["program"], float(r["price"]), r["change"], r["warning"])
+              for r in plan if r["change"] != "keep" or r["warning"]]
+    wanted += [(r["sku_id"], r["program"], float(r["detail"].split()[-1]), "exit", "")
+               for r in exits]
+    assert [(s, k, p, c, w or "") for s, k, _, p, c, w in rows[1:]] == wanted
+    assert ("BUB-20x25", "yanxuan", 20.6, "keep",
+            "price 20.60 > 0.95 x market_price 20.425 (not strict)") in wanted

@@ -44,6 +44,7 @@ CODES = {
     "MISMATCH_FEE_RATE": "printed fee_rate differs from the non-stacking fee rate",
     "MISMATCH_FEES": "printed fees differ from the recomputation",
     "MISMATCH_MARGIN": "printed margin differs from the recomputation",
+    "MISMATCH_CHANGE": "printed change (keep | new | reprice) differs from today's enrollments",
     "STOCK": "units of the SKU exceed stock minus the reserve",
     "ALL_OR_NONE": "an all-or-none program has part of an offer's eligible SKUs",
     "EXCLUSIVE": "an offer is in two programs exclusive with each other",
@@ -57,6 +58,7 @@ CODES = {
     "SUMMARY_GAP": "summary gap differs from (bound-objective)/max(|objective|,1)",
     "SUMMARY_PROGRAM": "summary per-program figures differ",
     "SUMMARY_CONSTRAINT": "summary constraint values differ",
+    "SUMMARY_CHANGES": "summary changes (keep, new, reprice, exit) differ from the plan's",
 }
 
 
@@ -122,6 +124,8 @@ class AuditReport:
     constraints: dict[str, dict[str, float]] = field(default_factory=dict)
     # rules continuing no_exit rows now break (SPEC 6.1): reported, not violations of the plan
     locked: list[Violation] = field(default_factory=list)
+    # keep, new, reprice: plan rows; exit: today's pairs the plan leaves (SPEC 6.1)
+    changes: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -160,6 +164,23 @@ def audit_world(world: World, rows: Sequence[Mapping[str, str]], *,
     the `audit` command); the printed offer_id and figures are then not compared, only the
     rules checked and the figures recomputed."""
     return _Audit(world, printed=printed).run(rows)
+
+
+def change_of(world: World, ln: Line) -> str:
+    """SPEC 6.1: keep (continuing), reprice (the pair is enrolled today, not continued), new."""
+    if ln.continuing:
+        return "keep"
+    return "reprice" if (ln.sku_id, ln.program) in world.current else "new"
+
+
+def changes_of(world: World, lines: Sequence[Line]) -> dict[str, int]:
+    """How many plan rows keep, are new, reprice; how many of today's pairs the plan leaves."""
+    out = dict.fromkeys(("keep", "new", "reprice"), 0)
+    for ln in lines:
+        out[change_of(world, ln)] += 1
+    planned = {(ln.sku_id, ln.program) for ln in lines}
+    out["exit"] = sum(1 for pair in world.current if pair not in planned)
+    return out
 
 
 def _number(text: str | None) -> float | None:
@@ -395,6 +416,20 @@ class _Audit:
                       f"fee_rate printed {text}, recomputed {sem.show(ln.fee)} (enrolled in "
                       "every program of this SKU counted, non-stacking)", ln.row)
 
+    def check_change(self, ln: Line) -> None:
+        """A printed `change` (SPEC 6.1): keep for a continuing row, reprice for another row of
+        a pair enrolled today, new otherwise. Plans written before the column are not checked."""
+        if "change" not in ln.printed:
+            return
+        printed = (ln.printed.get("change") or "").strip()
+        want = change_of(self.world, ln)
+        if printed != want:
+            today = self.world.current.get((ln.sku_id, ln.program))
+            was = ("not enrolled today" if today is None else
+                   f"enrolled today at {sem.yuan(today.price_fen)}")
+            self.flag("MISMATCH_CHANGE", ln.sku_id, ln.program,
+                      f"change printed {printed!r}, recomputed {want!r} ({was})", ln.row)
+
     def _compare_printed(self, ln: Line, col: str, true: float, tol: float) -> None:
         text = ln.printed.get(col)
         printed = _number(text)
@@ -409,7 +444,7 @@ class _Audit:
 
     ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
         check_offer, check_merchant_rules, check_sku_rules, check_price_lattice,
-        check_price_caps, check_min_margin, check_printed,
+        check_price_caps, check_min_margin, check_printed, check_change,
     )
     # the rules alone, for rows that carry no printed figures (audit_world(printed=False))
     RULE_ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
@@ -530,4 +565,5 @@ class _Audit:
             objective=sum(e.margin for e in ecos), programs=programs, gmv=gmv,
             gmv_counted=self.counted_gmv(lines),
             discount=discount, relative_gap=self.world.relative_gap, lines=lines,
-            constraints=constraints, locked=self.locked)
+            constraints=constraints, locked=self.locked,
+            changes=changes_of(self.world, lines))

@@ -175,3 +175,26 @@ def test_every_row_new_without_current(make_scenario: MakeScenario) -> None:
     report = audit_world(load_world(sc), _plan([("S3", "offsite", "8.99")]), printed=False)
     assert [ln.continuing for ln in report.lines] == [False]
     assert report.locked == []
+
+
+def test_printed_change_and_summary_changes_are_checked(make_scenario: MakeScenario) -> None:
+    """plan.csv's `change` and summary.json's `changes` (SPEC 6.1), recomputed from today's
+    enrollments: a row printed keep at a new price, or counts that miss an exit, are caught."""
+    from optimizer.audit import audit_summary
+
+    sc = _scenario(make_scenario, [("S3", "crossborder", "11.00"), ("S1", "crossborder", "11.00")])
+    rows = [{"sku_id": "S3", "program": "crossborder", "price": "11.00", "change": "keep"},
+            {"sku_id": "S2", "program": "crossborder", "price": "11.00", "change": "new"}]
+    report = audit_rows(sc, rows)
+    assert report.changes == {"keep": 1, "new": 1, "reprice": 0, "exit": 1}
+    assert "MISMATCH_CHANGE" not in report.codes()
+    rows[0] = {**rows[0], "price": "10.99"}  # now a reprice, still printed keep
+    report = audit_rows(sc, rows)
+    [v] = [v for v in report.violations if v.code == "MISMATCH_CHANGE"]
+    assert "change printed 'keep', recomputed 'reprice' (enrolled today at 11.00)" in v.message
+    summary = {"status": "FEASIBLE", "objective": report.objective, "bound": report.objective,
+               "gap": 0.0, "programs": {}, "constraints": {},
+               "changes": {"keep": 0, "new": 1, "reprice": 1, "exit": 0}}
+    assert "SUMMARY_CHANGES" in {v.code for v in audit_summary(summary, report)}
+    summary["changes"] = {"keep": 0, "new": 1, "reprice": 1, "exit": 1}
+    assert "SUMMARY_CHANGES" not in {v.code for v in audit_summary(summary, report)}

@@ -27,7 +27,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from optimizer.audit import AuditInputError, AuditReport, Violation, audit_world, load_world
+from optimizer.audit import (
+    AuditInputError,
+    AuditReport,
+    Violation,
+    World,
+    audit_world,
+    load_world,
+)
 from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.files import MB, read_input
 from optimizer.outdir import OUTPUT_FILES, check_outdir, output_set, strict_json
@@ -210,19 +217,33 @@ def _money(x: float) -> float:
     return round(x, 2) + 0.0  # no -0.0
 
 
-def summary(report: AuditReport, broken: Sequence[Sequence[str]], plan: Path) -> dict[str, Any]:
-    """audit.json: per rule its count, the recomputed figures, the global constraints. The
-    rules continuing no_exit rows break are counted apart (`locked_warnings`, per rule) and
-    leave `ok` true: the plan could not do otherwise (SPEC 6.1)."""
+def summary(report: AuditReport, broken: Sequence[Sequence[str]], plan: Path,
+            world: World | None = None) -> dict[str, Any]:
+    """audit.json: per rule its count, the recomputed figures, the global constraints. With the
+    auditor's `world`, as summary.json says them: per program whether it counts toward the 通天
+    target, and gmv_min's baseline, counted revenue and counted programs. The rules continuing
+    no_exit rows break are counted apart (`locked_warnings`, per rule) and leave `ok` true: the
+    plan could not do otherwise (SPEC 6.1)."""
     counts = dict.fromkeys(RULES, 0)
     locked = dict.fromkeys(RULES, 0)
     for line in broken:
         (locked if line[4].endswith(LOCKED_SUFFIX) else counts)[line[3]] += 1
     n_broken = sum(counts.values())
-    programs = {pid: {"enrolled_skus": t.enrolled_skus, "units": round(t.units, 3),
-                      "revenue": _money(t.revenue), "fees": _money(t.fees),
-                      "margin": _money(t.margin)}
-                for pid, t in report.programs.items()}
+    programs: dict[str, dict[str, Any]] = {
+        pid: {"enrolled_skus": t.enrolled_skus, "units": round(t.units, 3),
+              "revenue": _money(t.revenue), "fees": _money(t.fees), "margin": _money(t.margin)}
+        for pid, t in report.programs.items()}
+    constraints: dict[str, dict[str, Any]] = {k: dict(v) for k, v in report.constraints.items()}
+    if world is not None:
+        counted = [pid for pid in programs if world.programs[pid].counts_toward_gmv]
+        for pid, p in programs.items():
+            p["counts_toward_gmv"] = pid in counted
+        if "gmv_min" in constraints:
+            baseline = float(world.merchant.get("baseline_gmv") or 0)
+            constraints["gmv_min"].update(
+                baseline=_money(baseline),
+                counted_revenue=_money(sum(report.programs[pid].revenue for pid in counted)),
+                counted_programs=counted)
     total = {"enrolled_skus": len(report.lines),
              "units": round(sum(t.units for t in report.programs.values()), 3),
              "revenue": _money(report.gmv),
@@ -231,7 +252,7 @@ def summary(report: AuditReport, broken: Sequence[Sequence[str]], plan: Path) ->
     return {"scenario": report.scenario, "plan": str(plan), "ok": not n_broken,
             "broken_rules": n_broken, "rules": counts,
             "locked_warnings": {code: n for code, n in locked.items() if n},
-            "programs": programs, "total": total, "constraints": report.constraints}
+            "programs": programs, "total": total, "constraints": constraints}
 
 
 # ------------------------------------------------------------------------------ the command
@@ -265,7 +286,7 @@ def run_audit(scenario_path: Path, plan_path: Path, outdir: Path | None = None, 
         raise InputError.one(scenario_path, "", "", f"the auditor cannot read it: {exc}") from None
     report = audit_world(world, rows, printed=False)
     broken = findings(report, rows)
-    doc = summary(report, broken, plan_path)
+    doc = summary(report, broken, plan_path, world)
     if optimum:
         doc.update(_optimum(loaded, report.objective, bool(doc["ok"])))
     buf = io.StringIO()

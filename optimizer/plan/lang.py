@@ -60,9 +60,31 @@ _WORDS_ZH = {
     "note": "备注",
     "item": "指标",
     "figure": "数值",
+    # the 通天 GMV target: which programs' revenue counted, and the shop's ordinary sales
+    "counts_toward_gmv": "计入通天GMV",
+    "yes": "是",
+    "no": "否",
+    "gmv_baseline": "其中：店铺日常1688销售额(baseline_gmv)",
+    "gmv_counted": "其中：计入的项目",
 }
 
-_WORDS_EN = {"enrolled_skus": "enrolled SKUs", "todo": "to do"}
+_WORDS_EN = {
+    "enrolled_skus": "enrolled SKUs",
+    "todo": "to do",
+    "counts_toward_gmv": "counts toward GMV target",
+    "gmv_baseline": "of which: ordinary 1688 sales (baseline_gmv)",
+    "gmv_counted": "of which: counted programs",
+}
+
+
+def list_text(items: list[str], lang: str) -> str:
+    """A list of ids in running text: "a, b" in English, "a、b" in Chinese."""
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def bracket(text: str, lang: str) -> str:
+    """Text in brackets after a label: " (text)" in English, "（text）" in Chinese."""
+    return f"（{text}）" if lang == "zh" else f" ({text})"
 
 _STATUS_ZH = {
     "OPTIMAL": "最优(已证明)",

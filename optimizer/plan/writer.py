@@ -357,6 +357,8 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
             "revenue": round(float(ev["revenue"][sel].sum()) / 100, 2),
             "fees": round(float(ev["fees"][sel].sum()) / 100, 2),
             "margin": round(float(ev["margin"][sel].sum()) / 100, 2),
+            # its orders are 1688 trades: its revenue counts toward gmv_min (SPEC 3)
+            "counts_toward_gmv": bool(rulebook.programs[pid].counts_toward_gmv),
         }
     c = scenario.constraints
     constraints: dict[str, Any] = {}
@@ -366,10 +368,16 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
         constraints[DISCOUNT_BUDGET] = {"value": round(float(ev["discount"].sum()) / 100, 2),
                                         "limit": float(c.discount_budget)}
     if c.gmv_min is not None:
-        # as 1688 counts it: the baseline plus the counting programs' revenue
-        gmv = float(scenario.merchant.baseline_gmv) + float(ev["gmv"].sum()) / 100
-        constraints[GMV_MIN] = {"value": round(gmv, 2),
-                                "limit": float(c.gmv_min)}
+        # as 1688 counts it: the baseline plus the counting programs' revenue; what counted is
+        # said beside the value (the merchant checks it against 1688's own figure)
+        baseline = float(scenario.merchant.baseline_gmv)
+        counted = float(ev["gmv"].sum()) / 100
+        constraints[GMV_MIN] = {"value": round(baseline + counted, 2),
+                                "limit": float(c.gmv_min),
+                                "baseline": round(baseline, 2),
+                                "counted_revenue": round(counted, 2),
+                                "counted_programs": [pid for pid, p in programs.items()
+                                                     if p["counts_toward_gmv"]]}
     finite = np.isfinite
     summary = {
         "name": scenario.name,

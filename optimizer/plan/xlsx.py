@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optimizer.plan.csvtext import write_buffer
-from optimizer.plan.lang import REASON_MEANINGS, header, status_text, word
+from optimizer.plan.lang import (
+    REASON_MEANINGS,
+    bracket,
+    header,
+    list_text,
+    status_text,
+    word,
+)
 from optimizer.plan.xlsx_cells import (
     COUNT,
     HEADER_STYLE,
@@ -156,17 +163,23 @@ def _summary_sheet(book: Book, summary: dict[str, Any], reasons: dict[str, int],
     r += 1
     heading(header("program", lang), header("program_name", lang), word("enrolled_skus", lang),
             header("units", lang), header("revenue", lang), header("fees", lang),
-            header("margin", lang))
+            header("margin", lang), word("counts_toward_gmv", lang))
     for pid, p in summary["programs"].items():
         line((pid, None), (p.get("name_zh", ""), None), (p["enrolled_skus"], count),
              (p["units"], STYLES[UNITS]), (p["revenue"], money), (p["fees"], money),
-             (p["margin"], money))
+             (p["margin"], money),
+             (word("yes" if p.get("counts_toward_gmv") else "no", lang), None))
     if summary["constraints"]:
         r += 1
         heading(word("constraint", lang), word("value", lang), word("limit", lang))
         for name, c in summary["constraints"].items():
             number = count if name.startswith("max_skus.") else money
             line((name, None), (c["value"], number), (c["limit"], number))
+            if "baseline" in c:  # gmv_min: what counted toward the 通天 target
+                line((word("gmv_baseline", lang), None), (c["baseline"], money))
+                line((word("gmv_counted", lang) + bracket(list_text(c["counted_programs"], lang),
+                                                          lang), None),
+                     (c["counted_revenue"], money))
     r += 1
     heading(header("reason", lang), word("meaning", lang), word("rows", lang))
     for code, n in reasons.items():
@@ -178,7 +191,7 @@ def _summary_sheet(book: Book, summary: dict[str, Any], reasons: dict[str, int],
     if "reason" in summary:
         r += 1
         line((word("note", lang), None), (str(summary["reason"]), None))
-    head, tail = sheet_xml(r, [(26, None), (34, None), *[(18, None)] * 5], False, False, None)
+    head, tail = sheet_xml(r, [(26, None), (34, None), *[(18, None)] * 6], False, False, None)
     with book.sheet(word("summary", lang)) as fh:
         fh.write((head + "".join(lines) + tail).encode("utf-8"))
 

@@ -81,6 +81,22 @@ def _card(key: str, value: str, cls: str = "") -> str:
             f'<div class="v{cls}">{value}</div></div>')
 
 
+def _gmv_counted_html(page: _Page, s: dict[str, Any], gmv: dict[str, Any]) -> str:
+    """What the 通天 GMV target counted: the shop's ordinary 1688 sales (baseline_gmv) and the
+    revenue of the programs whose orders are 1688 trades; the others' revenue does not count."""
+    counted = gmv["counted_programs"]
+    left = [p for p in s["order"] if p in s["programs"] and p not in counted]
+    text = (f"gmv_min {yuan(gmv['value'])} yuan, as 1688 counts it: ordinary 1688 sales "
+            f"(baseline_gmv) {yuan(gmv['baseline'])} + counted programs "
+            f"({', '.join(page.program(p) for p in counted) or 'none'}) "
+            f"{yuan(gmv['counted_revenue'])}")
+    if left:
+        text += ("; not counted (not 1688 trades): "
+                 + ", ".join(f"{page.program(p)} {yuan(s['programs'][p]['revenue'])}"
+                             for p in left))
+    return f'<p id="gmv-counted">{text}.</p>'
+
+
 def _solve_html(page: _Page, s: dict[str, Any]) -> None:
     status = escape(s["status"])
     gap = s["gap"]
@@ -127,6 +143,9 @@ def _solve_html(page: _Page, s: dict[str, Any]) -> None:
                    [[escape(k), f"{c['value']:,.2f}".rstrip("0").rstrip("."),
                      f"{c['limit']:,.2f}".rstrip("0").rstrip(".")]
                     for k, c in s["constraints"].items()])
+        gmv = s["constraints"].get("gmv_min")
+        if gmv is not None and gmv.get("counted_programs") is not None:
+            page.add(_gmv_counted_html(page, s, gmv))
     page.add("</section>")
 
     page.add('<section id="prices"><h2>Enrolled price relative to its caps</h2>')

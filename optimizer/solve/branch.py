@@ -20,6 +20,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -206,12 +207,35 @@ def _restrict(pb: Problem, dual: Dual, b: Branch) -> tuple[Problem, Dual]:
     return node_pb, dual.restricted(node_pb, forbid_pv, b.force)
 
 
+Improve = Callable[[ColumnPool], Plan | None]
+IMPROVE_FIRST = 16  # nodes before the first restricted master; then at twice as many each time
+
+
+def _gather(into: ColumnPool, pool: ColumnPool) -> None:
+    """The columns of a node's pool not yet in `into` (the search's every column)."""
+    for c in range(len(pool)):
+        key = (pool.offer[c], int(pool.fingerprint[c]))
+        if key in into.seen:
+            continue
+        into.seen.add(key)
+        for name in ("offer", "value", "usage", "pv", "price", "round", "state", "fingerprint"):
+            getattr(into, name).append(getattr(pool, name)[c])
+
+
 def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent: Plan | None,
                      root_bound: float, target_gap: float, deadline: float,
-                     max_nodes: int = 5000) -> BranchResult:
+                     max_nodes: int = 5000, improve: Improve | None = None) -> BranchResult:
     """Best-first search until the gap is within `target_gap`, the deadline or `max_nodes`.
-    `root` is the finished root column generation, `root_bound` its (valid) bound."""
+    `root` is the finished root column generation, `root_bound` its (valid) bound.
+
+    Best-first rarely reaches a branch whose LP is a plan, so the incumbent comes mostly from
+    `improve`: a restricted master (an IP over every column the search has generated, each offer
+    one of its columns), run after 16, 32, 64, ... nodes while the gap is open. A better
+    incumbent closes more branches."""
     best = incumbent
+    union = ColumnPool()
+    _gather(union, root.pool)
+    next_improve = IMPROVE_FIRST
     settled = -np.inf  # the largest bound of a branch closed within the gap
     seq = itertools.count()
     heap: list[_Node] = []
@@ -270,7 +294,14 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
         if cg.best is None or cg.stopped:
             heapq.heappush(heap, node)
             break
+        _gather(union, cg.pool)
         expand(node_pb, cg, node.branch, min(cg.best.value, -node.key))
+        if improve is not None and nodes >= next_improve and heap:
+            next_improve *= 2
+            found = improve(union)
+            if found is not None and (best is None or found.objective > best.objective) and \
+                    pb.keeps_commitments(found.pv):
+                best = found
     open_bounds = [-n.key for n in heap] + leaves
     bound = min(max([best.objective if best else -np.inf, settled, *open_bounds]), root_bound)
     log.info("branch and price: %d nodes, %d open, bound %.2f", nodes, len(open_bounds),

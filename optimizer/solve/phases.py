@@ -26,6 +26,7 @@ from optimizer.solve.lagrange import Dual, Multipliers, best_prices, penalised_v
 from optimizer.solve.large import pooled_rounding
 from optimizer.solve.master import (
     ColumnGeneration,
+    ColumnPool,
     MasterResult,
     column_generation,
     dive,
@@ -43,6 +44,7 @@ ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 
 BRANCH_OFFERS = 1000  # branch and price up to this many offers
 BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
 BRANCH_SHARE = 0.5  # and its share of the time limit, a hard stop
+BRANCH_IMPROVE_SHARE = 0.04  # of CP-SAT's deterministic time left, per restricted master in it
 
 
 @dataclass
@@ -116,9 +118,23 @@ def branch(s: LpMaster) -> None:
     if s.pb.n_offers > BRANCH_OFFERS or not s.short():
         return
     began = time.perf_counter()
+
+    def improve(pool: ColumnPool) -> Plan | None:
+        usage = np.array(pool.usage)
+        t0 = time.perf_counter()
+        cm = build_column_model(s.pb, np.array(pool.offer, np.int64), np.array(pool.value),
+                                usage)
+        s.stats.add_model_seconds(time.perf_counter() - t0)
+        run = run_cpsat(cm.model, cm.x, s.clock, BRANCH_IMPROVE_SHARE)
+        if not run.found:
+            return None
+        pv, price = plan_of(pool, np.flatnonzero(run.chosen).tolist())
+        return Plan(float(s.pb.evaluate(pv, price)["margin"].sum()), pv, price)
+
     found = branch_and_price(s.pb, s.dual, s.cg, s.best, s.bound, s.config.relative_gap,
                              s.start + BRANCH_SHARE * s.config.time_limit_s,
-                             max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s))
+                             max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s),
+                             improve=improve)
     s.stats.branch_nodes = found.nodes
     s.timed("branch_seconds", began)
     s.bound = min(s.bound, found.bound)  # >= found.best: that plan was the incumbent's rival

@@ -49,8 +49,8 @@ def test_fee_overrides(make_scenario: MakeScenario) -> None:
 
 def hand_rows() -> list[dict[str, str]]:
     """S1 in yanxuan and offsite, S2 in yanxuan and huopin, S3 offsite alone, every figure
-    from SPEC 4 by hand: u = daily x multiplier x (horizon - review days) x (p/market)^-e
-    (nothing is enrolled today, so every row is new: offsite sells 30 - 7 days), cost = 3.00 + 0.50
+    from SPEC 4 by hand: u = daily x multiplier x days x (p/market)^-e (days: the horizon less
+    the review, SPEC 6.1: off-site 30 - 7), cost = 3.00 + 0.50
     shipping in the free-shipping programs, margin = u x (p x (1 - fee) - cost)."""
     def row(sku: str, offer: str, program: str, price: float, units: float, fee: float,
             cost: float, fee_text: str) -> dict[str, str]:

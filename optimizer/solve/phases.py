@@ -43,7 +43,8 @@ FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the 
 ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 1.8 s at 25k)
 BRANCH_OFFERS = 1000  # branch and price up to this many offers
 BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
-BRANCH_SHARE = 0.5  # and its share of the time limit, a hard stop
+BRANCH_SHARE = 0.7  # and its share of the time limit, a hard stop (the phases after it rarely
+# close what it leaves open on a small catalogue)
 BRANCH_IMPROVE_SHARE = 0.04  # of CP-SAT's deterministic time left, per restricted master in it
 
 

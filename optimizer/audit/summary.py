@@ -44,7 +44,20 @@ def audit_summary(summary_json: Path | str | Mapping[str, Any],
     out += _summary_bound_gap_status(summary, report)
     out += _summary_programs(summary, report)
     out += _summary_constraints(summary, report)
+    out += _summary_changes(summary, report)
     return out
+
+
+def _summary_changes(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    """summary.json `changes` (SPEC 6.1) against the plan's rows and today's enrollments; a
+    summary written before the key is not checked."""
+    given = summary.get("changes")
+    if given is None:
+        return []
+    if not isinstance(given, Mapping) or dict(given) != report.changes:
+        return [Violation("SUMMARY_CHANGES", None, None,
+                          f"changes {given}, recomputed {report.changes}")]
+    return []
 
 
 def _float(value: Any) -> float | None:

@@ -80,6 +80,7 @@ class Summary(_Model):
     constraints: dict[str, ConstraintSummary] = {}
     price_vs_market: PriceVsMarket | None = None
     reason: str | None = None
+    changes: dict[str, int] | None = None  # SPEC 6.1: keep, new, reprice, exit (None: older)
 
 
 class Axis(_Model):

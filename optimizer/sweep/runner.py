@@ -9,12 +9,13 @@ per distinct value of those axes in each process.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from optimizer.load.current import Current
 from optimizer.load.types import Catalogue, Scenario
 from optimizer.progress import Progress
 from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
@@ -30,6 +31,7 @@ class Prepared:
 
     catalogue: Catalogue
     outcome: RuleOutcome  # the base scenario's rules, reused by every point that keeps them
+    current: Current = field(default_factory=Current.empty)  # today's enrollments (SPEC 6.1)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
     points running side by side in processes already fill the cores.
     """
     t = time.perf_counter()
-    pb = build_problem(spec.scenario, spec.rulebook, prep.catalogue, _outcome(prep, spec))
+    pb = build_problem(spec.scenario, spec.rulebook, prep.catalogue, _outcome(prep, spec),
+                       current=prep.current)
     config = spec.scenario.solver
     if threads is not None:
         config = config.model_copy(update={"workers": threads})

@@ -62,6 +62,10 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     s.stats.complete = s.complete
     phases.lp_rounding(s)
     phases.branch(s)
+    if s.best is None and s.bound == float("-inf"):  # every branch closed without a plan
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       "branch and price proves that no plan meets every constraint (over "
+                       "every price)")
     dive_first = phases.dive_first(s)
     if not dive_first:
         phases.core(s)

@@ -61,6 +61,12 @@ class LpMaster:
     complete: bool  # small enough for the complete model (every non-dominated lattice price)
     bound: float  # fen, valid over every fen price
     best: Plan | None = None
+    neighbour: Plan | None = None  # a sweep neighbour's plan, feasible here (the first `best`)
+
+    def searched(self) -> bool:
+        """A plan of this solve's own search is held (not only the neighbour's): the fallbacks
+        (pooled rounding, restricted master) still run while only the neighbour's is."""
+        return self.best is not None and self.best is not self.neighbour
 
     def short(self, gap_limit: float | None = None) -> bool:
         """No plan yet, or one further from the bound than the gap asked for."""
@@ -188,7 +194,7 @@ def pooled_fallback(s: LpMaster, polish: bool) -> bool:
     a limit, down misses the GMV target). The multiplier-space rounding tightens the rows until
     one does, over the same pricings. Early (`polish` off) the CP-SAT phases that follow make
     better use of the budget; last, it gets what is left. Whether it found a plan."""
-    if s.best is not None or s.complete:
+    if s.searched() or s.complete:
         return False
     t_pool = time.perf_counter()
     assert s.cg.best is not None

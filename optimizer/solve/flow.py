@@ -83,6 +83,9 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
                        "CP-SAT proves that no plan meets every constraint (over every price)")
     phases.pooled_fallback(s, polish=True)
+    if s.best is None and phases.until_the_limit(s, complete_limit):
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       "CP-SAT proves that no plan meets every constraint (over every price)")
     seconds = time.perf_counter() - start
     if s.best is None:
         return no_plan(NO_SOLUTION, seconds, s.bound / 100, s.stats,

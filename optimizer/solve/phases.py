@@ -33,7 +33,7 @@ from optimizer.solve.master import (
     round_lp,
 )
 from optimizer.solve.result import Plan, SolveStats, gap
-from optimizer.solve.runner import Clock, Run, run_cpsat, target
+from optimizer.solve.runner import DTIME_PER_LIMIT_SECOND, Clock, Run, run_cpsat, target
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,10 @@ def pooled_fallback(s: LpMaster, polish: bool) -> bool:
     better use of the budget; last, it gets what is left. Whether it found a plan."""
     if s.searched() or s.complete:
         return False
+    return _pooled(s, polish)
+
+
+def _pooled(s: LpMaster, polish: bool) -> bool:
     t_pool = time.perf_counter()
     assert s.cg.best is not None
     found = pooled_rounding(s.pb, pooled(s.pb, s.cg.points), s.clock,
@@ -308,4 +312,30 @@ def complete_model(s: LpMaster, complete_limit: int) -> bool:
     if run.found:
         s.bound = min(s.bound, cp_bound)
         s.take("complete model", _candidate_plan(cand, run.chosen), report_kept=True)
+    return False
+
+
+def until_the_limit(s: LpMaster, complete_limit: int) -> bool:
+    """No plan, yet wall time is left: the phases' deterministic budgets ran out, not the time
+    limit, and NO_SOLUTION is for the time limit alone. The last model is searched again with
+    twice the deterministic budget each time (the whole solve's, then double that, ...; each
+    still deterministic, so a plan found before the wall deadline reproduces) until a plan, a
+    proof, a search that ends short of its budget (more would find nothing more), or the time
+    limit. Whether CP-SAT proves that no plan meets every constraint."""
+    budget = max(2 * s.config.time_limit_s * DTIME_PER_LIMIT_SECOND, 0.1)
+    while s.best is None and time.perf_counter() < s.clock.deadline:
+        s.clock.dtime_left = budget
+        log.info("no plan yet, %.1f s left: searching again with %.2f deterministic s",
+                 s.clock.deadline - time.perf_counter(), budget)
+        if s.complete:
+            _pooled(s, polish=True)  # the rounding made for rows no rounding of the LP keeps
+            if s.best is None and complete_model(s, complete_limit):
+                return True
+        elif s.pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT:
+            focused_model(s)
+        else:
+            restricted_master(s)
+        if s.clock.dtime_left > 0.01 * budget:
+            break  # the search ended before its budget (or did not run): no plan in its model
+        budget *= 2
     return False

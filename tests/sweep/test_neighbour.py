@@ -32,11 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 FEE = "programs.offsite.fees.help_sell_commission"
 
-# The phases that find plans, as flow.solve calls them; each made to find nothing (the two that
+# The phases that find plans, as flow.solve calls them; each made to find nothing (those that
 # answer a question answer "no plan" / "not proven infeasible").
 SEARCH = {"lp_rounding": None, "branch": None, "core": None, "lp_dive": None,
           "pooled_fallback": False, "restricted_master": None, "focused_model": None,
-          "complete_model": False}
+          "complete_model": False, "until_the_limit": False}
 
 
 @pytest.fixture

@@ -43,8 +43,8 @@ SEARCH = {"lp_rounding": None, "branch": None, "core": None, "lp_dive": None,
 def scenarios(tmp_path: Path) -> Path:
     """A copy of the shipped scenarios (sweeps write point files beside the scenario;
     infeasible-gmv reads ../packaging-bags/catalogue.csv)."""
-    shutil.copytree(SCENARIOS / "packaging-bags", tmp_path / "packaging-bags")
-    shutil.copytree(SCENARIOS / "infeasible-gmv", tmp_path / "infeasible-gmv")
+    for name in ("packaging-bags", "infeasible-gmv", "large-10k"):
+        shutil.copytree(SCENARIOS / name, tmp_path / name)
     return tmp_path
 
 
@@ -254,6 +254,7 @@ def _plan_wherever_one_exists(outcome: SweepOutcome) -> None:
 @pytest.mark.parametrize(("example", "grid"), [
     ("packaging-bags", "constraints.gmv_min=900000:1300000:9"),
     ("infeasible-gmv", "constraints.gmv_min=0:2000000:9"),
+    ("large-10k", "constraints.gmv_min=30000000:35000000:3"),
 ])
 def test_shipped_examples_have_a_plan_wherever_one_exists(scenarios: Path, example: str,
                                                           grid: str) -> None:

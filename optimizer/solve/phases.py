@@ -317,25 +317,29 @@ def complete_model(s: LpMaster, complete_limit: int) -> bool:
 
 def until_the_limit(s: LpMaster, complete_limit: int) -> bool:
     """No plan, yet wall time is left: the phases' deterministic budgets ran out, not the time
-    limit, and NO_SOLUTION is for the time limit alone. The last model is searched again with
-    twice the deterministic budget each time (the whole solve's, then double that, ...; each
-    still deterministic, so a plan found before the wall deadline reproduces) until a plan, a
-    proof, a search that ends short of its budget (more would find nothing more), or the time
-    limit. Whether CP-SAT proves that no plan meets every constraint."""
+    limit, and NO_SOLUTION is for the time limit alone. The pooled rounding (which the complete
+    path skips) and the last model are searched again with twice the deterministic budget each
+    time (the whole solve's, then double that, ...; each still deterministic, so a plan found
+    before the wall deadline reproduces) until a plan, a proof, searches that end short of their
+    budgets (more would find nothing more), or the time limit. Whether CP-SAT proves that no
+    plan meets every constraint."""
     budget = max(2 * s.config.time_limit_s * DTIME_PER_LIMIT_SECOND, 0.1)
     while s.best is None and time.perf_counter() < s.clock.deadline:
         s.clock.dtime_left = budget
         log.info("no plan yet, %.1f s left: searching again with %.2f deterministic s",
                  s.clock.deadline - time.perf_counter(), budget)
+        _pooled(s, polish=True)  # the rounding made for rows no rounding of the LP keeps
+        if s.best is not None:
+            break
+        left = s.clock.dtime_left  # the pooled rounding's CP-SAT has half the budget
         if s.complete:
-            _pooled(s, polish=True)  # the rounding made for rows no rounding of the LP keeps
-            if s.best is None and complete_model(s, complete_limit):
+            if complete_model(s, complete_limit):
                 return True
         elif s.pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT:
             focused_model(s)
         else:
             restricted_master(s)
-        if s.clock.dtime_left > 0.01 * budget:
-            break  # the search ended before its budget (or did not run): no plan in its model
+        if left > 0.51 * budget and s.clock.dtime_left > 0.01 * left:
+            break  # both ended before their budgets (or did not run): no plan in their models
         budget *= 2
     return False

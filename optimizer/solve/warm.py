@@ -27,7 +27,6 @@ from optimizer.score.problem import Problem
 from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Multipliers, concat_ranges
 from optimizer.solve.master import mix64
-from optimizer.solve.result import Plan
 
 log = logging.getLogger(__name__)
 
@@ -211,12 +210,14 @@ def _hub_pvs(pb: Problem, sku: np.ndarray, prog: np.ndarray) -> np.ndarray | Non
     return None if (pv < 0).any() else pv
 
 
-def import_plan(pb: Problem, plan: NeighbourPlan) -> Plan | None:
+def import_plan(pb: Problem, plan: NeighbourPlan
+                ) -> tuple[float, np.ndarray, np.ndarray] | None:
     """The neighbour's plan under this problem, if it keeps every rule here: each row a
     pair-variant (eligible, its fee variant's hub pattern met) at a lattice price within its
     [lo, hi] (price caps, margin rule), one price per (SKU, program), stock, all-or-none,
-    exclusivity and the global rows. Its margin is scored under this problem's fees. None (and
-    why, logged) when any rule fails: the plan is then no incumbent here."""
+    exclusivity and the global rows. (margin in fen under this problem's fees, pv, price), the
+    fields of a `Plan` (result.py imports this module); None (and why, logged) when any rule
+    fails: the plan is then no incumbent here."""
     def refused(why: str) -> None:
         log.info("neighbour's plan not feasible here: %s", why)
 
@@ -258,4 +259,4 @@ def import_plan(pb: Problem, plan: NeighbourPlan) -> Plan | None:
         refused("a global row (max_skus, discount budget, GMV target) fails")
         return None
     order = np.argsort(pv, kind="stable")
-    return Plan(float(ev["margin"].sum()), pv[order], price[order])
+    return float(ev["margin"].sum()), pv[order], price[order]

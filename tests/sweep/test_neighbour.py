@@ -83,9 +83,10 @@ def verdicts(monkeypatch: pytest.MonkeyPatch) -> list[Plan | None]:
     """What import_plan answered at each point that had a neighbour's plan."""
     seen: list[Plan | None] = []
 
-    def spy(pb: Problem, plan: NeighbourPlan) -> Plan | None:
-        seen.append(import_plan(pb, plan))
-        return seen[-1]
+    def spy(pb: Problem, plan: NeighbourPlan) -> tuple[float, np.ndarray, np.ndarray] | None:
+        kept = import_plan(pb, plan)
+        seen.append(None if kept is None else Plan(*kept))
+        return kept
 
     monkeypatch.setattr(flow, "import_plan", spy)
     return seen
@@ -198,7 +199,8 @@ def test_import_plan_agrees_with_the_auditor(parent: tuple[Path, Problem, Plan],
     edit(sc, _figures(pb, plan))
     child = folder / f"child-{change.replace(' ', '-')}.yaml"
     child.write_text(yaml.safe_dump(sc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    verdict = import_plan(_problem(child), export_plan(pb, plan.pv, plan.price))
+    found = import_plan(_problem(child), export_plan(pb, plan.pv, plan.price))
+    verdict = None if found is None else Plan(*found)
     rows = [{"sku_id": str(pb.sku_id[pb.pv_sku[v]]), "program": pb.programs[pb.pv_prog[v]],
              "price": f"{p / 100:.2f}"} for v, p in zip(plan.pv.tolist(), plan.price.tolist(),
                                                        strict=True)]

@@ -8,6 +8,7 @@ per distinct value of those axes in each process.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,7 +23,7 @@ from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import build_problem
 from optimizer.solve import FEASIBLE, OPTIMAL, solve
-from optimizer.solve.warm import WarmStart
+from optimizer.solve.warm import WarmStart, export_plan
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,8 +111,8 @@ def _finite(value: float) -> float | None:
 
 def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
               threads: int | None = None) -> PointOutput:
-    """Score and solve one point; the record and the warm start (multipliers, and on the large
-    path the best columns) its neighbours start from.
+    """Score and solve one point; the record and the warm start (multipliers, its plan, and on
+    the large path the best columns) its neighbours start from.
 
     `threads` overrides `solver.workers` (the pricing's threads, which never change a number):
     points running side by side in processes already fill the cores.
@@ -138,4 +139,7 @@ def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
         objective=float(result.objective) if has_plan else None,
         bound=_finite(result.bound), gap=_finite(result.gap) if has_plan else None,
         seconds=time.perf_counter() - t, programs=programs)
-    return record, result.warm_start
+    warm_out = result.warm_start
+    if warm_out is not None and has_plan:
+        warm_out = dataclasses.replace(warm_out, plan=export_plan(pb, result.pv, result.price))
+    return record, warm_out

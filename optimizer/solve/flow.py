@@ -56,6 +56,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return _nothing_to_enroll(pb, start)
     kept = None if warm is None or warm.plan is None else import_plan(pb, warm.plan)
     neighbour = None if kept is None else Plan(*kept)
+    if neighbour is not None and not pb.keeps_commitments(neighbour.pv):
+        neighbour = None  # it drops or changes a committed row of today's
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
         return _at_least(pb, config, solve_large(pb, config, progress, start, warm), neighbour)
     s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit,

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 1.8 s at 25k)
-BRANCH_OFFERS = 1000  # branch and price up to this many offers
+BRANCH_OFFERS = 5000  # branch and price up to this many offers (its work budget bounds its time)
 BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
 BRANCH_SHARE = 0.7  # and its share of the time limit, a hard stop (the phases after it rarely
 # close what it leaves open on a small catalogue)

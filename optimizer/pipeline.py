@@ -161,7 +161,7 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
     phases["rules"] = time.perf_counter() - t
     progress.phase("score")
     t = time.perf_counter()
-    pb = build_problem(scenario, rulebook, catalogue, outcome)
+    pb = build_problem(scenario, rulebook, catalogue, outcome, current=loaded.current)
     phases["score"] = time.perf_counter() - t
     log.info("%d SKUs, %d offers, %d programs, %d pair-variants", pb.n, pb.n_offers,
              len(pb.programs), pb.m)
@@ -177,7 +177,8 @@ def run_solve(scenario_path: Path, outdir: Path | None, xlsx: bool = False,
         phases["model"], phases["solve"] = model, phases["solve"] - model
     progress.phase("write")
     t = time.perf_counter()
-    tables = build_tables(scenario, rulebook, pb, outcome, result)
+    tables = build_tables(scenario, rulebook, pb, outcome, result, current=loaded.current,
+                          catalogue=catalogue)
     tables.summary["phases"] = {k: round(v, 3) for k, v in phases.items()}
     tables.summary["trace"] = progress.trace
     written = write_outputs(out, tables, xlsx=xlsx, lang=lang)

@@ -9,8 +9,10 @@ price) rows to the auditor, maps the auditor's findings to the SPEC's rule codes
 audit.csv and audit.json as one output set. The scenario is validated by the normal loader
 first, so bad input is reported exactly as `solve` reports it (exit 2, nothing written).
 
-Room is left for SPEC 6.1 (current enrollments): a LOCKED code and review-day units come from
-the auditor as further codes and recomputed figures; nothing here needs to change but RULES.
+Current enrollments (SPEC 6.1) are the auditor's too: continuing rows sell the whole horizon,
+LOCKED is a no_exit row dropped or repriced, and the rules a continuing no_exit row now breaks
+are listed with " (locked: no_exit)" and counted apart (`locked_warnings`): the plan could not
+do otherwise, so they do not fail the audit on their own.
 """
 
 from __future__ import annotations
@@ -25,7 +27,14 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from optimizer.audit import AuditInputError, AuditReport, Violation, audit_world, load_world
+from optimizer.audit import (
+    AuditInputError,
+    AuditReport,
+    Violation,
+    World,
+    audit_world,
+    load_world,
+)
 from optimizer.load.errors import InputError, InputProblem
 from optimizer.load.files import MB, read_input
 from optimizer.outdir import OUTPUT_FILES, check_outdir, output_set, strict_json
@@ -33,11 +42,12 @@ from optimizer.plan.lang import header
 
 log = logging.getLogger(__name__)
 
-# The rule codes of audit.csv (SPEC 6.2), in the order audit.json counts them. LOCKED (a no_exit
-# row missing or repriced) joins them with current enrollments (SPEC 6.1).
+# The rule codes of audit.csv (SPEC 6.2), in the order audit.json counts them. LOCKED: a no_exit
+# row of today's enrollments missing from the plan or repriced (SPEC 6.1).
 RULES = ("UNKNOWN_SKU", "UNKNOWN_PROGRAM", "DUPLICATE", "MERCHANT_RULE", "SKU_RULE", "PRICE_CAP",
          "PRICE_STEP", "MARGIN", "STOCK", "EXCLUSIVE", "ALL_OR_NONE", "MAX_SKUS",
-         "DISCOUNT_BUDGET", "GMV_MIN")
+         "DISCOUNT_BUDGET", "GMV_MIN", "LOCKED")
+LOCKED_SUFFIX = " (locked: no_exit)"  # the detail of a rule a continuing no_exit row breaks
 # The auditor's codes that are not already the SPEC's: a price under 1 fen is off the price
 # lattice; the margin rule is MIN_MARGIN there.
 _SPEC_CODE = {"PRICE_MIN": "PRICE_STEP", "MIN_MARGIN": "MARGIN"}
@@ -186,15 +196,19 @@ def _detail(v: Violation) -> str:
 
 
 def findings(report: AuditReport, rows: Sequence[Mapping[str, str]]) -> list[list[str]]:
-    """audit.csv rows: the broken rules of plan rows in plan order, then the plan-wide ones."""
+    """audit.csv rows: the broken rules of plan rows in plan order, then the plan-wide ones
+    (a LOCKED row the plan lacks with today's price). Rules broken by continuing no_exit rows
+    are among them, their detail ending " (locked: no_exit)"."""
     out: list[tuple[int, list[str]]] = []
-    for v in report.violations:
+    for v in [*report.violations, *report.locked]:
         code = spec_code(v)
         if code is None:
             continue
-        price = rows[v.row - 1]["price"] if v.row is not None else ""
+        price = (v.price if v.price is not None
+                 else rows[v.row - 1]["price"] if v.row is not None else "")
         order = v.row if v.row is not None else len(rows) + 1
-        out.append((order, [v.sku_id or "", v.program or "", price, code, _detail(v)]))
+        detail = _detail(v) + (LOCKED_SUFFIX if v.locked else "")
+        out.append((order, [v.sku_id or "", v.program or "", price, code, detail]))
     out.sort(key=lambda item: item[0])  # stable: within a row, the auditor's order of checks
     return [line for _, line in out]
 
@@ -203,23 +217,42 @@ def _money(x: float) -> float:
     return round(x, 2) + 0.0  # no -0.0
 
 
-def summary(report: AuditReport, broken: Sequence[Sequence[str]], plan: Path) -> dict[str, Any]:
-    """audit.json: per rule its count, the recomputed figures, the global constraints."""
+def summary(report: AuditReport, broken: Sequence[Sequence[str]], plan: Path,
+            world: World | None = None) -> dict[str, Any]:
+    """audit.json: per rule its count, the recomputed figures, the global constraints. With the
+    auditor's `world`, as summary.json says them: per program whether it counts toward the 通天
+    target, and gmv_min's baseline, counted revenue and counted programs. The rules continuing
+    no_exit rows break are counted apart (`locked_warnings`, per rule) and leave `ok` true: the
+    plan could not do otherwise (SPEC 6.1)."""
     counts = dict.fromkeys(RULES, 0)
+    locked = dict.fromkeys(RULES, 0)
     for line in broken:
-        counts[line[3]] += 1
-    programs = {pid: {"enrolled_skus": t.enrolled_skus, "units": round(t.units, 3),
-                      "revenue": _money(t.revenue), "fees": _money(t.fees),
-                      "margin": _money(t.margin)}
-                for pid, t in report.programs.items()}
+        (locked if line[4].endswith(LOCKED_SUFFIX) else counts)[line[3]] += 1
+    n_broken = sum(counts.values())
+    programs: dict[str, dict[str, Any]] = {
+        pid: {"enrolled_skus": t.enrolled_skus, "units": round(t.units, 3),
+              "revenue": _money(t.revenue), "fees": _money(t.fees), "margin": _money(t.margin)}
+        for pid, t in report.programs.items()}
+    constraints: dict[str, dict[str, Any]] = {k: dict(v) for k, v in report.constraints.items()}
+    if world is not None:
+        counted = [pid for pid in programs if world.programs[pid].counts_toward_gmv]
+        for pid, p in programs.items():
+            p["counts_toward_gmv"] = pid in counted
+        if "gmv_min" in constraints:
+            baseline = float(world.merchant.get("baseline_gmv") or 0)
+            constraints["gmv_min"].update(
+                baseline=_money(baseline),
+                counted_revenue=_money(sum(report.programs[pid].revenue for pid in counted)),
+                counted_programs=counted)
     total = {"enrolled_skus": len(report.lines),
              "units": round(sum(t.units for t in report.programs.values()), 3),
              "revenue": _money(report.gmv),
              "fees": _money(sum(t.fees for t in report.programs.values())),
              "margin": _money(report.objective)}
-    return {"scenario": report.scenario, "plan": str(plan), "ok": not broken,
-            "broken_rules": len(broken), "rules": counts, "programs": programs, "total": total,
-            "constraints": report.constraints}
+    return {"scenario": report.scenario, "plan": str(plan), "ok": not n_broken,
+            "broken_rules": n_broken, "rules": counts,
+            "locked_warnings": {code: n for code, n in locked.items() if n},
+            "programs": programs, "total": total, "constraints": constraints}
 
 
 # ------------------------------------------------------------------------------ the command
@@ -253,9 +286,9 @@ def run_audit(scenario_path: Path, plan_path: Path, outdir: Path | None = None, 
         raise InputError.one(scenario_path, "", "", f"the auditor cannot read it: {exc}") from None
     report = audit_world(world, rows, printed=False)
     broken = findings(report, rows)
-    doc = summary(report, broken, plan_path)
+    doc = summary(report, broken, plan_path, world)
     if optimum:
-        doc.update(_optimum(loaded, report.objective, not broken))
+        doc.update(_optimum(loaded, report.objective, bool(doc["ok"])))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(AUDIT_COLUMNS)
@@ -263,7 +296,7 @@ def run_audit(scenario_path: Path, plan_path: Path, outdir: Path | None = None, 
     with output_set(out, "audit") as stage:  # one run a folder: a solve's files are removed
         stage.write("audit.csv", buf.getvalue().encode("utf-8"))
         stage.write("audit.json", strict_json(doc).encode("utf-8"))
-    return AuditOutcome(not broken, out, _text_summary(doc, out), doc)
+    return AuditOutcome(bool(doc["ok"]), out, _text_summary(doc, out), doc)
 
 
 def _optimum(loaded: Any, margin: float, ok: bool) -> dict[str, Any]:
@@ -275,7 +308,8 @@ def _optimum(loaded: Any, margin: float, ok: bool) -> dict[str, Any]:
     from optimizer.solve import FEASIBLE, OPTIMAL, solve
 
     scenario = loaded.scenario
-    pb = build_problem(scenario, loaded.rulebook, loaded.catalogue, loaded.evaluate().rules)
+    pb = build_problem(scenario, loaded.rulebook, loaded.catalogue, loaded.evaluate().rules,
+                       current=loaded.current)
     result = solve(pb, scenario.solver)
     has_plan = result.status in (OPTIMAL, FEASIBLE)
     bound = result.bound if math.isfinite(result.bound) else None
@@ -295,6 +329,9 @@ def _text_summary(doc: Mapping[str, Any], out: Path) -> str:
     else:
         counts = ", ".join(f"{c} {n}" for c, n in doc["rules"].items() if n)
         lines.append(f"{doc['broken_rules']} broken rule(s): {counts}")
+    if doc["locked_warnings"]:
+        counts = ", ".join(f"{c} {n}" for c, n in doc["locked_warnings"].items())
+        lines.append(f"rows locked by no_exit (kept as they must be) break: {counts}")
     if "optimum" in doc:
         o = doc["optimum"]
         lines.append(f"optimum: {o['status']}, objective {o['objective']}, bound {o['bound']}"

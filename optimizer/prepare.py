@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from optimizer.load import InputError, load_catalogue, load_scenario
+from optimizer.load.current import Current, load_current
 from optimizer.load.types import Catalogue, Scenario, YamlSource
 from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
 from optimizer.rules.rulebook import Rulebook, build_rulebook, read_rulebook
@@ -29,6 +30,7 @@ class LoadedInputs:
     rulebook: Rulebook
     rulebook_file: tuple[dict[str, Any], str]  # the rulebook as read (and its path): sweep
     # merges each grid point's overrides over this one reading
+    current: Current  # today's enrollments (SPEC 6.1); Current.empty() without `current:`
 
     def evaluate(self) -> PreparedInputs:
         """The merchant and SKU rules over the catalogue. A rule reading a field that does not
@@ -52,13 +54,17 @@ class PreparedInputs(LoadedInputs):
 
 
 def load_inputs(scenario_path: Path) -> LoadedInputs:
-    """Read and validate the scenario, the catalogue it names (beside it) and its rulebook with
-    the scenario's overrides merged in. InputError on bad input."""
+    """Read and validate the scenario, the catalogue it names (beside it), its rulebook with
+    the scenario's overrides merged in, and today's enrollments (`current:`, against the
+    catalogue and the merged rulebook's programs). InputError on bad input."""
     scenario, source = load_scenario(scenario_path)
     catalogue = load_catalogue(source.file.parent / scenario.catalogue)
     read = read_rulebook(scenario, source)
     rulebook = build_rulebook(scenario, source, read)
-    return LoadedInputs(scenario, source, catalogue, rulebook, read)
+    current = (Current.empty() if scenario.current is None else
+               load_current(source.file.parent / scenario.current, catalogue,
+                            tuple(rulebook.programs), int(scenario.price_step * 100)))
+    return LoadedInputs(scenario, source, catalogue, rulebook, read, current)
 
 
 def prepare(scenario_path: Path) -> PreparedInputs:

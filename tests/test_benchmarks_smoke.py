@@ -145,3 +145,65 @@ def test_time_to_gap() -> None:
     assert time_to_gap(trace, 100.0, 0.0001) is None
     assert time_to_gap(trace, None, 0.0011, own=True) == 3.0
     assert time_to_gap(trace, None, 0.0006, own=True) == 4.0
+
+
+def test_harness_smoke_grid(workdir: Path, tmp_path: Path) -> None:
+    """The smoke grid (30 SKUs, 4 an offer, every shape, seed 1): each shape's scenario has the
+    limits it claims, set from the audited unconstrained plan so that this plan breaks them."""
+    out, md = tmp_path / "grid.json", tmp_path / "grid.md"
+    r = _run(["benchmarks/harness.py", "--smoke", "--grid", "--time-limit", "3", "--workdir",
+              str(workdir), "--json", str(out), "--markdown-out", str(md)])
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(out.read_text(encoding="utf-8"))
+    assert rep["problems"] == [] and rep["cases"] == []
+    recs = {c["shape"]: c for c in rep["grid"]["cases"]}
+    assert [c["case"] for c in rep["grid"]["cases"]] == [
+        f"30-o4-{s}-s1" for s in ("none", "maxskus", "budget", "gmv", "all")]
+    for rec in recs.values():
+        _sane_result(rec)
+        assert rec["skus"] == 30 and rec["offers"] == 8 and rec["time_limit_s"] == 3
+        assert rec["pair_variants"] > 0
+    for shape in ("none", "maxskus", "budget"):  # the empty plan keeps these: a plan exists
+        assert recs[shape]["status"] in ("OPTIMAL", "FEASIBLE")
+
+    assert recs["none"]["constraints"] == {} and recs["none"]["tight"] == []
+    ref = recs["gmv"]["reference"]
+    assert ref["plan_keeps_every_rule"] and ref["counted_gmv"] > 0 and ref["discount"] > 0
+    for shape in ("maxskus", "budget", "gmv", "all"):
+        assert recs[shape]["reference"] == ref  # one unconstrained plan sets every shape
+
+    def scenario_line(shape: str, key: str) -> str | None:
+        text = Path(recs[shape]["scenario"]).read_text(encoding="utf-8")
+        return next((ln.split(":", 1)[1].strip() for ln in text.splitlines()
+                     if ln.startswith(f"  {key}:")), None)
+
+    slots = recs["maxskus"]["limits"]["max_skus"]
+    assert slots and any(slots[p] < ref["enrolled"][p] for p in slots)
+    assert scenario_line("maxskus", "discount_budget") is None
+    for p, n in slots.items():
+        row = recs["maxskus"]["constraints"][f"max_skus.{p}"]
+        assert row["limit"] == n and row["value"] <= n
+    budget = recs["budget"]["limits"]["budget"]
+    assert budget < ref["discount"] and float(scenario_line("budget", "discount_budget")) == budget
+    assert recs["budget"]["constraints"]["discount_budget"]["value"] <= budget + 0.005
+    assert scenario_line("budget", "gmv_min") is None
+    assert scenario_line("budget", "max_skus") is None
+
+    gmv = recs["gmv"]["limits"]["gmv_min"]
+    assert gmv > ref["counted_gmv"] and float(scenario_line("gmv", "gmv_min")) == gmv
+    assert scenario_line("gmv", "discount_budget") is None
+    if recs["gmv"]["status"] in ("OPTIMAL", "FEASIBLE"):
+        assert recs["gmv"]["constraints"]["gmv_min"]["value"] >= gmv - 0.005
+
+    every, capped = recs["all"]["limits"], recs["all"]["reference_capped"]
+    assert every["max_skus"] == slots and every["budget"] == budget
+    assert capped["plan_keeps_every_rule"] and capped["discount"] <= budget + 0.005
+    assert all(capped["enrolled"][p] <= n for p, n in slots.items())
+    assert every["gmv_min"] > capped["counted_gmv"]
+    assert float(scenario_line("all", "gmv_min")) == every["gmv_min"]
+
+    (size,) = rep["grid"]["summary"]
+    assert size["skus"] == 30 and size["cases"] == 5
+    assert size["optimal"] == sum(c["status"] == "OPTIMAL" for c in recs.values())
+    text = md.read_text(encoding="utf-8")
+    assert "| 30-o4-gmv-s1 | 30 | 8 |" in text and "- **30 SKUs**: 5 cases" in text

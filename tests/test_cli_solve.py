@@ -19,7 +19,7 @@ from optimizer.generate import generate
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 PLAN_COLUMNS = ["sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
-                "margin"]
+                "margin", "change", "warning"]
 
 
 def _solve(scenario: Path, out: Path) -> Result:

@@ -23,7 +23,7 @@ SPEC_REQUIRED = {
 SPEC_OPTIONAL = {
     "shipping_cost", "dropship", "return_7day", "ship_hours", "growth_score", "pickup_rate_48h",
     "moq", "alipay_guarantee", "listed_days",
-    "sales_last_month", "elasticity",
+    "sales_last_month", "elasticity", "web_min_price",
 }
 BOOL_COLUMNS = ("dropship", "return_7day", "alipay_guarantee")
 
@@ -121,6 +121,7 @@ def test_money_and_prices(sample: Sample) -> None:
         assert Decimal("0.5") <= market <= Decimal("2000")
         assert Decimal("0.01") <= min30 <= market
         assert Decimal(r["unit_cost"]) <= market
+        assert Decimal("0.01") <= Decimal(r["web_min_price"]) < market
         assert float(r["daily_units"]) >= 0 and int(r["stock"]) >= 0
 
 
@@ -158,6 +159,46 @@ def test_every_rule_binds_somewhere(sample: Sample) -> None:
     }
     for name, check in checks.items():
         assert {check(r) for r in rows} == {True, False}, name
+
+
+def test_web_min_price_binds_for_some_skus_only(sample: Sample) -> None:
+    """全网比价: most web prices sit a little above offsite's 0.9 x market cap (92-99 %), so the
+    strict cap price < web_min_price rarely decides; for about 12 % a cheaper copy (80-90 %)
+    makes it the tightest offsite cap."""
+    _, _, rows = sample
+    ratio = [Decimal(r["web_min_price"]) / Decimal(r["market_price"]) for r in rows]
+    under = sum(1 for q in ratio if q <= Decimal("0.9"))
+    assert 0.08 * len(rows) < under < 0.16 * len(rows)
+    assert all(Decimal("0.79") < q < 1 for q in ratio)
+    binds = [r for r in rows if Decimal(r["web_min_price"]) <= min(
+        Decimal("0.9") * Decimal(r["market_price"]), Decimal(r["min_price_30d"]))]
+    assert binds and len(binds) < 0.16 * len(rows)
+
+
+def test_new_column_leaves_the_others_as_the_seed_drew_them(tmp_path: Path) -> None:
+    """web_min_price is drawn after every other column: the columns before it are what the same
+    seed gave before it existed (first rows of generate(10000, None, 2024), the shipped large-10k,
+    as they were)."""
+    _, rows = _rows(generate(10000, None, 2024, tmp_path).parent / "catalogue.csv")
+    first = ",".join(rows[0][c] for c in COLUMNS[:-1])
+    assert first == ("S0000001,O000001,consumer,137.83,112.18,107.57,366,0.59,2.61,true,true,24,"
+                     "59,0.935,10,true,274,257")
+    assert COLUMNS[-1] == "web_min_price" and rows[0]["web_min_price"] == "131.37"
+
+
+def test_scenario_merchant_passes_and_the_target_counts_a_baseline(sample: Sample) -> None:
+    """SPEC 2.1: the merchant fields the rules read, the six 严选 flags false; gmv_min is the
+    baseline (the shop's ordinary 1688 sales) plus what the programs must bring."""
+    scenario, _, rows = sample
+    doc = yaml.safe_load(scenario.read_text(encoding="utf-8"))
+    m = doc["merchant"]
+    for flag in ("fake_trading_3m", "ip_infringement", "compliance_violation",
+                 "infringing_goods_penalty", "court_dishonest", "finance_overdue"):
+        assert m[flag] is False, flag
+    assert m["dispute_score"] >= 4 and m["product_experience_score"] >= 2
+    ordinary = sum(float(r["daily_units"]) * 30 * float(r["market_price"]) for r in rows)
+    assert m["baseline_gmv"] == pytest.approx(0.6 * ordinary, abs=1)
+    assert 0 < m["baseline_gmv"] < doc["constraints"]["gmv_min"]
 
 
 def test_scenario(sample: Sample) -> None:

@@ -18,7 +18,7 @@ from optimizer.plan.writer import EXCLUDED_COLUMNS, PLAN_COLUMNS
 from tests.helpers import sku, write_case
 
 PLAN_ZH = ("SKU编号,商品ID,报名项目,报名价(元),预计件数,预计销售额(元),费率,"
-           "预计平台费用(元),预计毛利(元)")
+           "预计平台费用(元),预计毛利(元),变动,规则提示")
 EXCLUDED_ZH = "SKU编号,报名项目,原因代码,说明"
 ROWS = [sku(offer_id="O1"), sku(offer_id="O1", market_price="15.00", min_price_30d="14.00"),
         sku(offer_id="O2", growth_score=5), sku(offer_id="O3", dropship="false")]
@@ -65,7 +65,8 @@ def test_chinese_workbook(both: tuple[Path, Path]) -> None:
     assert book.sheetnames == ["报名方案", "未报名", "汇总"]
     plan = [c.value for c in book["报名方案"][1]]
     assert plan == ["SKU编号", "商品ID", "报名项目", "项目名称", "报名价(元)", "预计件数",
-                    "预计销售额(元)", "费率", "预计平台费用(元)", "预计毛利(元)"]
+                    "预计销售额(元)", "费率", "预计平台费用(元)", "预计毛利(元)", "变动",
+                    "规则提示"]
     assert [c.value for c in book["未报名"][1]] == ["SKU编号", "报名项目", "项目名称", "原因代码",
                                                    "说明"]
     # program ids stay, their Chinese names beside them; reason codes stay, explained in 汇总

@@ -44,18 +44,21 @@ CODES = {
     "MISMATCH_FEE_RATE": "printed fee_rate differs from the non-stacking fee rate",
     "MISMATCH_FEES": "printed fees differ from the recomputation",
     "MISMATCH_MARGIN": "printed margin differs from the recomputation",
+    "MISMATCH_CHANGE": "printed change (keep | new | reprice) differs from today's enrollments",
     "STOCK": "units of the SKU exceed stock minus the reserve",
     "ALL_OR_NONE": "an all-or-none program has part of an offer's eligible SKUs",
     "EXCLUSIVE": "an offer is in two programs exclusive with each other",
     "MAX_SKUS": "more SKUs in a program than max_skus allows",
     "DISCOUNT_BUDGET": "sum units*(market-price) exceeds discount_budget",
     "GMV_MIN": "baseline_gmv + sum units*price of the counting programs is below gmv_min",
+    "LOCKED": "a no_exit enrollment of today (current) is missing from the plan or repriced",
     "SUMMARY_STATUS": "summary status is unknown or not earned",
     "SUMMARY_OBJECTIVE": "summary objective differs from the recomputed one",
     "SUMMARY_BOUND": "summary bound is missing or below the objective",
     "SUMMARY_GAP": "summary gap differs from (bound-objective)/max(|objective|,1)",
     "SUMMARY_PROGRAM": "summary per-program figures differ",
     "SUMMARY_CONSTRAINT": "summary constraint values differ",
+    "SUMMARY_CHANGES": "summary changes (keep, new, reprice, exit) differ from the plan's",
 }
 
 
@@ -66,10 +69,15 @@ class Violation:
     program: str | None
     message: str
     row: int | None = None  # the 1-based data row of the plan, for a rule of one row
+    # a rule a continuing no_exit enrollment breaks: the plan must keep the row (SPEC 6.1), so
+    # it is reported apart and is no fault of the plan
+    locked: bool = False
+    price: str | None = None  # yuan, for a finding about a row the plan lacks (LOCKED)
 
     def __str__(self) -> str:
         where = " ".join(x for x in (self.sku_id, self.program) if x)
-        return f"{self.code} {where}: {self.message}" if where else f"{self.code}: {self.message}"
+        text = f"{self.code} {where}: {self.message}" if where else f"{self.code}: {self.message}"
+        return text + (" (locked: no_exit)" if self.locked else "")
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,9 @@ class Line:
     printed: Mapping[str, str]
     fee: Fraction = Fraction(0)
     eco: sem.Economics | None = None
+    # the same SKU, program and price as today's (and, in a fixed_until_exit program, the offer
+    # keeps exactly today's rows there): it sells the whole horizon (SPEC 6.1)
+    continuing: bool = False
 
     @property
     def sku_id(self) -> str:
@@ -111,6 +122,10 @@ class AuditReport:
     lines: list[Line] = field(default_factory=list, repr=False)
     # each global constraint of the scenario: {"value": the plan's, "limit": the scenario's}
     constraints: dict[str, dict[str, float]] = field(default_factory=dict)
+    # rules continuing no_exit rows now break (SPEC 6.1): reported, not violations of the plan
+    locked: list[Violation] = field(default_factory=list)
+    # keep, new, reprice: plan rows; exit: today's pairs the plan leaves (SPEC 6.1)
+    changes: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -122,7 +137,9 @@ class AuditReport:
     def format(self) -> str:
         head = (f"{self.scenario}: {len(self.lines)} enrollments, objective "
                 f"{self.objective:.2f} yuan, {len(self.violations)} violations")
-        return "\n".join([head, *(str(v) for v in self.violations)])
+        locked = (f"; {len(self.locked)} rule(s) broken by rows locked by no_exit"
+                  if self.locked else "")
+        return "\n".join([head + locked, *(str(v) for v in [*self.violations, *self.locked])])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +166,23 @@ def audit_world(world: World, rows: Sequence[Mapping[str, str]], *,
     return _Audit(world, printed=printed).run(rows)
 
 
+def change_of(world: World, ln: Line) -> str:
+    """SPEC 6.1: keep (continuing), reprice (the pair is enrolled today, not continued), new."""
+    if ln.continuing:
+        return "keep"
+    return "reprice" if (ln.sku_id, ln.program) in world.current else "new"
+
+
+def changes_of(world: World, lines: Sequence[Line]) -> dict[str, int]:
+    """How many plan rows keep, are new, reprice; how many of today's pairs the plan leaves."""
+    out = dict.fromkeys(("keep", "new", "reprice"), 0)
+    for ln in lines:
+        out[change_of(world, ln)] += 1
+    planned = {(ln.sku_id, ln.program) for ln in lines}
+    out["exit"] = sum(1 for pair in world.current if pair not in planned)
+    return out
+
+
 def _number(text: str | None) -> float | None:
     try:
         return float(Decimal((text or "").strip()))
@@ -163,6 +197,7 @@ class _Audit:
         self.world = world
         self.printed = printed
         self.violations: list[Violation] = []
+        self.locked: list[Violation] = []
         self._offers = world.offers()
 
     def flag(self, code: str, sku_id: str | None, program: str | None, message: str,
@@ -172,16 +207,103 @@ class _Audit:
 
     def run(self, rows: Sequence[Mapping[str, str]]) -> AuditReport:
         lines = self.resolve(rows)
+        continuing = self.continuing(lines)
         enrolled: dict[str, set[str]] = {}
         for ln in lines:
             enrolled.setdefault(ln.sku_id, set()).add(ln.program)
-        lines = [self.recompute(ln, enrolled[ln.sku_id]) for ln in lines]
+        lines = [self.recompute(ln, enrolled[ln.sku_id], ln.row in continuing) for ln in lines]
         for check in self.ROW_CHECKS if self.printed else self.RULE_ROW_CHECKS:
             for ln in lines:
                 check(self, ln)
         for plan_check in self.PLAN_CHECKS:
             plan_check(self, lines)
+        self.set_locked_apart(lines)
         return self.report(lines)
+
+    # -- today's enrollments (SPEC 6.1) ---------------------------------------------------
+
+    def continuing(self, lines: Sequence[Line]) -> set[int]:
+        """The rows that continue today's enrollment: same SKU, program and price as a row of
+        `current`. In a fixed_until_exit program, an offer whose rows there differ in any way
+        from today's (a SKU added, dropped or repriced) left and registered again: all its
+        rows there are new."""
+        current = self.world.current
+        same = {ln.row for ln in lines
+                if (c := current.get((ln.sku_id, ln.program))) is not None
+                and c.price_fen == ln.price_fen}
+        for pid, prog in self.world.programs.items():
+            if prog.commitment != "fixed_until_exit":
+                continue
+            today: dict[str, set[tuple[str, Fraction]]] = {}
+            for (sku_id, program), c in current.items():
+                if program == pid:
+                    offer = self.world.skus[sku_id].offer_id
+                    today.setdefault(offer, set()).add((sku_id, Fraction(c.price_fen)))
+            planned: dict[str, set[tuple[str, Fraction]]] = {}
+            rows: dict[str, list[int]] = {}
+            for ln in lines:
+                if ln.program == pid:
+                    planned.setdefault(ln.sku.offer_id, set()).add((ln.sku_id, ln.price_fen))
+                    rows.setdefault(ln.sku.offer_id, []).append(ln.row)
+            for offer, kept in today.items():
+                if planned.get(offer, set()) != kept:
+                    same.difference_update(rows.get(offer, []))
+        return same
+
+    def locked_lines(self, lines: Sequence[Line]) -> list[Line]:
+        """Continuing rows of no_exit programs: the plan cannot drop or change them."""
+        return [ln for ln in lines if ln.continuing
+                and self.world.programs[ln.program].commitment == "no_exit"]
+
+    def check_locked(self, lines: list[Line]) -> None:
+        """LOCKED: a no_exit row of today missing from the plan, or in it at another price."""
+        planned = {(ln.sku_id, ln.program): ln for ln in lines}
+        for (sku_id, pid), c in self.world.current.items():
+            prog = self.world.programs.get(pid)
+            if prog is None or prog.commitment != "no_exit":
+                continue
+            ln = planned.get((sku_id, pid))
+            if ln is None:
+                self.violations.append(Violation(
+                    "LOCKED", sku_id, pid, f"enrolled today at {sem.yuan(c.price_fen)} (current "
+                    f"line {c.line}); {pid} is no_exit: it may not leave before the activity "
+                    "ends, and the plan drops it", None, price=sem.yuan(c.price_fen)))
+            elif ln.price_fen != c.price_fen:
+                self.flag("LOCKED", sku_id, pid, f"price {sem.yuan(ln.price_fen)}, enrolled "
+                          f"today at {sem.yuan(c.price_fen)} (current line {c.line}); {pid} is "
+                          "no_exit: the enrollment keeps its price", ln.row)
+
+    def set_locked_apart(self, lines: list[Line]) -> None:
+        """The rules a continuing no_exit row breaks that the plan cannot help (SPEC 6.1: the
+        row stays, the rule is reported): its merchant and SKU rules and price caps; the margin
+        rule when it fails at the fee the SKU's locked rows alone make it pay; stock when the
+        SKU's locked rows alone sell more than it. These leave `violations` for `locked`."""
+        locked = self.locked_lines(lines)
+        rows = {ln.row: ln for ln in locked}
+        progs: dict[str, set[str]] = {}
+        units: dict[str, float] = {}
+        for ln in locked:
+            progs.setdefault(ln.sku_id, set()).add(ln.program)
+            units[ln.sku_id] = units.get(ln.sku_id, 0.0) + (ln.eco.units if ln.eco else 0.0)
+        kept: list[Violation] = []
+        for v in self.violations:
+            line = rows.get(v.row) if v.row is not None else None
+            apart = False
+            if line is not None and v.code in ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP"):
+                apart = True
+            elif line is not None and v.code == "MIN_MARGIN":
+                fee = sem.fee_rate(self.world, progs[line.sku_id], line.program)
+                apart = not sem.keeps_margin(self.world, line.program, line.sku,
+                                         line.price_fen, fee)
+            elif v.code == "STOCK" and v.sku_id in units:
+                limit = sem.stock_limit(self.world, self.world.skus[v.sku_id])
+                apart = sem.exceeds(units[v.sku_id], limit)
+            if apart:
+                self.locked.append(Violation(v.code, v.sku_id, v.program, v.message, v.row,
+                                             locked=True))
+            else:
+                kept.append(v)
+        self.violations = kept
 
     # -- resolving rows -------------------------------------------------------------------
 
@@ -218,11 +340,11 @@ class _Audit:
             lines.append(Line(i, sku, pid, price, row))
         return lines
 
-    def recompute(self, ln: Line, programs: set[str]) -> Line:
+    def recompute(self, ln: Line, programs: set[str], continuing: bool) -> Line:
         fee = sem.fee_rate(self.world, programs, ln.program)
-        eco = (sem.economics(self.world, ln.program, ln.sku, ln.price_fen, fee)
+        eco = (sem.economics(self.world, ln.program, ln.sku, ln.price_fen, fee, continuing)
                if ln.price_fen > 0 else None)
-        return Line(ln.row, ln.sku, ln.program, ln.price_fen, ln.printed, fee, eco)
+        return Line(ln.row, ln.sku, ln.program, ln.price_fen, ln.printed, fee, eco, continuing)
 
     # -- row checks -----------------------------------------------------------------------
 
@@ -294,6 +416,20 @@ class _Audit:
                       f"fee_rate printed {text}, recomputed {sem.show(ln.fee)} (enrolled in "
                       "every program of this SKU counted, non-stacking)", ln.row)
 
+    def check_change(self, ln: Line) -> None:
+        """A printed `change` (SPEC 6.1): keep for a continuing row, reprice for another row of
+        a pair enrolled today, new otherwise. Plans written before the column are not checked."""
+        if "change" not in ln.printed:
+            return
+        printed = (ln.printed.get("change") or "").strip()
+        want = change_of(self.world, ln)
+        if printed != want:
+            today = self.world.current.get((ln.sku_id, ln.program))
+            was = ("not enrolled today" if today is None else
+                   f"enrolled today at {sem.yuan(today.price_fen)}")
+            self.flag("MISMATCH_CHANGE", ln.sku_id, ln.program,
+                      f"change printed {printed!r}, recomputed {want!r} ({was})", ln.row)
+
     def _compare_printed(self, ln: Line, col: str, true: float, tol: float) -> None:
         text = ln.printed.get(col)
         printed = _number(text)
@@ -308,7 +444,7 @@ class _Audit:
 
     ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
         check_offer, check_merchant_rules, check_sku_rules, check_price_lattice,
-        check_price_caps, check_min_margin, check_printed,
+        check_price_caps, check_min_margin, check_printed, check_change,
     )
     # the rules alone, for rows that carry no printed figures (audit_world(printed=False))
     RULE_ROW_CHECKS: tuple[Callable[[_Audit, Line], None], ...] = (
@@ -397,7 +533,7 @@ class _Audit:
 
     PLAN_CHECKS: tuple[Callable[[_Audit, list[Line]], None], ...] = (
         check_stock, check_all_or_none, check_exclusive, check_max_skus, check_discount_budget,
-        check_gmv_min,
+        check_gmv_min, check_locked,
     )
 
     # -- report ---------------------------------------------------------------------------
@@ -429,4 +565,5 @@ class _Audit:
             objective=sum(e.margin for e in ecos), programs=programs, gmv=gmv,
             gmv_counted=self.counted_gmv(lines),
             discount=discount, relative_gap=self.world.relative_gap, lines=lines,
-            constraints=constraints)
+            constraints=constraints, locked=self.locked,
+            changes=changes_of(self.world, lines))

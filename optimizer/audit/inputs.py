@@ -54,6 +54,12 @@ TRUE_TEXT = {"true", "1", "yes"}
 FALSE_TEXT = {"false", "0", "no"}
 FEE_SCOPES = ("own", "all_help_sell")
 SELECTIONS = ("sku", "offer")
+COMMITMENTS = ("none", "no_exit", "fixed_until_exit")
+# The columns of a `current` file (SPEC 6.1) and the Chinese headers `solve --lang zh` writes
+# them with (a merchant may pass last month's plan.csv). Written out here, not imported: the
+# auditor reads files with its own code.
+CURRENT_HEADERS = {"sku_id": "sku_id", "program": "program", "price": "price",
+                   "SKU编号": "sku_id", "报名项目": "program", "报名价(元)": "price"}
 _MEDAL = re.compile(r"([0-5]?)A")
 
 
@@ -117,6 +123,7 @@ class Program:
     selection: str  # sku | offer
     horizon_days: float
     review_days: float  # a new enrollment sells horizon_days - review_days (SPEC 6.1)
+    commitment: str  # none | no_exit | fixed_until_exit (SPEC 6.1)
     demand_multiplier: float
     elasticity: float
     exclusive_with: tuple[str, ...]
@@ -144,6 +151,16 @@ class Sku:
 
 
 @dataclass(frozen=True)
+class Enrolled:
+    """One row of the `current` file: a (SKU, program) enrolled and live today."""
+
+    sku_id: str
+    program: str
+    price_fen: int
+    line: int
+
+
+@dataclass(frozen=True)
 class Constraints:
     max_skus: dict[str, int] = field(default_factory=dict)
     discount_budget: Fraction | None = None  # yuan
@@ -165,6 +182,8 @@ class World:
     constraints: Constraints
     price_step_fen: int
     relative_gap: float
+    # today's enrollments (SPEC 6.1) by (sku_id, program); empty without `current:`
+    current: dict[tuple[str, str], Enrolled] = field(default_factory=dict)
     # memo of rule outcomes (the world never changes, so auditing many plans reuses them)
     memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -244,6 +263,10 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
     selection = raw.get("selection", "sku")
     if selection not in SELECTIONS:
         raise AuditInputError(f"programs.{pid}.selection: {selection!r} is not sku or offer")
+    commitment = raw.get("commitment", "none")
+    if commitment not in COMMITMENTS:
+        raise AuditInputError(f"programs.{pid}.commitment: {commitment!r} is not one of "
+                              f"{', '.join(COMMITMENTS)}")
     caps = {}
     for cid, cap in (raw.get("price_caps") or {}).items():
         if cap is None:
@@ -270,6 +293,7 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
         selection=selection,
         horizon_days=num("horizon_days"),
         review_days=num("review_days"),
+        commitment=commitment,
         demand_multiplier=num("demand_multiplier"),
         elasticity=num("elasticity"),
         exclusive_with=tuple(str(x) for x in (raw.get("exclusive_with") or [])),
@@ -369,16 +393,19 @@ def load_world(scenario_path: Path) -> World:
     if step < 1:
         raise AuditInputError(f"price_step: {sc.get('price_step')} is not at least 1 fen")
     solver = sc.get("solver") or {}
+    skus = read_catalogue(here / str(sc["catalogue"]))
+    current = read_current(here / str(sc["current"]), skus) if sc.get("current") else {}
     return World(
         name=str(sc.get("name", "")),
         scenario_path=scenario_path,
         programs=_programs(book, sc.get("programs")),
         fee_caps=_fee_caps(book, sc.get("fees")),
         merchant=_merchant(sc.get("merchant")),
-        skus=read_catalogue(here / str(sc["catalogue"])),
+        skus=skus,
         constraints=_constraints(sc.get("constraints")),
         price_step_fen=step,
         relative_gap=float(solver.get("relative_gap", 0.0001)),
+        current=current,
     )
 
 
@@ -467,3 +494,29 @@ def read_catalogue(path: Path) -> dict[str, Sku]:
             raise AuditInputError(f"{path.name} row {line}: duplicate sku_id {sku.sku_id}")
         skus[sku.sku_id] = sku
     return skus
+
+
+# ---------------------------------------------------------------------------------------------
+# Today's enrollments
+
+
+def read_current(path: Path, skus: Mapping[str, Sku]) -> dict[tuple[str, str], Enrolled]:
+    """The `current` file (SPEC 6.1): sku_id, program, price in English or Chinese headers,
+    other columns ignored. Only what the audit needs is checked: a known SKU, a price in whole
+    fen, one row per pair (the product's loader validates the rest before an audit runs)."""
+    if not path.is_file():
+        raise AuditInputError(f"current {path}: no such file")
+    out: dict[tuple[str, str], Enrolled] = {}
+    for line, rec in _raw_rows(path):
+        cells = {CURRENT_HEADERS[k.strip()]: (v or "").strip() for k, v in rec.items()
+                 if k.strip() in CURRENT_HEADERS}
+        if not any(cells.values()):
+            continue
+        where = f"{path.name} row {line}"
+        sku_id, pid = cells.get("sku_id", ""), cells.get("program", "")
+        if sku_id not in skus:
+            raise AuditInputError(f"{where}: sku_id {sku_id!r} is not in the catalogue")
+        if (sku_id, pid) in out:
+            raise AuditInputError(f"{where}: {sku_id} in {pid} twice")
+        out[(sku_id, pid)] = Enrolled(sku_id, pid, to_fen(cells.get("price", ""), where), line)
+    return out

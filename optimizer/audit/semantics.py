@@ -278,17 +278,24 @@ class Economics:
     discount: float  # units * (market_price - price)
 
 
-def units(world: World, pid: str, sku: Sku, price_fen: Fraction | int) -> float:
+def selling_days(prog: Program, continuing: bool) -> float:
+    """SPEC 6.1: a continuing enrollment sells the whole horizon; a new (or changed) one waits
+    review_days before its first sale, and sells nothing when the review outlasts the horizon."""
+    return prog.horizon_days if continuing else max(prog.horizon_days - prog.review_days, 0.0)
+
+
+def units(world: World, pid: str, sku: Sku, price_fen: Fraction | int,
+          continuing: bool = False) -> float:
     prog = world.programs[pid]
     e = prog.elasticity if sku.elasticity is None else sku.elasticity
-    days = max(prog.horizon_days - prog.review_days, 0.0)  # sold after its review
+    days = selling_days(prog, continuing)
     return (float(sku.daily_units) * prog.demand_multiplier * days
             * (float(price_fen) / sku.market_fen) ** (-e))
 
 
 def economics(world: World, pid: str, sku: Sku, price_fen: Fraction | int,
-              fee: Fraction) -> Economics:
-    u = units(world, pid, sku, price_fen)
+              fee: Fraction, continuing: bool = False) -> Economics:
+    u = units(world, pid, sku, price_fen, continuing)
     p = float(price_fen) / 100
     f = float(fee)
     c = unit_cost_fen(world.programs[pid], sku) / 100

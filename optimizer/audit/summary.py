@@ -44,7 +44,20 @@ def audit_summary(summary_json: Path | str | Mapping[str, Any],
     out += _summary_bound_gap_status(summary, report)
     out += _summary_programs(summary, report)
     out += _summary_constraints(summary, report)
+    out += _summary_changes(summary, report)
     return out
+
+
+def _summary_changes(summary: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    """summary.json `changes` (SPEC 6.1) against the plan's rows and today's enrollments; a
+    summary written before the key is not checked."""
+    given = summary.get("changes")
+    if given is None:
+        return []
+    if not isinstance(given, Mapping) or dict(given) != report.changes:
+        return [Violation("SUMMARY_CHANGES", None, None,
+                          f"changes {given}, recomputed {report.changes}")]
+    return []
 
 
 def _float(value: Any) -> float | None:
@@ -130,4 +143,29 @@ def _summary_constraints(summary: Mapping[str, Any], report: AuditReport) -> lis
         if value is None or not sem.close(value, true, tol):
             out.append(Violation("SUMMARY_CONSTRAINT", None, None,
                                  f"{key} value {entry.get('value')}, recomputed {true:.6f}"))
+        if key == "gmv_min" and "counted_programs" in entry:
+            out += _summary_gmv_counted(entry, report)
+    return out
+
+
+def _summary_gmv_counted(entry: Mapping[str, Any], report: AuditReport) -> list[Violation]:
+    """gmv_min's breakdown: counted_revenue is the recomputed revenue of the programs it names,
+    and baseline + that is the 通天 GMV recomputed (a list naming AliExpress, or a baseline
+    that is not the scenario's, does not add up)."""
+    listed = entry.get("counted_programs")
+    baseline, counted = _float(entry.get("baseline")), _float(entry.get("counted_revenue"))
+    if (not isinstance(listed, list) or baseline is None or counted is None
+            or not all(isinstance(p, str) for p in listed)):
+        return [Violation("SUMMARY_CONSTRAINT", None, None, "gmv_min: baseline, counted_revenue "
+                          "and counted_programs must be two numbers and a list of programs")]
+    out = []
+    revenue = sum(float(report.programs[p].revenue) for p in listed if p in report.programs)
+    if not sem.close(counted, revenue, MONEY_TOL):
+        out.append(Violation("SUMMARY_CONSTRAINT", None, None, f"gmv_min counted_revenue "
+                             f"{counted}, recomputed revenue of {', '.join(listed) or 'none'} "
+                             f"{revenue:.6f}"))
+    if not sem.close(baseline + revenue, report.gmv_counted, MONEY_TOL):
+        out.append(Violation("SUMMARY_CONSTRAINT", None, None, f"gmv_min baseline {baseline} + "
+                             f"revenue of the counted programs {revenue:.6f} is not the 通天 GMV "
+                             f"recomputed {report.gmv_counted:.6f}"))
     return out

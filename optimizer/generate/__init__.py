@@ -16,7 +16,15 @@ and the global constraints of the scenario bind:
   ship free at a profit: the PRICE_CAP exclusions);
 - daily_units lognormal (median ~2, a few hundreds), falling with price; stock = a base plus
   demand x days of cover, with ~12 % tight SKUs (a few days of cover);
-- booleans and scores with pass rates of roughly 70-95 % per rule.
+- booleans and scores with pass rates of roughly 70-95 % per rule;
+- web_min_price (全网最低价): for most SKUs 91-99 % of market, a little above offsite's 0.9 x
+  market cap, so 全网比价 rarely binds; for 12 % a cheaper copy exists elsewhere on the web
+  (80-90 % of market) and offsite must price under it.
+
+The scenario's merchant passes every merchant rule (the six 严选 flags false, the 新灯塔 shop scores
+above their thresholds) and has a baseline_gmv (its ordinary 1688 sales in the month) that counts
+toward the GMV target: gmv_min is that baseline plus what the programs must bring, so the target
+binds on the programs whatever the baseline.
 
 A library below the command line: `python -m optimizer.generate` is `__main__.py` beside it, an
 entry point of the CLI (this module imports nothing of it).
@@ -39,6 +47,9 @@ from optimizer.outdir import output_set
 
 MAX_OFFER_SKUS = 12
 SKUS_PER_OFFER = 4  # default n_offers = n_skus / 4
+BASELINE_SHARE = 0.6  # baseline_gmv: this share of 30 days of daily_units at market price
+OFFSITE_SLOT_SHARE = 0.10  # max_skus.offsite: this share of the roughly eligible SKUs
+GMV_SHARE = 0.528  # gmv_min - baseline_gmv: this share of the counting programs' GMV proxy
 
 # Catalogue columns in file order: SPEC 2.2 required columns, then every optional one except
 # `elasticity` (left out so each program's default applies).
@@ -46,9 +57,9 @@ COLUMNS = (
     "sku_id", "offer_id", "category", "market_price", "min_price_30d", "unit_cost", "stock",
     "daily_units", "shipping_cost", "dropship", "return_7day", "ship_hours", "growth_score",
     "pickup_rate_48h", "moq", "alipay_guarantee",
-    "listed_days", "sales_last_month",
+    "listed_days", "sales_last_month", "web_min_price",
 )
-MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost")
+MONEY_COLUMNS = ("market_price", "min_price_30d", "unit_cost", "shipping_cost", "web_min_price")
 CATEGORIES = np.array(["consumer", "industrial", "other"])
 
 
@@ -174,6 +185,10 @@ def _catalogue(rng: np.random.Generator, n_skus: int, n_offers: int) -> dict[str
     listed = per_offer(listed_offer)
     offer_daily = np.bincount(off, weights=daily, minlength=n_offers)
     sales = per_offer(rng.poisson(offer_daily * np.minimum(listed_offer, 30)))
+    # 全网比价: drawn last, so every column above keeps its values for a seed
+    cheaper = rng.random(n) < 0.12
+    web_ratio = np.where(cheaper, rng.uniform(0.80, 0.90, n), rng.uniform(0.91, 0.99, n))
+    web_min = np.maximum(np.rint(market * web_ratio).astype(np.int64), 1)
 
     return {
         "offer": off, "category": category, "market_price": market, "min_price_30d": min30,
@@ -181,7 +196,7 @@ def _catalogue(rng: np.random.Generator, n_skus: int, n_offers: int) -> dict[str
         "dropship": dropship, "return_7day": return_7day, "ship_hours": ship_hours,
         "growth_score": growth, "pickup_rate_48h": pickup, "moq": moq,
         "alipay_guarantee": alipay_guarantee,
-        "listed_days": listed, "sales_last_month": sales,
+        "listed_days": listed, "sales_last_month": sales, "web_min_price": web_min,
     }
 
 
@@ -200,7 +215,8 @@ def _eligible(c: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {
         "offsite": (c["category"] != 2) & c["dropship"] & c["return_7day"]
         & (c["ship_hours"] <= 48) & (c["growth_score"] >= 60) & stock_ok
-        & margin_ok("offsite", np.minimum(0.9 * m, c["min_price_30d"]) - 1),
+        & margin_ok("offsite", np.minimum(np.minimum(0.9 * m, c["min_price_30d"]),
+                                          c["web_min_price"]) - 1),
         "yanxuan": (c["pickup_rate_48h"] >= 0.9) & (c["growth_score"] >= 60) & (c["moq"] <= 2)
         & c["alipay_guarantee"]
         & margin_ok("yanxuan", 0.95 * m),
@@ -219,10 +235,13 @@ def _constraints(c: Mapping[str, np.ndarray], stock_reserve_days: float) -> dict
     over the programs counting toward gmv_min (not aliexpress_semi: SPEC 3) (both over-count:
     offsite and huopin exclude each other per offer). Calibrated with the solver on
     generate(10000, None, 2024): discount_budget = 0.5 G binds (the unconstrained plan gives away
-    more), and gmv_min = 0.527 R sits a little above the counted GMV of the margin-optimal plan
-    under that budget (0.525 R), so prices and enrollments move for it. max_skus:
-    offsite 12 % of its roughly eligible SKUs (huopin wins most offers, and the budget squeezes
-    offsite first), crossborder 40 %; both bind.
+    more), and gmv_min = baseline_gmv + 0.528 R sits a little above what the margin-optimal plan
+    under that budget brings (baseline + 0.5256 R: objective 15,826,140.70 without the target,
+    15,824,370.02 with it), so prices and enrollments move for it; the baseline (the shop's
+    ordinary sales, BASELINE_SHARE of 30 days of daily_units at market price) only shifts the
+    target, never meets it alone. max_skus: offsite 10 % of its roughly eligible SKUs (huopin
+    wins most offers, the budget and the web prices squeeze offsite first), crossborder 40 %;
+    both bind.
     """
     elig = _eligible(c)
     m = c["market_price"].astype(np.float64) / 100.0
@@ -234,11 +253,14 @@ def _constraints(c: Mapping[str, np.ndarray], stock_reserve_days: float) -> dict
         give += float(np.sum(units * m[elig[k]] * (1.0 - p.cap_ratio)))
         if p.counts_toward_gmv:  # AliExpress orders are not 1688 trades
             gmv += float(np.sum(units * m[elig[k]] * p.cap_ratio))
+    # the shop's ordinary 1688 sales in the month, outside the programs (counts toward gmv_min)
+    baseline = round(BASELINE_SHARE * float(np.sum(c["daily_units"] * 30.0 * m)))
     return {
-        "max_offsite": max(1, round(0.12 * int(elig["offsite"].sum()))),
+        "max_offsite": max(1, round(OFFSITE_SLOT_SHARE * int(elig["offsite"].sum()))),
         "max_crossborder": max(1, round(0.4 * int(elig["crossborder"].sum()))),
         "discount_budget": round(0.5 * give),
-        "gmv_min": round(0.527 * gmv),
+        "baseline_gmv": baseline,
+        "gmv_min": baseline + round(GMV_SHARE * gmv),
     }
 
 
@@ -272,7 +294,8 @@ def _scenario_yaml(name: str, catalogue: str, k: Mapping[str, float], n: int, se
 # price caps, stock, slots, discount budget and GMV target decide the plan.
 # Constraint proxies (see optimizer/generate.py _constraints): prices assumed on each program's
 # market cap, units capped by stock; discount_budget = 50 % of that plan's give-away, gmv_min =
-# 52.7 % of its GMV in the programs that count toward it (not AliExpress), max_skus = 12 %
+# baseline_gmv (60 % of 30 days of daily_units at market price: the shop's ordinary 1688 sales)
+# + 52.8 % of its GMV in the programs that count toward it (not AliExpress), max_skus = 10 %
 # (offsite) / 40 % (crossborder) of the roughly eligible SKUs.
 name: {name}
 catalogue: {catalogue}
@@ -291,6 +314,7 @@ merchant:
   buyer_protection_deposit: 10000
   violation_points: 0
   prohibited_points: 0
+  baseline_gmv: {k["baseline_gmv"]}
   fake_trading_3m: false
   ip_infringement: false
   compliance_violation: false

@@ -225,6 +225,15 @@ class Scenario(_Strict):
     catalogue: str = Field(
         ..., description="The catalogue: a path relative to the scenario file, .csv or .parquet",
         json_schema_extra={"pattern": r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])$"})
+    current: str | None = Field(
+        None, description="Today's enrollments (SPEC 6.1): a path relative to the scenario file, "
+                          ".csv or .parquet, columns sku_id, program, price (yuan; the English "
+                          "or Chinese headers of plan.csv, so last month's plan.csv will do; "
+                          "other columns are ignored). Every price is a multiple of price_step. "
+                          "A row continued at the same price sells the whole horizon; the "
+                          "rulebook's commitment says which rows a plan may drop or change. "
+                          "Absent: nothing is enrolled today",
+        json_schema_extra={"pattern": r"\.([cC][sS][vV]|[pP][aA][rR][qQ][uU][eE][tT])$"})
     rulebook: str = Field("1688-2024", description="A built-in rulebook name (1688-2024) or the "
                                                    "path of a rulebook YAML, relative to this file")
     merchant: Merchant = Field(  # frozen: one shared default is safe
@@ -262,6 +271,14 @@ class Scenario(_Strict):
         """Only the suffix here: existence is load_catalogue's to report, relative to the file."""
         if Path(value).suffix.lower() not in CATALOGUE_SUFFIXES:
             raise ValueError(f"catalogue must be a .csv or .parquet file, got {value!r}")
+        return value
+
+    @field_validator("current")
+    @classmethod
+    def _current_suffix(cls, value: str | None) -> str | None:
+        """Only the suffix here: existence is load_current's to report."""
+        if value is not None and Path(value).suffix.lower() not in CATALOGUE_SUFFIXES:
+            raise ValueError(f"current must be a .csv or .parquet file, got {value!r}")
         return value
 
 

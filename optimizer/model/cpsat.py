@@ -251,7 +251,8 @@ def add_commitments(em: EnrollModel) -> None:
         if new.size:
             model.add(LinearExpr.sum([em.x[i] for i in new]) <= new.size * (1 - keeps))
         count += 1
-    em.n_rows["commitments"] = count
+    if count:
+        em.n_rows["commitments"] = count
 
 
 RULES = (add_one_price_per_pair, add_fee_variants, add_all_or_none, add_exclusivity, add_stock,

@@ -13,7 +13,7 @@ LANGS = ("en", "zh")
 # The columns of plan.csv and excluded.csv, in file order (SPEC 5): the writer writes them, the
 # report reads them. Here, beside their Chinese headers, because this module imports nothing.
 PLAN_COLUMNS = ("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
-                "margin")
+                "margin", "change", "warning")
 EXCLUDED_COLUMNS = ("sku_id", "program", "reason", "detail")
 
 # plan.csv / excluded.csv columns (SPEC 5). Money is yuan, hence 元; units are expected units
@@ -28,6 +28,9 @@ _HEADERS_ZH = {
     "fee_rate": "费率",
     "fees": "预计平台费用(元)",
     "margin": "预计毛利(元)",
+    # SPEC 6.1: keep | new | reprice against today's enrollments, and what a locked row breaks
+    "change": "变动",
+    "warning": "规则提示",
     "reason": "原因代码",
     "detail": "说明",
     # xlsx only: the program's Chinese name beside its id
@@ -39,6 +42,7 @@ _WORDS_ZH = {
     "plan": "报名方案",
     "excluded": "未报名",
     "summary": "汇总",
+    "todo": "待办",  # SPEC 6.1: rows to register, reprice or leave against today's enrollments
     # the summary sheet
     "name": "场景",
     "status": "求解状态",
@@ -56,9 +60,31 @@ _WORDS_ZH = {
     "note": "备注",
     "item": "指标",
     "figure": "数值",
+    # the 通天 GMV target: which programs' revenue counted, and the shop's ordinary sales
+    "counts_toward_gmv": "计入通天GMV",
+    "yes": "是",
+    "no": "否",
+    "gmv_baseline": "其中：店铺日常1688销售额(baseline_gmv)",
+    "gmv_counted": "其中：计入的项目",
 }
 
-_WORDS_EN = {"enrolled_skus": "enrolled SKUs"}
+_WORDS_EN = {
+    "enrolled_skus": "enrolled SKUs",
+    "todo": "to do",
+    "counts_toward_gmv": "counts toward GMV target",
+    "gmv_baseline": "of which: ordinary 1688 sales (baseline_gmv)",
+    "gmv_counted": "of which: counted programs",
+}
+
+
+def list_text(items: list[str], lang: str) -> str:
+    """A list of ids in running text: "a, b" in English, "a、b" in Chinese."""
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def bracket(text: str, lang: str) -> str:
+    """Text in brackets after a label: " (text)" in English, "（text）" in Chinese."""
+    return f"（{text}）" if lang == "zh" else f" ({text})"
 
 _STATUS_ZH = {
     "OPTIMAL": "最优(已证明)",
@@ -75,6 +101,7 @@ REASON_MEANINGS = {
         "EXCLUSIVE": "the offer is in a program this one excludes",
         "STOCK": "even at its highest allowed price the SKU sells more than its stock",
         "NOT_CHOSEN": "eligible, but not chosen for the plan",
+        "EXIT": "enrolled today (current), left by this plan",
     },
     "zh": {
         "MERCHANT_RULE": "店铺不满足该项目的商家条件",
@@ -83,6 +110,7 @@ REASON_MEANINGS = {
         "EXCLUSIVE": "同一商品已报名与之互斥的项目",
         "STOCK": "即使按最高允许价格，预计销量也超过可用库存",
         "NOT_CHOSEN": "符合条件，但未被选入方案",
+        "EXIT": "当前已报名，本方案退出",
     },
 }
 

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from optimizer.load.current import Current
 from optimizer.load.errors import InputError
-from optimizer.load.types import Scenario
+from optimizer.load.types import Catalogue, Scenario
 from optimizer.outdir import (
     PLAN_STATUSES,
     Run,
@@ -36,6 +37,7 @@ from optimizer.outdir import (
 )
 from optimizer.plan.csvtext import DECIMALS, write_csv
 from optimizer.plan.lang import EXCLUDED_COLUMNS, PLAN_COLUMNS, check_lang, headers
+from optimizer.plan.warnings import locked_warnings
 from optimizer.plan.xlsx import write_xlsx
 from optimizer.rules.eligibility import MERCHANT_RULE, REASONS, SKU_RULE, RuleOutcome
 from optimizer.rules.rulebook import Rulebook
@@ -47,6 +49,8 @@ from optimizer.text import TEXT, fixed_text, join_text, str_text
 log = logging.getLogger(__name__)
 
 PRICE_CAP, EXCLUSIVE, STOCK, NOT_CHOSEN = "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN"
+EXIT = "EXIT"  # excluded.csv: enrolled today (current), not in the plan (SPEC 6.1)
+CHANGES = ("keep", "new", "reprice")  # plan.csv `change` (SPEC 6.1)
 
 
 def fraction_text(value: Fraction) -> str:
@@ -260,10 +264,88 @@ def price_vs_market(pb: Problem, rulebook: Rulebook, ev: dict[str, np.ndarray]) 
     return {"edges": list(PRICE_EDGES), "programs": out}
 
 
+def current_prices(pb: Problem, current: Current | None) -> np.ndarray:
+    """int64 (n, K): today's price of each (SKU, program) enrolled today, 0 where none."""
+    prices = np.zeros((pb.n, len(pb.programs)), np.int64)
+    if current is not None and current.size:
+        index = {p: k for k, p in enumerate(pb.programs)}
+        prog = np.array([index[str(p)] for p in current.program], np.int64)
+        prices[current.sku, prog] = current.price
+    return prices
+
+
+def _changes(plan: pa.Table, ev: dict[str, np.ndarray], scenario: Scenario, rulebook: Rulebook,
+             pb: Problem, outcome: RuleOutcome, today: np.ndarray,
+             catalogue: Catalogue | None) -> tuple[pa.Table, dict[str, Any]]:
+    """plan.csv's `change` and `warning` (SPEC 6.1), and what summary.json says of them.
+
+    keep: the row's price is the price at which its pair-variant continues today's enrollment
+    (pb.pv_keep_price); reprice: the pair is enrolled today at another price (or, for an offer
+    that left a fixed_until_exit program, registered again); new: not enrolled today. A kept row
+    of a no_exit program carries the rules it now breaks (optimizer/plan/warnings.py)."""
+    pv, price = ev["pv"], ev["price"]
+    keep_price = pb.pv_keep_price[pv]
+    keep = (keep_price > 0) & (price == keep_price)
+    enrolled = today[pb.pv_sku[pv], pb.pv_prog[pv]] > 0
+    change = np.where(keep, 0, np.where(enrolled, 2, 1))
+    no_exit = np.array([rulebook.programs[p].commitment == "no_exit" for p in pb.programs],
+                       bool)
+    locked = keep & no_exit[pb.pv_prog[pv]]
+    texts = ([""] * int(pv.size) if catalogue is None else
+             locked_warnings(scenario, rulebook, catalogue, pb, outcome, locked, pv, price,
+                             ev["units"]))
+    rows = np.flatnonzero([bool(t) for t in texts]) if locked.any() else np.zeros(0, np.int64)
+    pool = pa.array(["", *(texts[r] for r in rows)], TEXT)
+    which = np.zeros(pv.size, np.int64)
+    which[rows] = np.arange(1, rows.size + 1)
+    plan = plan.append_column("change", _coded(change, pa.array(CHANGES, TEXT)))
+    plan = plan.append_column("warning", _coded(which, pool))
+    counts = np.bincount(change, minlength=len(CHANGES))
+    enrolled_pairs = np.zeros(today.shape, bool)
+    enrolled_pairs[pb.pv_sku[pv], pb.pv_prog[pv]] = True
+    summary = {"changes": {**{c: int(n) for c, n in zip(CHANGES, counts, strict=True)},
+                           "exit": int(np.count_nonzero((today > 0) & ~enrolled_pairs))},
+               "warnings": [{"sku_id": str(pb.sku_id[pb.pv_sku[pv[r]]]),
+                             "program": pb.programs[int(pb.pv_prog[pv[r]])],
+                             "price": round(int(price[r]) / 100, 2), "warning": texts[r]}
+                            for r in rows]}
+    return plan, summary
+
+
+def _exits(excluded: pa.Table, pb: Problem, today: np.ndarray) -> pa.Table:
+    """excluded.csv: a pair enrolled today and not in the plan is an EXIT with its current
+    price (`current price 19.20`), in place of the reason it would otherwise have."""
+    if not today.any() or not excluded.num_rows:
+        return excluded
+    sku = excluded.column("sku_id").chunk(0).indices.to_numpy(zero_copy_only=False)
+    prog = excluded.column("program").chunk(0).indices.to_numpy(zero_copy_only=False)
+    price = today[sku, prog]
+    rows = np.flatnonzero(price > 0)
+    if not rows.size:
+        return excluded
+    reason = excluded.column("reason").chunk(0)
+    detail = excluded.column("detail").chunk(0)
+    codes = reason.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    codes[rows] = len(reason.dictionary)
+    which = detail.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    which[rows] = len(detail.dictionary) + np.arange(rows.size)
+    texts = join_text("current price ", yuan_text(price[rows]))
+    return excluded.set_column(
+        2, "reason", _coded(codes, pa.concat_arrays([reason.dictionary.cast(TEXT),
+                                                      pa.array([EXIT], TEXT)]))
+    ).set_column(3, "detail", _coded(which, pa.concat_arrays([detail.dictionary.cast(TEXT),
+                                                               texts.cast(TEXT)])))
+
+
 def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: RuleOutcome,
-                 result: Result) -> PlanTables:
+                 result: Result, *, current: Current | None = None,
+                 catalogue: Catalogue | None = None) -> PlanTables:
+    """The files' tables. `current` (today's enrollments) gives `change`, the EXIT rows and the
+    warnings of locked rows, whose caps are read from `catalogue` (SPEC 6.1)."""
     sku_ids, offer_ids = str_text(pb.sku_id), str_text(pb.offer_id)
     plan, ev = _plan_table(pb, result, sku_ids, offer_ids)
+    today = current_prices(pb, current)
+    plan, changes = _changes(plan, ev, scenario, rulebook, pb, outcome, today, catalogue)
     pv = ev["pv"]
     programs: dict[str, Any] = {}
     for k, pid in enumerate(pb.programs):
@@ -275,6 +357,8 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
             "revenue": round(float(ev["revenue"][sel].sum()) / 100, 2),
             "fees": round(float(ev["fees"][sel].sum()) / 100, 2),
             "margin": round(float(ev["margin"][sel].sum()) / 100, 2),
+            # its orders are 1688 trades: its revenue counts toward gmv_min (SPEC 3)
+            "counts_toward_gmv": bool(rulebook.programs[pid].counts_toward_gmv),
         }
     c = scenario.constraints
     constraints: dict[str, Any] = {}
@@ -284,10 +368,16 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
         constraints[DISCOUNT_BUDGET] = {"value": round(float(ev["discount"].sum()) / 100, 2),
                                         "limit": float(c.discount_budget)}
     if c.gmv_min is not None:
-        # as 1688 counts it: the baseline plus the counting programs' revenue
-        gmv = float(scenario.merchant.baseline_gmv) + float(ev["gmv"].sum()) / 100
-        constraints[GMV_MIN] = {"value": round(gmv, 2),
-                                "limit": float(c.gmv_min)}
+        # as 1688 counts it: the baseline plus the counting programs' revenue; what counted is
+        # said beside the value (the merchant checks it against 1688's own figure)
+        baseline = float(scenario.merchant.baseline_gmv)
+        counted = float(ev["gmv"].sum()) / 100
+        constraints[GMV_MIN] = {"value": round(baseline + counted, 2),
+                                "limit": float(c.gmv_min),
+                                "baseline": round(baseline, 2),
+                                "counted_revenue": round(counted, 2),
+                                "counted_programs": [pid for pid, p in programs.items()
+                                                     if p["counts_toward_gmv"]]}
     finite = np.isfinite
     summary = {
         "name": scenario.name,
@@ -305,10 +395,11 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
                       for k, v in result.stats.as_dict().items()}},
     }
     summary["price_vs_market"] = price_vs_market(pb, rulebook, ev)
+    summary.update(changes)
     if result.infeasible_reason:
         summary["reason"] = result.infeasible_reason
-    return PlanTables(plan, _excluded_table(pb, rulebook, outcome, result, sku_ids, offer_ids),
-                      summary)
+    excluded = _excluded_table(pb, rulebook, outcome, result, sku_ids, offer_ids)
+    return PlanTables(plan, _exits(excluded, pb, today), summary)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from optimizer.plan.csvtext import write_buffer
-from optimizer.plan.lang import REASON_MEANINGS, header, status_text, word
+from optimizer.plan.lang import (
+    REASON_MEANINGS,
+    bracket,
+    header,
+    list_text,
+    status_text,
+    word,
+)
 from optimizer.plan.xlsx_cells import (
     COUNT,
     HEADER_STYLE,
@@ -47,6 +54,7 @@ from optimizer.plan.xlsx_cells import inline_text as inline_text
 from optimizer.plan.xlsx_cells import inline_texts as inline_texts
 from optimizer.plan.xlsx_package import ZIP_DATE as ZIP_DATE
 from optimizer.plan.xlsx_package import Book, package_parts, sheet_xml
+from optimizer.text import TEXT
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +66,14 @@ PLAN_SHEET: tuple[Column, ...] = (
     ("program", "text", None, 16), ("program_name", "name", None, 18),
     ("price", "number", MONEY, 12), ("units", "number", UNITS, 12),
     ("revenue", "number", MONEY, 15), ("fee_rate", "rate", RATE, 8),
-    ("fees", "number", MONEY, 14), ("margin", "number", MONEY, 15))
+    ("fees", "number", MONEY, 14), ("margin", "number", MONEY, 15),
+    ("change", "text", None, 9), ("warning", "text", None, 50))
+# SPEC 6.1, with today's enrollments: what the merchant does, the rows not kept (register new,
+# change a price), the exits (at today's price) and the kept rows that now break a rule
+TODO_SHEET: tuple[Column, ...] = (
+    ("sku_id", "text", None, 16), ("program", "text", None, 16),
+    ("program_name", "name", None, 18), ("price", "number", MONEY, 12),
+    ("change", "text", None, 9), ("warning", "text", None, 50))
 EXCLUDED_SHEET: tuple[Column, ...] = (
     ("sku_id", "text", None, 16), ("program", "text", None, 16),
     ("program_name", "name", None, 18), ("reason", "text", None, 15), ("detail", "text", None, 70))
@@ -148,17 +163,23 @@ def _summary_sheet(book: Book, summary: dict[str, Any], reasons: dict[str, int],
     r += 1
     heading(header("program", lang), header("program_name", lang), word("enrolled_skus", lang),
             header("units", lang), header("revenue", lang), header("fees", lang),
-            header("margin", lang))
+            header("margin", lang), word("counts_toward_gmv", lang))
     for pid, p in summary["programs"].items():
         line((pid, None), (p.get("name_zh", ""), None), (p["enrolled_skus"], count),
              (p["units"], STYLES[UNITS]), (p["revenue"], money), (p["fees"], money),
-             (p["margin"], money))
+             (p["margin"], money),
+             (word("yes" if p.get("counts_toward_gmv") else "no", lang), None))
     if summary["constraints"]:
         r += 1
         heading(word("constraint", lang), word("value", lang), word("limit", lang))
         for name, c in summary["constraints"].items():
             number = count if name.startswith("max_skus.") else money
             line((name, None), (c["value"], number), (c["limit"], number))
+            if "baseline" in c:  # gmv_min: what counted toward the 通天 target
+                line((word("gmv_baseline", lang), None), (c["baseline"], money))
+                line((word("gmv_counted", lang) + bracket(list_text(c["counted_programs"], lang),
+                                                          lang), None),
+                     (c["counted_revenue"], money))
     r += 1
     heading(header("reason", lang), word("meaning", lang), word("rows", lang))
     for code, n in reasons.items():
@@ -170,7 +191,7 @@ def _summary_sheet(book: Book, summary: dict[str, Any], reasons: dict[str, int],
     if "reason" in summary:
         r += 1
         line((word("note", lang), None), (str(summary["reason"]), None))
-    head, tail = sheet_xml(r, [(26, None), (34, None), *[(18, None)] * 5], False, False, None)
+    head, tail = sheet_xml(r, [(26, None), (34, None), *[(18, None)] * 6], False, False, None)
     with book.sheet(word("summary", lang)) as fh:
         fh.write((head + "".join(lines) + tail).encode("utf-8"))
 
@@ -198,6 +219,40 @@ def _reason_counts(excluded: pa.Table) -> dict[str, int]:
 
 
 
+def _texts(column: pa.ChunkedArray) -> pa.Array:
+    """A column's values as plain text (dictionary columns decoded)."""
+    return pc.cast(column, TEXT).combine_chunks()
+
+
+def todo_table(plan: pa.Table, excluded: pa.Table, summary: dict[str, Any]) -> pa.Table | None:
+    """The to-do sheet's rows (None without today's enrollments, when every row is new): plan
+    rows whose change is not keep or that carry a warning, then the EXIT rows of excluded with
+    today's price and change `exit`."""
+    changes = summary.get("changes") or {}
+    if not any(changes.get(c, 0) for c in ("keep", "reprice", "exit")):
+        return None
+    change, warning = _texts(plan.column("change")), _texts(plan.column("warning"))
+    rows = plan.filter(pc.or_(pc.not_equal(change, "keep"), pc.not_equal(warning, "")))
+    gone = excluded.filter(pc.equal(_texts(excluded.column("reason")), "EXIT"))
+    today = pc.replace_substring(_texts(gone.column("detail")), "current price ", "")
+    price = pa.concat_arrays([rows.column("price").combine_chunks(),
+                              pc.cast(today, pa.float64())])
+    columns = {
+        "sku_id": pa.concat_arrays([_texts(rows.column("sku_id")),
+                                    _texts(gone.column("sku_id"))]),
+        "program": pa.concat_arrays([_texts(rows.column("program")),
+                                     _texts(gone.column("program"))]),
+        "price": price,
+        "change": pa.concat_arrays([_texts(rows.column("change")),
+                                    pa.array(["exit"] * gone.num_rows, TEXT)]),
+        "warning": pa.concat_arrays([_texts(rows.column("warning")),
+                                     pa.array([""] * gone.num_rows, TEXT)]),
+    }
+    schema = pa.schema([pa.field(n, a.type, metadata={b"decimals": b"2"} if n == "price"
+                                 else None) for n, a in columns.items()])
+    return pa.Table.from_arrays(list(columns.values()), schema=schema)
+
+
 def sheet_names(base: str, rows: int) -> list[str]:
     """The sheets a table of `rows` data rows takes: "base", "base (2)", ..."""
     count = max(1, -(-rows // (MAX_ROWS - 1)))
@@ -210,17 +265,24 @@ def write_xlsx(path: Path, plan: pa.Table, excluded: pa.Table, summary: dict[str
     log.info("plan.xlsx: %s plan rows, %s excluded rows", f"{plan.num_rows:,}",
              f"{excluded.num_rows:,}")
     plan_name, excluded_name = word("plan", lang), word("excluded", lang)
-    book = Book(path, [*_table_sheets(plan_name, plan.num_rows, len(PLAN_SHEET)),
+    todo = todo_table(plan, excluded, summary)
+    todo_sheets = ([] if todo is None else
+                   _table_sheets(word("todo", lang), todo.num_rows, len(TODO_SHEET)))
+    book = Book(path, [*_table_sheets(plan_name, plan.num_rows, len(PLAN_SHEET)), *todo_sheets,
                         *_table_sheets(excluded_name, excluded.num_rows, len(EXCLUDED_SHEET)),
                         (word("summary", lang), None)])
     try:
         package_parts(book, f"enroll-opt: {summary['name']}")
         fragments = Fragments({pid: str(p.get("name_zh", ""))
                                 for pid, p in summary["programs"].items()})
-        sheets = {"plan": _write_table(book, plan_name, plan, PLAN_SHEET, lang, fragments),
-                  "excluded": _write_table(book, excluded_name, excluded, EXCLUDED_SHEET, lang,
-                                           fragments)}
-        _summary_sheet(book, summary, _reason_counts(excluded), sheets,
-                       {"plan": plan.num_rows, "excluded": excluded.num_rows}, lang)
+        sheets = {"plan": _write_table(book, plan_name, plan, PLAN_SHEET, lang, fragments)}
+        rows = {"plan": plan.num_rows, "excluded": excluded.num_rows}
+        if todo is not None:
+            sheets["todo"] = _write_table(book, word("todo", lang), todo, TODO_SHEET, lang,
+                                          fragments)
+            rows["todo"] = todo.num_rows
+        sheets["excluded"] = _write_table(book, excluded_name, excluded, EXCLUDED_SHEET, lang,
+                                          fragments)
+        _summary_sheet(book, summary, _reason_counts(excluded), sheets, rows, lang)
     finally:
         book.zip.close()

@@ -38,9 +38,12 @@ log = logging.getLogger(__name__)
 
 SUMMARY, PLAN, EXCLUDED = "summary.json", "plan.csv", "excluded.csv"
 SWEEP, BREAKEVEN = "sweep.json", "breakeven.csv"
-# The order exclusions are decided in (writer.py): rules first, then caps, exclusivity, choice.
-REASON_ORDER = ("MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "STOCK", "NOT_CHOSEN")
+# The order exclusions are decided in (writer.py): a pair enrolled today and left is an EXIT
+# whatever else holds; then rules, caps, exclusivity, choice.
+REASON_ORDER = ("EXIT", "MERCHANT_RULE", "SKU_RULE", "PRICE_CAP", "EXCLUSIVE", "STOCK",
+                "NOT_CHOSEN")
 TOP_SKUS = 10
+TODO_ROWS = 500  # rows of the to-do list (changes and exits) the page shows at most
 CURVE_POINTS = 200  # per program, the most points a per-SKU break-even curve keeps
 
 
@@ -49,6 +52,13 @@ def _finite(v: float | None) -> float | None:
 
 
 # ---------------------------------------------------------------------------------- aggregation
+
+def plan_columns(path: Path) -> tuple[str, ...]:
+    """The columns of a plan.csv: a folder written before `change` and `warning` (SPEC 6.1)
+    has the first nine, and is read as it is."""
+    older = PLAN_COLUMNS[: PLAN_COLUMNS.index("margin") + 1]
+    return older if len(csv_header(path)) == len(older) else PLAN_COLUMNS
+
 
 def aggregate_plan(path: Path) -> dict[str, Any]:
     """Per program: rows, units, GMV, margin summed from plan.csv; distinct SKUs; the top SKUs
@@ -60,7 +70,7 @@ def aggregate_plan(path: Path) -> dict[str, Any]:
     sku_chunks: list[pa.Array] = []
     tops: list[pa.Table] = []
     rows = 0
-    for batch in batches(path, PLAN_COLUMNS, types,
+    for batch in batches(path, plan_columns(path), types,
                           required=("price", "units", "revenue", "margin")):
         if not batch.num_rows:
             continue
@@ -90,6 +100,34 @@ def aggregate_plan(path: Path) -> dict[str, Any]:
         acc["revenue"] = round(acc["revenue"], 2)
         acc["margin"] = round(acc["margin"], 2)
     return {"rows": rows, "distinct_skus": distinct, "programs": per, "top": top}
+
+
+def aggregate_todo(plan_path: Path, excluded_path: Path) -> dict[str, Any]:
+    """The merchant's to-do list against today's enrollments (SPEC 6.1): the plan rows that
+    are not `keep` (register new, or change a price) and the EXIT rows of excluded.csv (leave),
+    the first TODO_ROWS of each, in file order; and the kept rows that carry a warning."""
+    todo: list[dict[str, Any]] = []
+    warned: list[dict[str, Any]] = []
+    types = {"sku_id": pa.string(), "program": pa.string(), "price": pa.string(),
+             "change": pa.string(), "warning": pa.string()}
+    for batch in batches(plan_path, PLAN_COLUMNS, types):
+        table = pa.Table.from_batches([batch])
+        if len(todo) < TODO_ROWS:
+            rows = table.filter(pc.not_equal(table.column("change"), "keep"))
+            todo += rows.slice(0, TODO_ROWS - len(todo)).to_pylist()
+        if len(warned) < TODO_ROWS:
+            rows = table.filter(pc.and_(pc.equal(table.column("change"), "keep"),
+                                        pc.not_equal(table.column("warning"), "")))
+            warned += rows.slice(0, TODO_ROWS - len(warned)).to_pylist()
+    exits: list[dict[str, Any]] = []
+    types = {"sku_id": pa.string(), "program": pa.string(), "reason": pa.string(),
+             "detail": pa.string()}
+    for batch in batches(excluded_path, EXCLUDED_COLUMNS, types):
+        if len(exits) < TODO_ROWS:
+            table = pa.Table.from_batches([batch])
+            rows = table.filter(pc.equal(table.column("reason"), "EXIT"))
+            exits += rows.slice(0, TODO_ROWS - len(exits)).to_pylist()
+    return {"changes": todo, "exits": exits, "warned": warned}
 
 
 def aggregate_excluded(path: Path) -> dict[str, Any]:
@@ -154,7 +192,11 @@ def _solve_part(outdir: Path, names: dict[str, str]) -> dict[str, Any]:
                                  "edges must increase and every program have one count a bin")
     else:
         log.info("%s has no price_vs_market (written by an older enroll-opt)", outdir / SUMMARY)
+    changes = summary.changes
+    today = changes is not None and any(changes.get(c, 0) for c in ("keep", "reprice", "exit"))
     return {
+        "changes": changes if today else None,  # without current every row is new: no list
+        "todo": aggregate_todo(outdir / PLAN, outdir / EXCLUDED) if today else None,
         "name": summary.name,
         "status": summary.status,
         "objective": _finite(summary.objective),

@@ -43,11 +43,16 @@ class ProgramSummary(_Model):
     revenue: float
     fees: float = 0.0
     margin: float
+    counts_toward_gmv: bool | None = None  # None: a summary.json from before the 通天 rule
 
 
 class ConstraintSummary(_Model):
     value: float
     limit: float
+    # gmv_min only: value = baseline + counted_revenue, the revenue of counted_programs
+    baseline: float | None = None
+    counted_revenue: float | None = None
+    counted_programs: list[str] | None = None
 
 
 class PriceProgram(_Model):
@@ -75,6 +80,7 @@ class Summary(_Model):
     constraints: dict[str, ConstraintSummary] = {}
     price_vs_market: PriceVsMarket | None = None
     reason: str | None = None
+    changes: dict[str, int] | None = None  # SPEC 6.1: keep, new, reprice, exit (None: older)
 
 
 class Axis(_Model):

@@ -30,6 +30,7 @@ REASON_TEXT = {
     "EXCLUSIVE": "the SKU's offer is in a program this one excludes",
     "STOCK": "even at its highest allowed price the SKU sells more than its stock",
     "NOT_CHOSEN": "eligible, but not in the optimal plan (it pays less, or a limit binds)",
+    "EXIT": "enrolled today (current), and this plan leaves it",
 }
 
 
@@ -80,6 +81,22 @@ def _card(key: str, value: str, cls: str = "") -> str:
             f'<div class="v{cls}">{value}</div></div>')
 
 
+def _gmv_counted_html(page: _Page, s: dict[str, Any], gmv: dict[str, Any]) -> str:
+    """What the 通天 GMV target counted: the shop's ordinary 1688 sales (baseline_gmv) and the
+    revenue of the programs whose orders are 1688 trades; the others' revenue does not count."""
+    counted = gmv["counted_programs"]
+    left = [p for p in s["order"] if p in s["programs"] and p not in counted]
+    text = (f"gmv_min {yuan(gmv['value'])} yuan, as 1688 counts it: ordinary 1688 sales "
+            f"(baseline_gmv) {yuan(gmv['baseline'])} + counted programs "
+            f"({', '.join(page.program(p) for p in counted) or 'none'}) "
+            f"{yuan(gmv['counted_revenue'])}")
+    if left:
+        text += ("; not counted (not 1688 trades): "
+                 + ", ".join(f"{page.program(p)} {yuan(s['programs'][p]['revenue'])}"
+                             for p in left))
+    return f'<p id="gmv-counted">{text}.</p>'
+
+
 def _solve_html(page: _Page, s: dict[str, Any]) -> None:
     status = escape(s["status"])
     gap = s["gap"]
@@ -100,6 +117,9 @@ def _solve_html(page: _Page, s: dict[str, Any]) -> None:
     if s["reason"]:
         page.add(f'<p class="warn">{escape(s["reason"])}</p>')
     page.add("</section>")
+
+    if s.get("todo") is not None:
+        _todo_html(page, s["changes"], s["todo"])
 
     order = [p for p in s["order"] if p in s["programs"]]
     page.add('<section id="programs"><h2>Margin and GMV by program</h2>'
@@ -123,6 +143,9 @@ def _solve_html(page: _Page, s: dict[str, Any]) -> None:
                    [[escape(k), f"{c['value']:,.2f}".rstrip("0").rstrip("."),
                      f"{c['limit']:,.2f}".rstrip("0").rstrip(".")]
                     for k, c in s["constraints"].items()])
+        gmv = s["constraints"].get("gmv_min")
+        if gmv is not None and gmv.get("counted_programs") is not None:
+            page.add(_gmv_counted_html(page, s, gmv))
     page.add("</section>")
 
     page.add('<section id="prices"><h2>Enrolled price relative to its caps</h2>')
@@ -183,6 +206,51 @@ def _solve_html(page: _Page, s: dict[str, Any]) -> None:
                      page.program(t["program"]), yuan(t["price"]), f"{t['units']:,.3f}",
                      yuan(t["revenue"]), yuan(t["margin"])] for t in top], left=3)
         page.add("</section>")
+
+
+def _todo_html(page: _Page, changes: dict[str, int], todo: dict[str, Any]) -> None:
+    """The merchant's to-do list against today's enrollments (SPEC 6.1): register the new rows,
+    change the repriced ones, leave the exits; the kept rows need nothing, unless warned."""
+    kinds = (("keep", "keep (nothing to do)"), ("new", "register (new)"),
+             ("reprice", "change the price"), ("exit", "leave (exit)"))
+    page.add('<section id="todo"><h2>To do from today\'s enrollments</h2><div class="cards">'
+             + "".join(_card(label, count(changes.get(k, 0))) for k, label in kinds)
+             + "</div>")
+    page.add('<p class="caption">A kept enrollment continues at today\'s price and sells the '
+             "whole horizon; a new or repriced one is registered anew and sells only after its "
+             "review days. The lists show the first rows of plan.csv (change other than keep) "
+             "and of excluded.csv (reason EXIT).</p>")
+
+    def more(shown: int, total: int, what: str) -> None:
+        if total > shown:
+            page.add(f'<p class="note">… and {count(total - shown)} more {what}: see the '
+                     "files.</p>")
+
+    rows = todo["changes"]
+    if rows:
+        page.add("<h3>register or change</h3>")
+        page.table(["SKU", "program", "price", "change", "warning"],
+                   [[escape(r["sku_id"] or ""), page.program(r["program"] or ""),
+                     escape(r["price"] or ""), escape(r["change"] or ""),
+                     escape(r["warning"] or "")] for r in rows], left=2,
+                   attrs=' id="table-todo"')
+        more(len(rows), changes.get("new", 0) + changes.get("reprice", 0), "rows")
+    if todo["exits"]:
+        page.add("<h3>leave</h3>")
+        page.table(["SKU", "program", "today"],
+                   [[escape(r["sku_id"] or ""), page.program(r["program"] or ""),
+                     escape(r["detail"] or "")] for r in todo["exits"]], left=2,
+                   attrs=' id="table-exits"')
+        more(len(todo["exits"]), changes.get("exit", 0), "exits")
+    if todo["warned"]:
+        page.add('<h3>kept, but breaking a rule now</h3><p class="note">These enrollments '
+                 "cannot leave (no_exit): they stay, and the merchant should know the rule "
+                 "they now break.</p>")
+        page.table(["SKU", "program", "price", "warning"],
+                   [[escape(r["sku_id"] or ""), page.program(r["program"] or ""),
+                     escape(r["price"] or ""), escape(r["warning"] or "")]
+                    for r in todo["warned"]], left=2, attrs=' id="table-warned"')
+    page.add("</section>")
 
 
 def _sweep_html(page: _Page, w: dict[str, Any]) -> None:

@@ -69,67 +69,90 @@ def peak_price(pb: Problem, alpha: np.ndarray | float, beta: np.ndarray | float,
 
 def _peak(pb: Problem, alpha: np.ndarray, beta: np.ndarray, rows: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    lo, hi, step, e = pb.pv_lo[rows], pb.pv_hi[rows], pb.step, pb.pv_elast[rows]
-    market, demand = pb.pv_market[rows], pb.pv_demand[rows]
-    regular = (e > 1) & (beta > 0) & (alpha > 0)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        peak = e * beta / ((e - 1) * alpha)
-    peak = np.where(regular & np.isfinite(peak), peak, -1.0)
-    p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
-    p2 = np.minimum(p1 + step, hi)
-    u1 = demand * (p1 / market) ** (-e)
-    u2 = demand * (p2 / market) ** (-e)
-    v1 = u1 * (alpha * p1 - beta)
-    v2 = u2 * (alpha * p2 - beta)
-    second = v2 > v1
-    price = np.where(second, p2, p1)
-    value = np.where(second, v2, v1)
-    units = np.where(second, u2, u1)
-    odd = np.flatnonzero(~regular)
-    if odd.size:
-        for end in (lo[odd], hi[odd]):
-            u_end = demand[odd] * (end / market[odd]) ** (-e[odd])
-            v_end = u_end * (alpha[odd] * end - beta[odd])
-            better = v_end > value[odd]
-            idx = odd[better]
-            price[idx], value[idx], units[idx] = end[better], v_end[better], u_end[better]
-    kp = pb.pv_keep_price[rows]
-    keep = np.flatnonzero((kp > 0) & (kp >= lo) & (kp <= hi))
-    if keep.size:
-        _with_keep_price(pb, rows, alpha, beta, keep, price, value, units)
-    return price, value, units
+    return PvRows.of(pb, rows).peak(alpha, beta)
 
 
-def _with_keep_price(pb: Problem, rows: np.ndarray, alpha: np.ndarray, beta: np.ndarray,
-                     keep: np.ndarray, price: np.ndarray, value: np.ndarray,
-                     units: np.ndarray) -> None:
-    """Today's price is not a new price (at it the enrollment continues, over the whole
-    horizon): where the best new price is it, the best new one is a lattice neighbour (the
-    function has one peak); then today's price competes with its own units. In place."""
-    step = pb.step
-    r = rows[keep]
-    kp, lo, hi = pb.pv_keep_price[r], pb.pv_lo[r], pb.pv_hi[r]
-    market, e, a, b = pb.pv_market[r], pb.pv_elast[r], alpha[keep], beta[keep]
-    clash = np.flatnonzero(price[keep] == kp)
-    if clash.size:
-        best_p = kp[clash].copy()
-        best_v = np.full(clash.size, -np.inf)
-        best_u = np.zeros(clash.size)
-        for nb in (kp[clash] - step, kp[clash] + step):
-            ok = (nb >= lo[clash]) & (nb <= hi[clash])
-            u_nb = pb.pv_demand[r[clash]] * (nb / market[clash]) ** (-e[clash])
-            v_nb = np.where(ok, u_nb * (a[clash] * nb - b[clash]), -np.inf)
-            better = v_nb > best_v
-            best_p = np.where(better, nb, best_p)
-            best_v = np.where(better, v_nb, best_v)
-            best_u = np.where(better, u_nb, best_u)
-        at = keep[clash]
-        price[at], value[at], units[at] = best_p, best_v, best_u
-    u_k = pb.pv_full[r] * (kp / market) ** (-e)
-    v_k = u_k * (a * kp - b)
-    better = v_k >= value[keep]  # a tie keeps today's enrollment
-    at = keep[better]
-    price[at], value[at], units[at] = kp[better], v_k[better], u_k[better]
+@dataclass(frozen=True, eq=False)
+class PvRows:
+    """What pricing reads of some pair-variants, gathered once: a search that prices the same
+    rows many times (the stock multiplier's bisection) does not index the problem each time."""
+
+    step: int
+    lo: np.ndarray
+    hi: np.ndarray
+    e: np.ndarray
+    market: np.ndarray
+    demand: np.ndarray  # a new enrollment's
+    full: np.ndarray  # at today's price: the whole horizon
+    kp: np.ndarray  # today's price, 0 none
+    keep: np.ndarray  # rows where today's price is within [lo, hi]
+
+    @staticmethod
+    def of(pb: Problem, rows: np.ndarray) -> PvRows:
+        lo, hi, kp = pb.pv_lo[rows], pb.pv_hi[rows], pb.pv_keep_price[rows]
+        return PvRows(pb.step, lo, hi, pb.pv_elast[rows], pb.pv_market[rows],
+                      pb.pv_demand[rows], pb.pv_full[rows], kp,
+                      np.flatnonzero((kp > 0) & (kp >= lo) & (kp <= hi)))
+
+    def peak(self, alpha: np.ndarray, beta: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """See `peak_price`."""
+        lo, hi, step, e = self.lo, self.hi, self.step, self.e
+        market, demand = self.market, self.demand
+        regular = (e > 1) & (beta > 0) & (alpha > 0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            peak = e * beta / ((e - 1) * alpha)
+        peak = np.where(regular & np.isfinite(peak), peak, -1.0)
+        p1 = np.clip(np.floor(np.minimum(peak, 4e18) / step) * step, lo, hi).astype(np.int64)
+        p2 = np.minimum(p1 + step, hi)
+        u1 = demand * (p1 / market) ** (-e)
+        u2 = demand * (p2 / market) ** (-e)
+        v1 = u1 * (alpha * p1 - beta)
+        v2 = u2 * (alpha * p2 - beta)
+        second = v2 > v1
+        price = np.where(second, p2, p1)
+        value = np.where(second, v2, v1)
+        units = np.where(second, u2, u1)
+        odd = np.flatnonzero(~regular)
+        if odd.size:
+            for end in (lo[odd], hi[odd]):
+                u_end = demand[odd] * (end / market[odd]) ** (-e[odd])
+                v_end = u_end * (alpha[odd] * end - beta[odd])
+                better = v_end > value[odd]
+                idx = odd[better]
+                price[idx], value[idx], units[idx] = end[better], v_end[better], u_end[better]
+        if self.keep.size:
+            self._with_keep_price(alpha, beta, price, value, units)
+        return price, value, units
+
+    def _with_keep_price(self, alpha: np.ndarray, beta: np.ndarray, price: np.ndarray,
+                         value: np.ndarray, units: np.ndarray) -> None:
+        """Today's price is not a new price (at it the enrollment continues, over the whole
+        horizon): where the best new price is it, the best new one is a lattice neighbour (the
+        function has one peak); then today's price competes with its own units. In place."""
+        keep, step = self.keep, self.step
+        kp, lo, hi = self.kp[keep], self.lo[keep], self.hi[keep]
+        market, e, a, b = self.market[keep], self.e[keep], alpha[keep], beta[keep]
+        clash = np.flatnonzero(price[keep] == kp)
+        if clash.size:
+            best_p = kp[clash].copy()
+            best_v = np.full(clash.size, -np.inf)
+            best_u = np.zeros(clash.size)
+            for nb in (kp[clash] - step, kp[clash] + step):
+                ok = (nb >= lo[clash]) & (nb <= hi[clash])
+                u_nb = self.demand[keep[clash]] * (nb / market[clash]) ** (-e[clash])
+                v_nb = np.where(ok, u_nb * (a[clash] * nb - b[clash]), -np.inf)
+                better = v_nb > best_v
+                best_p = np.where(better, nb, best_p)
+                best_v = np.where(better, v_nb, best_v)
+                best_u = np.where(better, u_nb, best_u)
+            at = keep[clash]
+            price[at], value[at], units[at] = best_p, best_v, best_u
+        u_k = self.full[keep] * (kp / market) ** (-e)
+        v_k = u_k * (a * kp - b)
+        better = v_k >= value[keep]  # a tie keeps today's enrollment
+        at = keep[better]
+        price[at], value[at], units[at] = kp[better], v_k[better], u_k[better]
 
 
 def margin_optimal_price(pb: Problem) -> np.ndarray:

@@ -20,6 +20,7 @@ import heapq
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ from optimizer.solve.result import Plan
 log = logging.getLogger(__name__)
 SPLIT_EPS = 1e-6  # LP weight below which a mixture is read as none
 NODE_TOL = 1e-7  # a branch's column generation stops when bound and LP are this close
+WORK_PVS = 1000  # pair-variants whose pricing costs what a pricing call's fixed overhead does
 
 
 @dataclass(frozen=True)
@@ -206,12 +208,41 @@ def _restrict(pb: Problem, dual: Dual, b: Branch) -> tuple[Problem, Dual]:
     return node_pb, dual.restricted(node_pb, forbid_pv, b.force)
 
 
+Improve = Callable[[ColumnPool], Plan | None]
+IMPROVE_FIRST = 16  # nodes before the first restricted master; then at twice as many each time
+
+
+def _gather(into: ColumnPool, pool: ColumnPool) -> None:
+    """The columns of a node's pool not yet in `into` (the search's every column)."""
+    for c in range(len(pool)):
+        key = (pool.offer[c], int(pool.fingerprint[c]))
+        if key in into.seen:
+            continue
+        into.seen.add(key)
+        for name in ("offer", "value", "usage", "pv", "price", "round", "state", "fingerprint"):
+            getattr(into, name).append(getattr(pool, name)[c])
+
+
 def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent: Plan | None,
                      root_bound: float, target_gap: float, deadline: float,
-                     max_nodes: int = 5000) -> BranchResult:
-    """Best-first search until the gap is within `target_gap`, the deadline or `max_nodes`.
-    `root` is the finished root column generation, `root_bound` its (valid) bound."""
+                     max_nodes: int = 5000, improve: Improve | None = None,
+                     max_work: float = np.inf) -> BranchResult:
+    """Best-first search until the gap is within `target_gap`, `max_nodes`, `max_work` or the
+    deadline. Work counts pricing calls, each `1 + m / WORK_PVS` units (a call's fixed cost and
+    its share per pair-variant): a budget in work, not seconds, ends the search at the same node
+    however loaded the machine is; the deadline is only the user's hard stop.
+    `root` is the finished root column generation, `root_bound` its (valid) bound.
+
+    Best-first rarely reaches a branch whose LP is a plan, so the incumbent comes mostly from
+    `improve`: a restricted master (an IP over every column the search has generated, each offer
+    one of its columns), run after 16, 32, 64, ... nodes while the gap is open. A better
+    incumbent closes more branches."""
+    work_per_call = 1.0 + pb.m / WORK_PVS
+    work = 0.0
     best = incumbent
+    union = ColumnPool()
+    _gather(union, root.pool)
+    next_improve = IMPROVE_FIRST
     settled = -np.inf  # the largest bound of a branch closed within the gap
     seq = itertools.count()
     heap: list[_Node] = []
@@ -254,7 +285,7 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
                   np.zeros((pb.n, len(pb.programs)), bool), pb.pv_lo.copy(), pb.pv_hi.copy())
     expand(pb, root, full, root_bound)
     nodes = 1
-    while heap and nodes < max_nodes and time.perf_counter() < deadline:
+    while heap and nodes < max_nodes and work < max_work and time.perf_counter() < deadline:
         node = heapq.heappop(heap)
         if closed(-node.key):
             continue
@@ -262,17 +293,26 @@ def branch_and_price(pb: Problem, dual: Dual, root: ColumnGeneration, incumbent:
         node_pb, node_dual = _restrict(pb, dual, node.branch)
         cg = ColumnGeneration(node_pb, node_dual, warm=node.mult, allowed=node.branch.allowed,
                               seed=node.pool)
+        work += work_per_call
         assert cg.best is not None
         first = min(cg.best.value, -node.key)  # the parent's multipliers, priced in this branch
         if pb.proves_no_plan(first) or closed(first):
             continue  # settled without its own column generation
         cg.run(40, NODE_TOL, deadline)
+        work += cg.rounds * work_per_call
         if cg.best is None or cg.stopped:
             heapq.heappush(heap, node)
             break
+        _gather(union, cg.pool)
         expand(node_pb, cg, node.branch, min(cg.best.value, -node.key))
+        if improve is not None and nodes >= next_improve and heap:
+            next_improve *= 2
+            found = improve(union)
+            if found is not None and (best is None or found.objective > best.objective) and \
+                    pb.keeps_commitments(found.pv):
+                best = found
     open_bounds = [-n.key for n in heap] + leaves
     bound = min(max([best.objective if best else -np.inf, settled, *open_bounds]), root_bound)
-    log.info("branch and price: %d nodes, %d open, bound %.2f", nodes, len(open_bounds),
-             bound / 100)
+    log.info("branch and price: %d nodes, %d open, bound %.2f, work %.0f of %.0f", nodes,
+             len(open_bounds), bound / 100, work, max_work)
     return BranchResult(best, bound, nodes, not open_bounds)

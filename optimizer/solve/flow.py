@@ -21,12 +21,13 @@ from optimizer.solve.result import (
     INFEASIBLE,
     NO_SOLUTION,
     OPTIMAL,
+    Plan,
     Result,
     SolveStats,
     conclude,
     no_plan,
 )
-from optimizer.solve.warm import WarmStart
+from optimizer.solve.warm import WarmStart, import_plan
 
 # From this many offers on, the master is solved in multiplier space (an LP with a row per
 # offer is then too slow: GLOP took 1.8 s a round at 25k offers, and longer than a minute at 250k)
@@ -41,7 +42,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     `warm` is a neighbouring scenario's `Result.warm_start` (a sweep's previous point), or just
     its multipliers: priced first, they start the master near the optimum. Any multipliers give
     a valid bound, and a carried column is used only where it is a valid choice here (see warm),
-    so a poor warm start costs time, never correctness.
+    so a poor warm start costs time, never correctness. The neighbour's plan, where it keeps
+    every rule here, is the incumbent from the start: no plan ends worse than it.
     """
     if isinstance(warm, Multipliers):
         warm = WarmStart(warm)
@@ -52,16 +54,26 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     start = time.perf_counter()
     if pb.m == 0:
         return _nothing_to_enroll(pb, start)
+    kept = None if warm is None or warm.plan is None else import_plan(pb, warm.plan)
+    neighbour = None if kept is None else Plan(*kept)
+    if neighbour is not None and not pb.keeps_commitments(neighbour.pv):
+        neighbour = None  # it drops or changes a committed row of today's
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
-        return solve_large(pb, config, progress, start, warm)
+        return _at_least(pb, config, solve_large(pb, config, progress, start, warm), neighbour)
     s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit,
                                           None if warm is None else warm.mult)
     if pb.proves_no_plan(s.bound):
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
                        INFEASIBLE_REASON)
     s.stats.complete = s.complete
+    s.neighbour = neighbour
+    s.take("neighbour", neighbour)
     phases.lp_rounding(s)
     phases.branch(s)
+    if s.best is None and s.bound == float("-inf"):  # every branch closed without a plan
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       "branch and price proves that no plan meets every constraint (over "
+                       "every price)")
     dive_first = phases.dive_first(s)
     if not dive_first:
         phases.core(s)
@@ -70,7 +82,7 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     if dive_first and not s.cg.stopped:
         phases.core(s)
     phases.tighten_bound(s)
-    if (s.best is None or (pooled_plan and s.short())) and not s.complete:
+    if (not s.searched() or (pooled_plan and s.short())) and not s.complete:
         phases.restricted_master(s)
     if s.short():
         phases.focused_model(s)
@@ -78,12 +90,26 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
                        "CP-SAT proves that no plan meets every constraint (over every price)")
     phases.pooled_fallback(s, polish=True)
+    if s.best is None and phases.until_the_limit(s, complete_limit):
+        return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), s.stats,
+                       "CP-SAT proves that no plan meets every constraint (over every price)")
     seconds = time.perf_counter() - start
     if s.best is None:
         return no_plan(NO_SOLUTION, seconds, s.bound / 100, s.stats,
                        "no plan found within the time limit")
     assert s.cg.best is not None
     return conclude(pb, config, s.best, s.bound, seconds, s.stats, s.cg.best.mult)
+
+
+def _at_least(pb: Problem, config: SolverConfig, result: Result, neighbour: Plan | None
+              ) -> Result:
+    """The large path's result, or the neighbour's plan where that is better (or the only one);
+    a proof of infeasibility stands."""
+    if neighbour is None or result.status == INFEASIBLE or (
+            result.status != NO_SOLUTION and result.objective * 100 >= neighbour.objective):
+        return result
+    return conclude(pb, config, neighbour, result.bound * 100, result.seconds, result.stats,
+                    result.multipliers, result.columns)
 
 
 def _nothing_to_enroll(pb: Problem, start: float) -> Result:

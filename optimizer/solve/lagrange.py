@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.score.candidates import peak_price
+from optimizer.score.candidates import PARALLEL_MIN, PvRows, peak_price
 from optimizer.score.problem import KEEP_OF_FIXED, Problem
 
 log = logging.getLogger(__name__)
@@ -326,9 +326,15 @@ class Dual:
             r_pv, r_a, r_b = rpv[r_sel], alpha[r_sel], beta[r_sel]
             lo, hi = np.zeros(needy.size), nu_max[needy]
             cap = avail[needy]
+            # small batches: gathered once (a branch's node prices a few SKUs 22 times); large
+            # ones: split over the pricing threads
+            rows = PvRows.of(pb, r_pv) if self.threads <= 1 or r_pv.size < PARALLEL_MIN else None
             for _ in range(BISECTION_STEPS):
                 mid = 0.5 * (lo + hi)
-                _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv, self.threads)
+                if rows is not None:
+                    _, _, u = rows.peak(r_a, r_b + mid[r_q])
+                else:
+                    _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv, self.threads)
                 too_much = np.bincount(r_q, u, minlength=needy.size) > cap
                 lo = np.where(too_much, mid, lo)
                 hi = np.where(too_much, hi, mid)

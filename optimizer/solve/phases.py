@@ -26,6 +26,7 @@ from optimizer.solve.lagrange import Dual, Multipliers, best_prices, penalised_v
 from optimizer.solve.large import pooled_rounding
 from optimizer.solve.master import (
     ColumnGeneration,
+    ColumnPool,
     MasterResult,
     column_generation,
     dive,
@@ -33,16 +34,22 @@ from optimizer.solve.master import (
     round_lp,
 )
 from optimizer.solve.result import Plan, SolveStats, gap
-from optimizer.solve.runner import Clock, Run, run_cpsat, target
+from optimizer.solve.runner import DTIME_PER_LIMIT_SECOND, Clock, Run, run_cpsat, target
 
 log = logging.getLogger(__name__)
 
 FOCUSED_LIMIT = 400_000  # candidates; beyond this the focused model is left out
 FOCUSED_PER_PV = 12  # typical focused candidates per pair-variant, to plan the time
 ROUND_SECONDS_PER_OFFER = 1e-4  # a master LP + pricing round, per offer (GLOP: 1.8 s at 25k)
-BRANCH_OFFERS = 1000  # branch and price up to this many offers
+BRANCH_OFFERS = 5000  # branch and price up to this many offers (its work budget bounds its time)
 BRANCH_NODES_PER_S = 50  # its node budget per second of the time limit
-BRANCH_SHARE = 0.5  # and its share of the time limit, a hard stop
+BRANCH_SHARE = 0.7  # and its share of the time limit, a hard stop (the phases after it rarely
+# close what it leaves open on a small catalogue)
+# Its work budget per second of the time limit (branch.py: a pricing call is 1 + m / 1000
+# units, ~4 ms a unit on the 2-core machine, ~10 ms at a load of 5): the search stops on it,
+# at the same node for the same input, well before the wall stop above
+BRANCH_WORK_PER_S = 60
+BRANCH_IMPROVE_SHARE = 0.04  # of CP-SAT's deterministic time left, per restricted master in it
 
 
 @dataclass
@@ -61,6 +68,12 @@ class LpMaster:
     complete: bool  # small enough for the complete model (every non-dominated lattice price)
     bound: float  # fen, valid over every fen price
     best: Plan | None = None
+    neighbour: Plan | None = None  # a sweep neighbour's plan, feasible here (the first `best`)
+
+    def searched(self) -> bool:
+        """A plan of this solve's own search is held (not only the neighbour's): the fallbacks
+        (pooled rounding, restricted master) still run while only the neighbour's is."""
+        return self.best is not None and self.best is not self.neighbour
 
     def short(self, gap_limit: float | None = None) -> bool:
         """No plan yet, or one further from the bound than the gap asked for."""
@@ -116,9 +129,24 @@ def branch(s: LpMaster) -> None:
     if s.pb.n_offers > BRANCH_OFFERS or not s.short():
         return
     began = time.perf_counter()
+
+    def improve(pool: ColumnPool) -> Plan | None:
+        usage = np.array(pool.usage)
+        t0 = time.perf_counter()
+        cm = build_column_model(s.pb, np.array(pool.offer, np.int64), np.array(pool.value),
+                                usage)
+        s.stats.add_model_seconds(time.perf_counter() - t0)
+        run = run_cpsat(cm.model, cm.x, s.clock, BRANCH_IMPROVE_SHARE)
+        if not run.found:
+            return None
+        pv, price = plan_of(pool, np.flatnonzero(run.chosen).tolist())
+        return Plan(float(s.pb.evaluate(pv, price)["margin"].sum()), pv, price)
+
     found = branch_and_price(s.pb, s.dual, s.cg, s.best, s.bound, s.config.relative_gap,
                              s.start + BRANCH_SHARE * s.config.time_limit_s,
-                             max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s))
+                             max_nodes=int(BRANCH_NODES_PER_S * s.config.time_limit_s),
+                             improve=improve,
+                             max_work=BRANCH_WORK_PER_S * s.config.time_limit_s)
     s.stats.branch_nodes = found.nodes
     s.timed("branch_seconds", began)
     s.bound = min(s.bound, found.bound)  # >= found.best: that plan was the incumbent's rival
@@ -192,8 +220,12 @@ def pooled_fallback(s: LpMaster, polish: bool) -> bool:
     a limit, down misses the GMV target). The multiplier-space rounding tightens the rows until
     one does, over the same pricings. Early (`polish` off) the CP-SAT phases that follow make
     better use of the budget; last, it gets what is left. Whether it found a plan."""
-    if s.best is not None or s.complete:
+    if s.searched() or s.complete:
         return False
+    return _pooled(s, polish)
+
+
+def _pooled(s: LpMaster, polish: bool) -> bool:
     t_pool = time.perf_counter()
     assert s.cg.best is not None
     found = pooled_rounding(s.pb, pooled(s.pb, s.cg.points), s.clock,
@@ -306,4 +338,34 @@ def complete_model(s: LpMaster, complete_limit: int) -> bool:
     if run.found:
         s.bound = min(s.bound, cp_bound)
         s.take("complete model", _candidate_plan(cand, run.chosen), report_kept=True)
+    return False
+
+
+def until_the_limit(s: LpMaster, complete_limit: int) -> bool:
+    """No plan, yet wall time is left: the phases' deterministic budgets ran out, not the time
+    limit, and NO_SOLUTION is for the time limit alone. The pooled rounding (which the complete
+    path skips) and the last model are searched again with twice the deterministic budget each
+    time (the whole solve's, then double that, ...; each still deterministic, so a plan found
+    before the wall deadline reproduces) until a plan, a proof, searches that end short of their
+    budgets (more would find nothing more), or the time limit. Whether CP-SAT proves that no
+    plan meets every constraint."""
+    budget = max(2 * s.config.time_limit_s * DTIME_PER_LIMIT_SECOND, 0.1)
+    while s.best is None and time.perf_counter() < s.clock.deadline:
+        s.clock.dtime_left = budget
+        log.info("no plan yet, %.1f s left: searching again with %.2f deterministic s",
+                 s.clock.deadline - time.perf_counter(), budget)
+        _pooled(s, polish=True)  # the rounding made for rows no rounding of the LP keeps
+        if s.best is not None:
+            break
+        left = s.clock.dtime_left  # the pooled rounding's CP-SAT has half the budget
+        if s.complete:
+            if complete_model(s, complete_limit):
+                return True
+        elif s.pb.m * FOCUSED_PER_PV <= FOCUSED_LIMIT:
+            focused_model(s)
+        else:
+            restricted_master(s)
+        if left > 0.51 * budget and s.clock.dtime_left > 0.01 * left:
+            break  # both ended before their budgets (or did not run): no plan in their models
+        budget *= 2
     return False

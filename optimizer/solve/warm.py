@@ -1,5 +1,5 @@
-"""Warm starts between neighbouring scenarios (a sweep): the multipliers, and the columns that
-mattered, carried from one problem to the next.
+"""Warm starts between neighbouring scenarios (a sweep): the multipliers, the columns that
+mattered and the plan, carried from one problem to the next.
 
 A column is an offer's choice: its pair-variants and their prices. Pair-variant indices differ
 between problems (a fee change moves SKUs in and out of eligibility, and merges or splits a
@@ -10,17 +10,25 @@ same pair-variants for every SKU of the offer, so the same offer states and hub 
 price lies in its pair-variant's interval on the lattice, and every SKU's units fit its stock.
 Its margin and row use are then scored under the receiving problem's fees. The columns only
 guide the master and offer the rounding alternatives; every bound still comes from pricing.
+
+The plan travels whole: where it keeps every rule of the receiving problem it is a valid
+incumbent there from the start (`import_plan`), so a point never ends with less than its
+neighbour's plan.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
 from optimizer.score.problem import Problem
+from optimizer.score.rows import GlobalRows
 from optimizer.solve.lagrange import Multipliers, concat_ranges
 from optimizer.solve.master import mix64
+
+log = logging.getLogger(__name__)
 
 KEEP_PER_OFFER = 3  # columns per offer carried on: the best at the final multipliers and runners-up
 
@@ -47,6 +55,7 @@ class WarmStart:
 
     mult: Multipliers
     columns: Columns | None = None
+    plan: NeighbourPlan | None = None  # its plan: an incumbent wherever it stays feasible
 
 
 def _shape(pb: Problem) -> tuple[object, ...]:
@@ -156,3 +165,98 @@ def import_columns(pb: Problem, cols: Columns) -> tuple[np.ndarray, np.ndarray, 
     renumber[kept] = np.arange(kept.size)
     return (pv[take].astype(np.int64), cols.price[take].astype(np.int64),
             renumber[cols.col[take]], offer[first[kept]].astype(np.int64))
+
+
+@dataclass(frozen=True)
+class NeighbourPlan:
+    """A neighbouring scenario's plan as (SKU, program, price) rows: a sweep's points share the
+    catalogue, so a SKU is its row there; a program travels by name. Pair-variant indices do
+    not travel (fee variants merge and split between points): `import_plan` maps each row to
+    this problem's pair-variant of the plan's own hub memberships."""
+
+    programs: tuple[str, ...]
+    n: int  # SKUs in the catalogue the plan is over
+    sku: np.ndarray  # int64 (rows,)
+    prog: np.ndarray  # int64 (rows,) index into `programs`
+    price: np.ndarray  # int64 (rows,) fen
+
+
+def export_plan(pb: Problem, pv: np.ndarray, price: np.ndarray) -> NeighbourPlan:
+    return NeighbourPlan(pb.programs, pb.n, pb.pv_sku[pv].astype(np.int64),
+                         pb.pv_prog[pv].astype(np.int64), price.astype(np.int64))
+
+
+def _hub_pvs(pb: Problem, sku: np.ndarray, prog: np.ndarray) -> np.ndarray | None:
+    """Each row's pair-variant: its SKU and program, with a fee variant whose hub pattern the
+    plan's own hub memberships meet (as the model's fee-variant rows demand); None when a row
+    has none."""
+    k_count = len(pb.programs)
+    member = np.zeros((pb.n, len(pb.hub)), np.int8)
+    for h_i, h in enumerate(pb.hub):
+        member[sku[prog == h], h_i] = 1
+    key = pb.pv_sku * k_count + pb.pv_prog
+    order = np.argsort(key, kind="stable")
+    want = sku * k_count + prog
+    first = np.searchsorted(key[order], want)
+    last = np.searchsorted(key[order], want, side="right")
+    pv = np.full(sku.size, -1, np.int64)
+    own = np.array(pb.hub, np.int64)[None, :] == prog[:, None]  # a pv's own hub bit is moot
+    for j in range(int((last - first).max(initial=0))):
+        open_ = (pv < 0) & (first + j < last)
+        cand = order[np.minimum(first + j, max(pb.m - 1, 0))] if pb.m else pv
+        pattern = pb.pv_hub[cand] if pb.m else np.zeros((sku.size, len(pb.hub)), np.int8)
+        meets = ((pattern < 0) | (pattern == member[sku]) | own).all(axis=1)
+        pv = np.where(open_ & meets, cand, pv)
+    return None if (pv < 0).any() else pv
+
+
+def import_plan(pb: Problem, plan: NeighbourPlan
+                ) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The neighbour's plan under this problem, if it keeps every rule here: each row a
+    pair-variant (eligible, its fee variant's hub pattern met) at a lattice price within its
+    [lo, hi] (price caps, margin rule), one price per (SKU, program), stock, all-or-none,
+    exclusivity and the global rows. (margin in fen under this problem's fees, pv, price), the
+    fields of a `Plan` (result.py imports this module); None (and why, logged) when any rule
+    fails: the plan is then no incumbent here."""
+    def refused(why: str) -> None:
+        log.info("neighbour's plan not feasible here: %s", why)
+
+    if plan.n != pb.n or not set(plan.programs) <= set(pb.programs):
+        refused("another catalogue or program set")
+        return None
+    prog = np.array([pb.programs.index(p) for p in plan.programs], np.int64)[plan.prog] \
+        if plan.sku.size else np.zeros(0, np.int64)
+    sku, price = plan.sku, plan.price
+    k_count = len(pb.programs)
+    if np.unique(sku * k_count + prog).size != sku.size:
+        refused("two prices for one (SKU, program)")
+        return None
+    pv = _hub_pvs(pb, sku, prog)
+    if pv is None:
+        refused("a SKU is not eligible for its program, or no fee variant fits its hub programs")
+        return None
+    if ((price < pb.pv_lo[pv]) | (price > pb.pv_hi[pv]) | (price % pb.step != 0)).any():
+        refused("a price is off the lattice or outside its caps and margin rule")
+        return None
+    ev = pb.evaluate(pv, price)
+    if (np.bincount(sku, ev["units"], minlength=pb.n) > pb.avail * (1 + 1e-9) + 1e-9).any():
+        refused("a SKU's units exceed its stock")
+        return None
+    offer = pb.sku_offer[sku]
+    in_prog = np.zeros((pb.n_offers, k_count), np.int64)
+    np.add.at(in_prog, (offer, prog), 1)
+    for k in np.flatnonzero(pb.offer_level):
+        eligible = np.bincount(pb.sku_offer[pb.eligible[:, k]], minlength=pb.n_offers)
+        if ((in_prog[:, k] > 0) & (in_prog[:, k] != eligible)).any():
+            refused(f"{pb.programs[k]} takes part of an offer (all or none)")
+            return None
+    for a, b in pb.exclusive:
+        if ((in_prog[:, a] > 0) & (in_prog[:, b] > 0)).any():
+            refused(f"an offer in both {pb.programs[a]} and {pb.programs[b]}")
+            return None
+    rows = GlobalRows.of(pb)
+    if not rows.fits(rows.usage(pb, pv, np.zeros(pv.size, np.int64), 1, ev)[0]):
+        refused("a global row (max_skus, discount budget, GMV target) fails")
+        return None
+    order = np.argsort(pv, kind="stable")
+    return float(ev["margin"].sum()), pv[order], price[order]

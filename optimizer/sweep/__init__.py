@@ -122,7 +122,7 @@ def run_sweep(scenario_path: Path, sets: Sequence[str], outdir: Path | None = No
     parents = warm_parents(shape)
     tasks = [Task(spec, None if parents[i] is None else f"grid-{parents[i]}")
              for i, spec in enumerate(specs)]
-    prep = Prepared(catalogue, outcome)
+    prep = Prepared(catalogue, outcome, loaded.current)
     n_workers = cap_workers(workers, len(specs))
     labels = {s.key: _label(axes, s.values) for s in specs}
 

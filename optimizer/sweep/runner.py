@@ -8,20 +8,22 @@ per distinct value of those axes in each process.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from optimizer.load.current import Current
 from optimizer.load.types import Catalogue, Scenario
 from optimizer.progress import Progress
 from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
 from optimizer.rules.rulebook import Rulebook
 from optimizer.score.problem import build_problem
 from optimizer.solve import FEASIBLE, OPTIMAL, solve
-from optimizer.solve.warm import WarmStart
+from optimizer.solve.warm import WarmStart, export_plan
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +32,7 @@ class Prepared:
 
     catalogue: Catalogue
     outcome: RuleOutcome  # the base scenario's rules, reused by every point that keeps them
+    current: Current = field(default_factory=Current.empty)  # today's enrollments (SPEC 6.1)
 
 
 @dataclass(frozen=True)
@@ -108,14 +111,15 @@ def _finite(value: float) -> float | None:
 
 def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
               threads: int | None = None) -> PointOutput:
-    """Score and solve one point; the record and the warm start (multipliers, and on the large
-    path the best columns) its neighbours start from.
+    """Score and solve one point; the record and the warm start (multipliers, its plan, and on
+    the large path the best columns) its neighbours start from.
 
     `threads` overrides `solver.workers` (the pricing's threads, which never change a number):
     points running side by side in processes already fill the cores.
     """
     t = time.perf_counter()
-    pb = build_problem(spec.scenario, spec.rulebook, prep.catalogue, _outcome(prep, spec))
+    pb = build_problem(spec.scenario, spec.rulebook, prep.catalogue, _outcome(prep, spec),
+                       current=prep.current)
     config = spec.scenario.solver
     if threads is not None:
         config = config.model_copy(update={"workers": threads})
@@ -135,4 +139,7 @@ def run_point(prep: Prepared, spec: PointSpec, warm: WarmStart | None,
         objective=float(result.objective) if has_plan else None,
         bound=_finite(result.bound), gap=_finite(result.gap) if has_plan else None,
         seconds=time.perf_counter() - t, programs=programs)
-    return record, result.warm_start
+    warm_out = result.warm_start
+    if warm_out is not None and has_plan:
+        warm_out = dataclasses.replace(warm_out, plan=export_plan(pb, result.pv, result.price))
+    return record, warm_out

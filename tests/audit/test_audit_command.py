@@ -145,14 +145,15 @@ def test_hand_edited_plan_breaks_one_rule(make_scenario: MakeScenario, tmp_path:
 
 
 def test_stock_over_reserve(make_scenario: MakeScenario, tmp_path: Path) -> None:
-    """Stock 650 less 5 reserve days x 10 a day leaves 600 units; offsite at 8.99 sells more."""
-    sc = make_scenario([{"stock": 650}], constraints={"stock_reserve_days": 5})
+    """Stock 500 less 5 reserve days x 10 a day leaves 450 units; offsite at 8.99 sells more
+    (473.5 over the 23 days after review)."""
+    sc = make_scenario([{"stock": 500}], constraints={"stock_reserve_days": 5})
     out = tmp_path / "audit"
     res = _audit(sc, _write_plan(tmp_path / "plan.csv", [("S1", "offsite", "8.99")]), out)
     assert res.exit_code == EXIT_AUDIT
     [found] = _findings(out)
     assert (found["sku_id"], found["rule"]) == ("S1", "STOCK")
-    assert "> stock 650" in found["detail"] and "= 600.000" in found["detail"]
+    assert "> stock 500" in found["detail"] and "= 450.000" in found["detail"]
 
 
 def test_constraints_carry_value_and_limit(make_scenario: MakeScenario, tmp_path: Path) -> None:
@@ -163,7 +164,12 @@ def test_constraints_carry_value_and_limit(make_scenario: MakeScenario, tmp_path
     doc = _doc(out)
     revenue = doc["total"]["revenue"]
     assert revenue > 0
-    assert doc["constraints"]["gmv_min"] == {"value": revenue, "limit": 1000000.0}
+    # no baseline_gmv in the scenario: offsite's revenue is all that counts, and says so
+    counting = [pid for pid, p in doc["programs"].items() if p["counts_toward_gmv"]]
+    assert "offsite" in counting and "aliexpress_semi" not in counting
+    assert doc["constraints"]["gmv_min"] == {"value": revenue, "limit": 1000000.0,
+                                             "baseline": 0.0, "counted_revenue": revenue,
+                                             "counted_programs": counting}
     assert doc["constraints"]["max_skus.offsite"] == {"value": 1, "limit": 3}
     assert doc["constraints"]["discount_budget"]["limit"] == 1000000.0
     assert doc["constraints"]["discount_budget"]["value"] > 0

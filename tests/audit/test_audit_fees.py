@@ -49,7 +49,8 @@ def test_fee_overrides(make_scenario: MakeScenario) -> None:
 
 def hand_rows() -> list[dict[str, str]]:
     """S1 in yanxuan and offsite, S2 in yanxuan and huopin, S3 offsite alone, every figure
-    from SPEC 4 by hand: u = daily x multiplier x horizon x (p/market)^-e, cost = 3.00 + 0.50
+    from SPEC 4 by hand: u = daily x multiplier x days x (p/market)^-e (days: the horizon less
+    the review, SPEC 6.1: off-site 30 - 7), cost = 3.00 + 0.50
     shipping in the free-shipping programs, margin = u x (p x (1 - fee) - cost)."""
     def row(sku: str, offer: str, program: str, price: float, units: float, fee: float,
             cost: float, fee_text: str) -> dict[str, str]:
@@ -59,7 +60,7 @@ def hand_rows() -> list[dict[str, str]]:
                 "fees": f"{revenue * fee:.2f}",
                 "margin": f"{units * (price * (1 - fee) - cost):.2f}"}
 
-    u_off = 10 * 1.0 * 30 * (8.99 / 12) ** -2.5    # 617.554...
+    u_off = 10 * 1.0 * 23 * (8.99 / 12) ** -2.5    # 473.458...
     u_yan = 10 * 6.0 * 2 * (11.40 / 12) ** -1.8    # 131.607...
     u_huo = 10 * 3.0 * 7 * (10.80 / 12) ** -2.0    # 259.259...
     return [
@@ -81,7 +82,7 @@ def test_hand_computed_plan_passes(make_scenario: MakeScenario) -> None:
     report = audit_rows(three_skus(make_scenario), rows)
     assert report.violations == []
     assert report.lines[0].eco is not None
-    assert report.lines[0].eco.margin == pytest.approx(617.55429 * (8.99 * 0.944 - 3.5), rel=1e-6)
+    assert report.lines[0].eco.margin == pytest.approx(473.45829 * (8.99 * 0.944 - 3.5), rel=1e-6)
     assert report.objective == pytest.approx(sum(float(r["margin"]) for r in rows), abs=0.03)
     assert report.programs["offsite"].fees == pytest.approx(
         float(rows[0]["fees"]) + float(rows[4]["fees"]), abs=0.01)

@@ -47,8 +47,9 @@ def test_demand_overrides_and_elasticity_column(make_scenario: MakeScenario) -> 
             for s, o in (("S1", "O1"), ("S2", "O2"))]
     lines = audit_rows(sc, rows).lines
     assert lines[0].eco is not None and lines[1].eco is not None
-    assert lines[0].eco.units == pytest.approx(10 * 2.0 * 15 * 0.5 ** -2.5, rel=1e-12)
-    assert lines[1].eco.units == pytest.approx(10 * 2.0 * 15 * 0.5 ** -1.0, rel=1e-12)
+    # a new enrollment sells the horizon less off-site's 7 review days: 15 - 7
+    assert lines[0].eco.units == pytest.approx(10 * 2.0 * 8 * 0.5 ** -2.5, rel=1e-12)
+    assert lines[1].eco.units == pytest.approx(10 * 2.0 * 8 * 0.5 ** -1.0, rel=1e-12)
 
 
 def test_rulebook_path_relative_to_scenario(make_scenario: MakeScenario, fill: Fill,

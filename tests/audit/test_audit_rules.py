@@ -11,8 +11,9 @@ from tests.audit.conftest import MERCHANT, Fill, MakeScenario, hand_rows
 
 
 def offsite_units(price: float, market: float = 12.0, daily: float = 10.0) -> float:
-    """SPEC 4 by hand: daily x multiplier 1.0 x 30 days x (p/market)^-2.5."""
-    return daily * 1.0 * 30 * (price / market) ** -2.5
+    """SPEC 4 by hand: daily x multiplier 1.0 x 23 days (a new enrollment waits off-site's 7
+    review days of its 30, SPEC 6.1) x (p/market)^-2.5."""
+    return daily * 1.0 * 23 * (price / market) ** -2.5
 
 
 def codes(scenario: Path, rows: list[dict[str, str]]) -> set[str]:
@@ -182,19 +183,19 @@ def test_min_unit_margin_rate(make_scenario: MakeScenario, fill: Fill) -> None:
 
 def test_stock_with_reserve_days(make_scenario: MakeScenario, fill: Fill) -> None:
     units = offsite_units(8.99)
-    assert 600 < units < 650  # stock 650; 5 reserve days x 10 a day leave 600
-    sku = {"stock": 650}
+    assert 450 < units < 500  # stock 500; 5 reserve days x 10 a day leave 450
+    sku = {"stock": 500}
     assert codes(make_scenario([sku]), fill(make_scenario([sku]),
                                             [("S1", "offsite", "8.99")])) == set()
     sc = make_scenario([sku], constraints={"stock_reserve_days": 5})
     report = audit_rows(sc, fill(sc, [("S1", "offsite", "8.99")]))
     [v] = report.violations
     assert (v.code, v.sku_id) == ("STOCK", "S1")
-    assert "600.000" in v.message
+    assert "450.000" in v.message
 
 
 def test_stock_counts_every_program(make_scenario: MakeScenario, fill: Fill) -> None:
-    sc = make_scenario([{"stock": 650}])
+    sc = make_scenario([{"stock": 600}])  # 473.5 offsite + 131.6 yanxuan: each alone fits
     rows = fill(sc, [("S1", "offsite", "8.99"), ("S1", "yanxuan", "11.40")])
     assert codes(sc, rows) == {"STOCK"}
 
@@ -250,7 +251,7 @@ def test_max_skus(make_scenario: MakeScenario, fill: Fill) -> None:
 
 
 def test_discount_budget(make_scenario: MakeScenario, fill: Fill) -> None:
-    discount = offsite_units(8.99) * (12.00 - 8.99)  # about 1859 yuan
+    discount = offsite_units(8.99) * (12.00 - 8.99)  # about 1425 yuan
     for budget, expected in ((round(discount + 0.01, 2), set()),
                              (round(discount - 0.01, 2), {"DISCOUNT_BUDGET"})):
         sc = make_scenario(constraints={"discount_budget": budget})

@@ -26,10 +26,11 @@ TINY = {"market_price": "5.00", "min_price_30d": "4.80", "unit_cost": "1.00",
 
 def test_one_sku_one_program_best_lattice_price(tmp_path: Path) -> None:
     """offsite, step 0.50: prices 0.50 .. 4.00 (strictly under 0.9 x 5.00 = 4.50); margin =
-    300 (p/5)^-2.5 (0.994 p - 1.50); prices with 0.994 p < 1.50 break the margin rule."""
+    230 (p/5)^-2.5 (0.994 p - 1.50) (10 a day over 23 days: 30 less 7 of review); prices with
+    0.994 p < 1.50 break the margin rule."""
     sc = write_scenario(tmp_path, [TINY], price_step=0.5, programs={"offsite": {}})
     p = np.arange(1, 9) * 0.5
-    margin = 300 * (p / 5) ** -2.5 * (0.994 * p - 1.5)
+    margin = 230 * (p / 5) ** -2.5 * (0.994 * p - 1.5)
     margin[0.994 * p - 1.5 < 0] = -np.inf
     result = brute_force_optimum(sc)
     assert result is not None
@@ -50,7 +51,7 @@ def test_one_sku_two_programs_stock_and_fees(tmp_path: Path) -> None:
     py = np.r_[np.nan, np.arange(1, 10) * 0.5][None, :]   # yanxuan: <= 4.75
     in_o, in_y = ~np.isnan(po), ~np.isnan(py)
     fee_o = np.where(in_y, 0.056, 0.006)
-    u_o = np.where(in_o, 300 * (po / 5) ** -2.5, 0.0)
+    u_o = np.where(in_o, 230 * (po / 5) ** -2.5, 0.0)  # 10 a day, 23 days after review
     u_y = np.where(in_y, 120 * (py / 5) ** -1.8, 0.0)
     m_o = np.where(in_o, u_o * (po * (1 - fee_o) - 1.5), 0.0)
     m_y = np.where(in_y, u_y * (py * 0.944 - 1.5), 0.0)

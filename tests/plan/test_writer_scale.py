@@ -120,7 +120,7 @@ def reference_files(rulebook: Rulebook, pb: Problem, reason: np.ndarray, detail:
         plan.append((str(pb.sku_id[s]), str(pb.offer_id[s]), pb.programs[pb.pv_prog[p]],
                      yuan(price[i]), f"{ev['units'][i]:.3f}", yuan(ev["revenue"][i]),
                      fraction_text(pb.fee_rates[pb.pv_var[p]]), yuan(fees[i]),
-                     yuan(ev["margin"][i])))
+                     yuan(ev["margin"][i]), "new", ""))  # nothing enrolled today
     enrolled = np.zeros((pb.n, len(pb.programs)), bool)
     enrolled[pb.pv_sku[pv], pb.pv_prog[pv]] = True
     offer_in = np.zeros((pb.n_offers, len(pb.programs)), bool)
@@ -169,7 +169,7 @@ def reference_files(rulebook: Rulebook, pb: Problem, reason: np.ndarray, detail:
         return buf.getvalue().encode("utf-8")
 
     return (text(("sku_id", "offer_id", "program", "price", "units", "revenue", "fee_rate", "fees",
-                  "margin"), plan),
+                  "margin", "change", "warning"), plan),
             text(("sku_id", "program", "reason", "detail"), excluded))
 
 

@@ -91,7 +91,7 @@ def test_every_cell_is_the_csv_cell(solved: Path) -> None:
     assert book.sheetnames == ["plan", "excluded", "summary"]
     plan = _sheet_rows(book["plan"])
     assert plan[0] == ["sku_id", "offer_id", "program", "program_name", "price", "units",
-                       "revenue", "fee_rate", "fees", "margin"]
+                       "revenue", "fee_rate", "fees", "margin", "change", "warning"]
     plan_csv = _csv(solved / "plan.csv")
     assert len(plan_csv) > 3, "the case enrolls something"
     _check_against_csv(plan_csv, plan[1:], plan[0], names_zh)

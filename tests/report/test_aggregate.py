@@ -159,7 +159,7 @@ def test_many_batches_give_the_same_numbers(solve_folder: Path, tmp_path: Path,
           for i in range(5000)]
     folder = write_solve_folder(tmp_path / "many", rows, ex)
     monkeypatch.setattr(report_files, "BLOCK_BYTES", 4096)
-    batches = list(report_files.batches(folder / "plan.csv", PLAN_COLUMNS,
+    batches = list(report_files.batches(folder / "plan.csv", PLAN_COLUMNS[:9],  # before 6.1
                                         {"sku_id": pa.string()}))
     assert len(batches) > 20
     s = aggregate(folder)["solve"]

@@ -4,6 +4,7 @@ finds."""
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from optimizer.solve.branch import branch_and_price
 from optimizer.solve.lagrange import Dual
 from optimizer.solve.master import column_generation
 from optimizer.solve.result import OPTIMAL
-from tests.helpers import close_to, solve_case, write_case
+from tests.helpers import close_to, sku, solve_case, write_case
 from tests.reference.brute import brute_force_optimum
 from tests.test_property import PROPERTY, instances
 
@@ -30,9 +31,11 @@ BAGS = ROOT / "scenarios" / "packaging-bags" / "scenario.yaml"
 # since 严选 reads the shop's 新灯塔 scores (issue 15) ZIP-12x17 and TAP-FRG-45 qualify for it too:
 # 230,704.23, proven by enroll-opt solve at relative_gap 0 (gap 0.0000 %, 20 s). With the
 # offer-level fields one value per offer (SPEC 2.2; catalogue reworked, see the scenario):
-# 232,286.04. Since a new enrollment sells horizon_days - review_days (SPEC 6.1: off-site 23 of
-# 30 days, crossborder 27): 228,291.94, proven by branch and price at relative_gap 0 (29 nodes)
-BAGS_OPTIMUM = 228_291.94
+# 232,286.04. With web_min_price (全网比价, SPEC 2.2; strict and binding for BUB-11x15, BUB-15x20
+# and ZIP-4x6): 231,016.46. Since a new enrollment sells horizon_days - review_days (SPEC 6.1:
+# off-site 23 of 30 days, crossborder 27): 227,546.36, the bound of a relative_gap 0 solve equal
+# to it (branch and price, 31 nodes)
+BAGS_OPTIMUM = 227_546.36
 
 
 def _problem(path: Path) -> Problem:
@@ -108,3 +111,27 @@ def test_an_offer_turned_on_by_its_branch_has_no_empty_plan() -> None:
         on = dual.st.state_on[:, g]
         assert takes.any()
         assert not ok[np.ix_(on, takes)].any()
+
+
+def test_branch_and_price_proves_infeasible(tmp_path: Path) -> None:
+    """Offer O1's two SKUs go into 伙拼 together or not at all; one slot, and a GMV target only
+    伙拼 can reach. The LP takes half the offer (one slot, half the GMV), so the root bound is a
+    positive number; both branches on the offer have no plan, so the answer is INFEASIBLE, not
+    "no plan found within the time limit" (it was NO_SOLUTION after a second)."""
+    one = {"offer_id": "O1", "market_price": "10.00", "min_price_30d": "10.00"}
+    path = write_case(tmp_path, [sku(**one), sku(**one)], programs={"huopin": {}},
+                      price_step=0.5, constraints={"max_skus": {"huopin": 1}, "gmv_min": 1000})
+    outcome, _, _ = solve_case(path)
+    assert outcome.result.status == "INFEASIBLE", outcome.text
+    assert brute_force_optimum(path) is None
+
+
+def test_a_search_that_closes_every_branch_without_a_plan_is_infeasible(tmp_path: Path) -> None:
+    """tests/data/branch-infeasible: 30 SKUs in 3 offers, every slot, the budget and a GMV
+    target binding. Branch and price closes every branch without a plan: INFEASIBLE (exit 3),
+    not NO_SOLUTION after a second of a 20-second limit."""
+    folder = tmp_path / "case"
+    shutil.copytree(ROOT / "tests" / "data" / "branch-infeasible", folder)
+    outcome, _, _ = solve_case(folder / "scenario.yaml")
+    assert outcome.result.status == "INFEASIBLE", outcome.text
+    assert "branch and price proves that no plan meets every constraint" in outcome.text

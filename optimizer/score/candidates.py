@@ -140,6 +140,7 @@ class PvRows:
             best_u = np.zeros(clash.size)
             for nb in (kp[clash] - step, kp[clash] + step):
                 ok = (nb >= lo[clash]) & (nb <= hi[clash])
+                nb = np.where(ok, nb, kp[clash])  # outside [lo, hi] (0 fen too): never taken
                 u_nb = self.demand[keep[clash]] * (nb / market[clash]) ** (-e[clash])
                 v_nb = np.where(ok, u_nb * (a[clash] * nb - b[clash]), -np.inf)
                 better = v_nb > best_v

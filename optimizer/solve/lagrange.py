@@ -98,7 +98,9 @@ def build_structure(pb: Problem) -> Structure:
         state_forced |= pb.keep_cell & keeping[None, :]
         for pattern, compat in zip(patterns, compats, strict=True):
             forced_prog = state_forced.copy()  # must be enrolled in this combo
-            feasible = np.ones(pb.n, bool)
+            # a locked row's program must be open in the state (its gate on): a SKU locked in
+            # 伙拼 keeps its offer out of off-site and brings the offer's 伙拼 all or none
+            feasible = ~(pb.force & ~allowed[None, :]).any(axis=1)
             for h, bit in zip(hub, pattern, strict=True):
                 if bit:
                     feasible &= allowed[h] & pb.eligible[:, h]

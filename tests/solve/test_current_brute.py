@@ -13,10 +13,9 @@ gap of the brute force's optimum and its bound no lower; every no_exit row of to
 plan at its price; every fixed_until_exit offer keeps all its rows (and nothing else of it is in
 the program) or none.
 
-Found on the first run against the solver (SOLVER_LOCKED_ROWS): a no_exit row in 伙拼 lets its offer
-escape exclusivity and all-or-none. The two general tests are xfail until that is fixed; two
-tests keep their assertions away from it meanwhile (严选 the only no_exit program; offsite's
-fixed offers), and the two smallest failing cases are written out at the end.
+Found on the first run against the solver: a no_exit row in 伙拼 let its offer escape
+exclusivity and all-or-none (the per-offer pricing forced the locked row even in offer states
+whose 伙拼 gate was off). Fixed; the two smallest failing cases are written out at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from optimizer.audit.inputs import load_world
@@ -197,12 +196,6 @@ def run(case: Case) -> None:
         solve_against_brute_force(write_case(Path(folder), rows, **overrides), today)
 
 
-# The solver breaks offer-level exclusivity and 伙拼's all-or-none around a no_exit row (found by
-# these tests on the first merge of the solver side; the two cases below are the smallest).
-SOLVER_LOCKED_ROWS = ("solver: an offer with a no_exit row of today's in 伙拼 escapes offer-level "
-                      "exclusivity (the locked SKU itself also enrolls in offsite) and the "
-                      "all-or-none of its program (the offer's other eligible SKUs stay out; "
-                      "严选 is fine, any other all-or-none program is not)")
 
 
 @settings(PROPERTY, max_examples=60)
@@ -218,20 +211,13 @@ def test_current_rows_with_only_yanxuan_locked_match_the_brute_force(case: Case)
     run(case)
 
 
-# While they fail (xfail), no shrinking: it spent 5 minutes a test on the known failure. Remove
-# `phases=` with the xfail marks once the solver is fixed.
-UNSHRUNK = (Phase.explicit, Phase.reuse, Phase.generate)
-
-
-@pytest.mark.xfail(strict=False, reason=SOLVER_LOCKED_ROWS)
-@settings(PROPERTY, max_examples=60, phases=UNSHRUNK)
+@settings(PROPERTY, max_examples=60)
 @given(with_today(override=False))
 def test_current_rows_under_the_builtin_commitments_match_the_brute_force(case: Case) -> None:
     run(case)
 
 
-@pytest.mark.xfail(strict=False, reason=SOLVER_LOCKED_ROWS)
-@settings(PROPERTY, max_examples=40, phases=UNSHRUNK)
+@settings(PROPERTY, max_examples=40)
 @given(with_today(override=True))
 def test_current_rows_under_an_overridden_commitment_match_the_brute_force(case: Case) -> None:
     run(case)
@@ -295,11 +281,11 @@ def huopin(price: float) -> float:
     return 10 * 3 * 7 * (price / 12) ** -2 * (price * (1 - 0.006) - 7.00)
 
 
-@pytest.mark.xfail(strict=True, reason=SOLVER_LOCKED_ROWS)
 def test_a_sku_locked_in_huopin_cannot_also_enroll_in_offsite(tmp_path: Path) -> None:
     """伙拼 and offsite are exclusive per offer. S1 is locked in 伙拼 at 10.00 (no_exit; it keeps
     every rule: <= 0.9 x 12): it stays, 302.4 units x (10 x 0.994 - 7) = 889.06, and offsite is
-    closed to its offer. (The solver adds offsite at 10.50 too: 1,992.85.)"""
+    closed to its offer. (The solver added offsite at 10.50
+    too: 1,992.85, before the fix.)"""
     path = write_case(tmp_path, [SKU], programs={"huopin": {}, "offsite": {}}, price_step=STEP)
     brute = brute_force_optimum(path, [("S1", "huopin", 1000)])
     assert brute is not None and brute[0] == pytest.approx(huopin(10.0), rel=1e-9)
@@ -308,10 +294,10 @@ def test_a_sku_locked_in_huopin_cannot_also_enroll_in_offsite(tmp_path: Path) ->
     assert result.objective == pytest.approx(huopin(10.0), rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason=SOLVER_LOCKED_ROWS)
 def test_a_row_locked_in_huopin_brings_its_offer_all_or_none(tmp_path: Path) -> None:
     """伙拼 is all or none per offer: S1 locked there, S2 of the same offer (eligible) must join,
-    and one 伙拼 slot cannot hold both: no plan. (The solver enrolls S1 alone: 889.06.)"""
+    and one 伙拼 slot cannot hold both: no plan. (The solver enrolled S1 alone, 889.06,
+    before the fix.)"""
     rows = [{**SKU, "offer_id": "O1"}, {**SKU, "offer_id": "O1"}]
     path = write_case(tmp_path, rows, programs={"huopin": {}}, price_step=STEP,
                       constraints={"max_skus": {"huopin": 1}})

@@ -222,6 +222,17 @@ def set_objective(em: EnrollModel) -> None:
     em.model.maximize(_sum(em.x, coefs))
 
 
+def _groups(key: np.ndarray, idx: np.ndarray) -> dict[int, list[int]]:
+    """The indices `idx` grouped by their `key`, one sort."""
+    if idx.size == 0:
+        return {}
+    order = idx[np.argsort(key[idx], kind="stable")]
+    keys = key[order]
+    cuts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return {int(keys[a]): order[a:b].tolist()
+            for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), order.size], strict=True)}
+
+
 def add_commitments(em: EnrollModel) -> None:
     """Today's enrollments (SPEC 6.1): a no_exit row is in the plan (its only candidate is
     today's price); a fixed_until_exit offer keeps every one of today's rows of the program, at
@@ -236,20 +247,21 @@ def add_commitments(em: EnrollModel) -> None:
         else:
             model.add(em.pair_expr(p) == 1)
         count += 1
+    k_count = len(pb.programs)
     mode = pb.pv_mode[cand.pv]
-    prog = pb.pv_prog[cand.pv]
-    offer = pb.sku_offer[pb.pv_sku[cand.pv]]
-    cells = np.nonzero(pb.keep_cell)
-    pairs = zip(pb.sku_offer[cells[0]].tolist(), cells[1].tolist(), strict=True)
-    for o, k in sorted(set(pairs)):
-        keeps = model.new_bool_var(f"offer{o}_keeps_{k}")
-        here = (offer == o) & (prog == k)
-        for s in np.flatnonzero(pb.keep_cell[:, k] & (pb.sku_offer == o)):
-            kept = np.flatnonzero(here & (mode == KEEP_OF_FIXED) & (pb.pv_sku[cand.pv] == s))
-            model.add(LinearExpr.sum([em.x[i] for i in kept]) == keeps)
-        new = np.flatnonzero(here & (mode == NEW_OF_FIXED))
-        if new.size:
-            model.add(LinearExpr.sum([em.x[i] for i in new]) <= new.size * (1 - keeps))
+    cand_cell = pb.pv_sku[cand.pv] * k_count + pb.pv_prog[cand.pv]
+    cand_group = pb.sku_offer[pb.pv_sku[cand.pv]] * k_count + pb.pv_prog[cand.pv]
+    kept_of = _groups(cand_cell, np.flatnonzero(mode == KEEP_OF_FIXED))
+    new_of = _groups(cand_group, np.flatnonzero(mode == NEW_OF_FIXED))
+    cells = np.flatnonzero(pb.keep_cell.ravel())  # today's rows of fixed_until_exit programs
+    groups = pb.sku_offer[cells // k_count] * k_count + cells % k_count
+    for g, members in _groups(groups, np.arange(cells.size)).items():
+        keeps = model.new_bool_var(f"offer{g // k_count}_keeps_{g % k_count}")
+        for c in cells[members].tolist():  # each row of today's: kept, at its price, or not
+            model.add(LinearExpr.sum([em.x[i] for i in kept_of.get(c, [])]) == keeps)
+        new = new_of.get(g, [])
+        if new:
+            model.add(LinearExpr.sum([em.x[i] for i in new]) <= len(new) * (1 - keeps))
         count += 1
     if count:
         em.n_rows["commitments"] = count

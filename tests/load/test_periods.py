@@ -124,7 +124,7 @@ def test_several_months_are_refused_before_anything_is_written(
             "audit": ["audit", str(sc), str(plan)]}[command]
     result = CliRunner().invoke(main, [*args, "-o", str(out), "-q"])
     assert result.exit_code == EXIT_INPUT, result.output
-    months = periods if isinstance(periods, int) else len(periods)
+    months = len(periods) if isinstance(periods, list) else periods
     assert (f"field periods: several months (periods: {months}) are not solved yet; "
             "see issue 16") in result.output
     assert "Traceback" not in result.output

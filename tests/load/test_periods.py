@@ -166,3 +166,11 @@ def test_periods_loads_as_given(tmp_path: Path) -> None:
     assert [m.name for m in scenario.periods] == ["2024-03", "2024"]
     given = scenario.periods[1].constraints
     assert given is not None and given.model_fields_set == {"gmv_min"}
+
+
+def test_the_two_months_case_is_valid_input_refused_only_for_its_months(tmp_path: Path) -> None:
+    """tests/data/two-months (the constructed case of issue 16) passes every check but the
+    refusal: it is ready for the joint solver."""
+    sc = Path(__file__).resolve().parents[1] / "data" / "two-months" / "scenario.yaml"
+    assert _problems(sc) == [f"{sc}, line {_line(sc, 'periods:')}, field periods: several "
+                             "months (periods: 2) are not solved yet; see issue 16"]

@@ -168,3 +168,66 @@ def test_three_months_each_cap_from_the_month_before(tmp_path: Path) -> None:
                                            YX[6] + _off(8, 30)))
     assert alone.margins == pytest.approx((243.75, 192.0, YX[6] + _off(5, 30)))
     assert alone.value == pytest.approx(655.75)
+
+
+def test_stock_is_the_catalogues_each_month(tmp_path: Path) -> None:
+    """Off-site only, 30 units a month (stock 1000 - 970 reserve days x 1). Month 1: new at 8
+    sells 23 x 10 / 8 = 28.75 units (143.75). Kept at 8 in month 2 it would sell 37.5 > 30, so
+    the offer exits and registers again at 8 (28.75 units, 143.75; 7 would sell 32.86): the
+    stock is 30 again, not 30 - 28.75."""
+    sc = _variant(tmp_path, programs={"offsite": {"elasticity": 1.0, "fees": {
+        "tech_service": 0, "help_sell_commission": 0}}},
+        constraints={"stock_reserve_days": 970})
+    joint = months_optimum(sc)
+    assert joint is not None
+    assert joint.margins == pytest.approx((_off(8, 23), _off(8, 23)))
+    assert joint.rows == ((("S1", "offsite", 800, False),), (("S1", "offsite", 800, False),))
+
+
+def test_fixed_until_exit_is_per_offer_across_months(tmp_path: Path) -> None:
+    """A second SKU S2 in the same offer, off-site only (pickup 0.5 keeps it out of 严选).
+    Month by month: 严选 6 on S1 moves S1's off-site cap to 5, so the whole offer leaves off-site
+    and both SKUs register again: S1 at 5 (92), S2 at 8 for 23 days (143.75, not 187.5):
+    387.5 + 335.75 = 723.25. Together: 严选 9, the offer keeps both rows:
+    376.39 + 475 = 851.39, a gain of 128.14 (84.39 on S1 + 43.75 on S2)."""
+    catalogue = (CASE / "catalogue.csv").read_text(encoding="utf-8").splitlines()
+    s2 = catalogue[1].replace("S1,O1", "S2,O1").replace(",0.98,", ",0.5,")
+    (tmp_path / "catalogue.csv").write_text("\n".join([*catalogue, s2]) + "\n", "utf-8")
+    sc = _variant(tmp_path)
+    raw = yaml.safe_load(sc.read_text(encoding="utf-8"))
+    raw["catalogue"] = "catalogue.csv"
+    sc.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+    joint, alone = months_optimum(sc), month_by_month(sc)
+    assert joint is not None and alone is not None
+    assert alone.margins == pytest.approx((YX[6] + 2 * _off(8, 23),
+                                           YX[6] + _off(5, 23) + _off(8, 23)))
+    assert alone.rows[1] == (("S1", "offsite", 500, False), ("S1", "yanxuan", 600, True),
+                             ("S2", "offsite", 800, False))
+    assert joint.margins == pytest.approx((YX[9] + 2 * _off(8, 23), YX[6] + 2 * _off(8, 30)))
+    assert joint.value - alone.value == pytest.approx(128.1389, abs=1e-4)
+
+
+@pytest.mark.parametrize("changes", [
+    {},
+    {"constraints": {"discount_budget": 30}},
+    {"constraints": {"gmv_min": 140}},
+    {"programs": None},  # every rulebook program, real fees
+    {"constraints": {"stock_reserve_days": 970}},
+])
+def test_every_plan_enumerated_contains_brute_pys_optimum(tmp_path: Path,
+                                                          changes: dict[str, object]) -> None:
+    """The full enumeration of a month (all_plans) and brute.py's pruned search agree on its
+    optimum: the enumeration drops no plan brute.py finds best."""
+    from optimizer.audit.inputs import load_world
+    from tests.reference.brute import NOTHING_TODAY, brute_force_world
+    from tests.reference.brute_months import all_plans
+
+    sc = _variant(tmp_path, periods=None, **changes)
+    world = load_world(sc)
+    best = brute_force_world(world, NOTHING_TODAY)
+    plans = list(all_plans(world, NOTHING_TODAY))
+    if best is None:
+        assert plans == []
+        return
+    assert len(plans) > 1
+    assert max(m for m, _ in plans) == pytest.approx(best[0])

@@ -231,3 +231,42 @@ def test_every_plan_enumerated_contains_brute_pys_optimum(tmp_path: Path,
         return
     assert len(plans) > 1
     assert max(m for m, _ in plans) == pytest.approx(best[0])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_two_months_joint_is_at_least_month_by_month_and_replays(
+        tmp_path: Path, seed: int) -> None:
+    """Random variants of the case (prices, cost, demand, elasticities, real or zero fees): the
+    joint optimum is never below month by month (that is one of the plans it searched), and its
+    rows re-priced month by month by brute.py's arithmetic, under the caps the month before
+    moved, give its margins."""
+    import random
+
+    from tests.reference.brute import plan_margin
+    from tests.reference.brute_months import moved_world
+
+    rng = random.Random(seed)
+    market = rng.randint(8, 12)
+    min30 = rng.randint(market - 3, market)
+    cost = rng.randint(2, 4)
+    row = (f"S1,O1,consumer,{market}.00,{min30}.00,{cost}.00,1000,{rng.choice([1, 2])},0,true,"
+           "true,24,80,0.98,1,true")
+    catalogue = (CASE / "catalogue.csv").read_text(encoding="utf-8").splitlines()[0]
+    (tmp_path / "catalogue.csv").write_text(f"{catalogue}\n{row}\n", "utf-8")
+    fees = rng.choice([{"tech_service": 0, "help_sell_commission": 0}, {}])
+    sc = _variant(tmp_path, programs={
+        "yanxuan": {"elasticity": rng.choice([1.5, 2.0, 3.0]), "fees": fees},
+        "offsite": {"elasticity": rng.choice([0.5, 1.0, 2.0]), "fees": fees}})
+    raw = yaml.safe_load(sc.read_text(encoding="utf-8"))
+    raw["catalogue"] = "catalogue.csv"
+    sc.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+    joint, alone = months_optimum(sc), month_by_month(sc)
+    assert joint is not None and alone is not None
+    assert joint.value >= alone.value - 1e-6
+    with tempfile.TemporaryDirectory() as tmp:
+        months, _ = read_months(sc, Path(tmp))
+    world = months[0].world
+    assert plan_margin(world, joint.rows[0]) == pytest.approx(joint.margins[0])
+    moved = moved_world(months[1].world, joint.rows[0], months[0].sets_min_price)
+    assert plan_margin(moved, joint.rows[1]) == pytest.approx(joint.margins[1])
+    assert sum(joint.margins) == pytest.approx(joint.value)

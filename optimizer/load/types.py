@@ -311,8 +311,9 @@ class Scenario(_Strict):
         None, description="Several months planned together (SPEC 6.3): a number of 30-day "
                           f"months, 1..{MAX_PERIODS}, with the same scenario each month, or a "
                           "list of months, each with a unique name and its own overrides of "
-                          "programs and constraints. Absent, 1 or a one-month list: one month, "
-                          "exactly as without this key")
+                          "programs and constraints. Absent, 1 or one month without overrides: "
+                          "exactly as without this key. Several months are not solved yet "
+                          "(issue 16): solve, sweep and audit refuse them")
 
     @field_validator("name", mode="before")
     @classmethod

@@ -15,9 +15,10 @@ from typing import Any
 
 from optimizer.load import InputError, load_catalogue, load_scenario
 from optimizer.load.current import Current, load_current
+from optimizer.load.errors import InputProblem
 from optimizer.load.types import Catalogue, Scenario, YamlSource
 from optimizer.rules.eligibility import RuleOutcome, evaluate_rules
-from optimizer.rules.rulebook import Rulebook, build_rulebook, read_rulebook
+from optimizer.rules.rulebook import Rulebook, build_rulebook, deep_merge, read_rulebook
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ def load_inputs(scenario_path: Path) -> LoadedInputs:
     catalogue = load_catalogue(source.file.parent / scenario.catalogue)
     read = read_rulebook(scenario, source)
     rulebook = build_rulebook(scenario, source, read)
+    _check_months(scenario, source, read)
     current = (Current.empty() if scenario.current is None else
                load_current(source.file.parent / scenario.current, catalogue,
                             tuple(rulebook.programs), int(scenario.price_step * 100)))
@@ -70,3 +72,60 @@ def load_inputs(scenario_path: Path) -> LoadedInputs:
 def prepare(scenario_path: Path) -> PreparedInputs:
     """load_inputs, then the rules. InputError on bad input."""
     return load_inputs(scenario_path).evaluate()
+
+
+def _check_months(scenario: Scenario, source: YamlSource,
+                  read: tuple[dict[str, Any], str]) -> None:
+    """SPEC 6.3 `periods:`: every month's overrides are validated as the scenario's own are
+    (merged over it, with the rulebook), then several months are refused: they are not solved
+    yet (issue 16), and a one-month plan of a several-month scenario would be a wrong answer.
+    Nothing is written before this runs. A one-month list with overrides is refused too: the
+    auditor reads the scenario's own blocks, so applying them here alone would make solve and
+    audit disagree."""
+    periods = scenario.periods
+    if isinstance(periods, list):
+        book_ids = list(read[0].get("programs") or {})
+        for i, month in enumerate(periods):
+            _check_month(scenario, source, read, book_ids, i, month.programs,
+                         month.constraints)
+    if scenario.months > 1:
+        raise InputError.one(source.file, source.where(("periods",)), "periods",
+                             f"several months (periods: {scenario.months}) are not solved yet; "
+                             "see issue 16")
+    if isinstance(periods, list) and (periods[0].programs is not None
+                                      or periods[0].constraints is not None):
+        raise InputError.one(source.file, source.where(("periods", 0)), "periods.0",
+                             "one month with its own programs or constraints: write them in the "
+                             "scenario's programs and constraints blocks (per-month overrides "
+                             "are for several months, which are not solved yet; see issue 16)")
+
+
+def _check_month(scenario: Scenario, source: YamlSource, read: tuple[dict[str, Any], str],
+                 book_ids: list[str], i: int, programs: dict[str, Any] | None,
+                 constraints: Any) -> None:
+    """Month i's scenario (its overrides merged over the scenario's) through build_rulebook,
+    its problems named at the month's own lines and keys."""
+    if programs is None and constraints is None:
+        return
+    update: dict[str, Any] = {}
+    if programs is not None:
+        base = (scenario.programs if scenario.programs is not None
+                else {pid: {} for pid in book_ids})
+        update["programs"] = deep_merge({k: v or {} for k, v in base.items()},
+                                        {k: v or {} for k, v in programs.items()})
+    if constraints is not None:
+        update["constraints"] = scenario.constraints.model_copy(update={
+            k: getattr(constraints, k) for k in constraints.model_fields_set})
+    prefix = ("periods", i)
+    lines = dict(source.lines)
+    for path, line in source.lines.items():
+        if path[:2] == prefix and len(path) > 2:
+            lines[path[2:]] = line
+    month_source = YamlSource(file=source.file, lines=lines)
+    try:
+        build_rulebook(scenario.model_copy(update=update), month_source, read)
+    except InputError as exc:
+        raise InputError([
+            InputProblem(p.file, p.where, f"periods.{i}.{p.field}"
+                         if p.file == str(source.file) and p.field else p.field, p.message)
+            for p in exc.problems]) from None

@@ -24,6 +24,7 @@ from optimizer.load.types import (
     MAX_SEED,
     MAX_TIME_LIMIT_S,
     MAX_YUAN,
+    PERIOD_TAGS,
     Merchant,
     Scenario,
     YamlSource,
@@ -94,6 +95,9 @@ def _number(value: Any) -> str:
 
 def _problem(err: Any, source: YamlSource) -> InputProblem:
     loc = tuple(p for p in err["loc"] if p != "[key]")
+    if len(loc) >= 2 and loc[0] == "periods" and loc[1] in PERIOD_TAGS:
+        loc = loc[:1] + loc[2:]  # the form's tag is no key of the file
+
     field = dotted(loc)
     kind = err["type"]
     msg = str(err["msg"]).removeprefix("Value error, ")

@@ -17,8 +17,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     Strict,
+    Tag,
     field_validator,
 )
 
@@ -215,6 +217,55 @@ class SolverConfig(_Strict):
     workers: Int = Field(2, ge=1, le=64, description="Solver threads, 1..64")
 
 
+MAX_PERIODS = 36  # three years of months: more is a typo, not a plan
+
+
+class Period(_Strict):
+    """One month of `periods:` (SPEC 6.3): its name and what differs from the scenario."""
+
+    name: str = Field(..., min_length=1,
+                      description="The month's name (the `period` column of the outputs), "
+                                  "unique among the months",
+                      json_schema_extra=lambda schema: _name_schema(schema))
+    programs: dict[str, Any] | None = Field(
+        None, description="Overrides of the programs for this month, deep-merged over the "
+                          "scenario's `programs:` (absent there: every rulebook program), like "
+                          "the scenario's own block (`{yanxuan: {enabled: false}}` closes 严选 "
+                          "this month)")
+    constraints: Constraints | None = Field(
+        None, description="Overrides of the global constraints for this month, key by key: a "
+                          "key given here replaces the scenario's value of that key (null lifts "
+                          "it); the other keys keep the scenario's")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_text(cls, value: Any) -> Any:
+        """`name: 2024` is a YAML int but plainly meant as text."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+def _periods(value: Any) -> Any:
+    """`periods:` is a count of months or a list of them; a boolean is neither."""
+    return _not_bool(value)
+
+
+def _periods_kind(value: Any) -> str:
+    """Which of the two forms was written, so an error speaks of that form alone."""
+    return "months" if isinstance(value, list) else "count"
+
+
+# The tags are dropped from error locations (scenario._problem): `periods.0.name`, not
+# `periods.months.0.name`.
+PERIOD_TAGS = ("count", "months")
+Periods = Annotated[
+    Annotated[Annotated[int, Field(ge=1, le=MAX_PERIODS)], Tag("count")]
+    | Annotated[Annotated[list[Period], Field(min_length=1, max_length=MAX_PERIODS)],
+                Tag("months")],
+    Discriminator(_periods_kind), BeforeValidator(_periods)]
+
+
 class Scenario(_Strict):
     """The scenario file (SPEC 2.1). Program overrides stay raw until merged over the rulebook."""
 
@@ -256,6 +307,13 @@ class Scenario(_Strict):
                                           "(0.01 = every fen)")
     solver: SolverConfig = Field(SolverConfig.model_validate({}),
                                  description="Limits and settings of the solver")
+    periods: Periods | None = Field(
+        None, description="Several months planned together (SPEC 6.3): a number of 30-day "
+                          f"months, 1..{MAX_PERIODS}, with the same scenario each month, or a "
+                          "list of months, each with a unique name and its own overrides of "
+                          "programs and constraints. Absent, 1 or one month without overrides: "
+                          "exactly as without this key. Several months are not solved yet "
+                          "(issue 16): solve, sweep and audit refuse them")
 
     @field_validator("name", mode="before")
     @classmethod
@@ -264,6 +322,25 @@ class Scenario(_Strict):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         return value
+
+    @field_validator("periods")
+    @classmethod
+    def _unique_months(cls, value: int | list[Period] | None) -> int | list[Period] | None:
+        """A month's name labels its rows in the outputs: two months of one name are a typo."""
+        if isinstance(value, list):
+            seen: set[str] = set()
+            for month in value:
+                if month.name in seen:
+                    raise ValueError(f"two months are named {month.name!r}: names are unique")
+                seen.add(month.name)
+        return value
+
+    @property
+    def months(self) -> int:
+        """How many months the scenario plans (1 without `periods:`)."""
+        if self.periods is None:
+            return 1
+        return self.periods if isinstance(self.periods, int) else len(self.periods)
 
     @field_validator("catalogue")
     @classmethod

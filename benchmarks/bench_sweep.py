@@ -57,7 +57,8 @@ def main() -> None:
     scenario = work / "scenario.yaml"
     if not scenario.is_file():
         generate(a.skus, None, a.seed, work)
-    cli = shutil.which("enroll-opt") or "enroll-opt"
+    # the environment running this script has it beside its python even when not on PATH
+    cli = shutil.which("enroll-opt") or str(Path(sys.executable).with_name("enroll-opt"))
     sweep_set = a.set_ or DEFAULT_SET.format(points=a.points)
     solve_wall, solve_rss, _ = _run([cli, "solve", str(scenario), "-o", str(work / "solve"),
                                      "-q"])

@@ -59,7 +59,8 @@ def solve(pb: Problem, config: SolverConfig, *, complete_limit: int = 60_000,
     if neighbour is not None and not pb.keeps_commitments(neighbour.pv):
         neighbour = None  # it drops or changes a committed row of today's
     if pb.n_offers >= (LARGE_OFFERS if large_offers is None else large_offers):
-        return _at_least(pb, config, solve_large(pb, config, progress, start, warm), neighbour)
+        return _at_least(pb, config, solve_large(pb, config, progress, start, warm,
+                                                  incumbent=neighbour), neighbour)
     s = phases.bound_by_column_generation(pb, config, progress, start, complete_limit,
                                           None if warm is None else warm.mult)
     if pb.proves_no_plan(s.bound):

@@ -29,6 +29,7 @@ from optimizer.solve.result import (
     Plan,
     Result,
     SolveStats,
+    better,
     conclude,
     gap,
     no_plan,
@@ -190,11 +191,13 @@ def _plan(pb: Problem, pool: Pool, columns: np.ndarray) -> Plan:
 
 
 def pooled_rounding(pb: Problem, ds: DualSpaceResult, clock: Clock, bound_fen: float,
-                    stats: SolveStats, polish: bool = True, grow: bool = True) -> Plan | None:
+                    stats: SolveStats, polish: bool = True, grow: bool = True,
+                    incumbent: Plan | None = None) -> Plan | None:
     """The plan from the pool at the best multipliers: clear choices kept, the offers in doubt
     settled by CP-SAT under the global rows (more of them if the rows cannot be met, with
     `grow`). Without `polish`, the rounded plan as it is (the caller's own CP-SAT phases
-    follow)."""
+    follow). `incumbent` (a sweep neighbour's plan, valid here) competes with the rounding: when
+    it already proves the gap, there is nothing to polish."""
     pool = ds.pool
     n_flex = min(LARGE_FLEX, pb.n_offers)
     while True:
@@ -213,8 +216,9 @@ def pooled_rounding(pb: Problem, ds: DualSpaceResult, clock: Clock, bound_fen: f
         start_plan = _plan(pb, pool, rounded)
         log.info("LP over %d offers in doubt, rounded: %.2f yuan", flex.size,
                  start_plan.objective / 100)
-        if gap(bound_fen, start_plan.objective) <= clock.config.relative_gap:
-            return start_plan  # the gap asked for is proven: polishing would only spend time
+    start_plan = better(start_plan, incumbent)
+    if start_plan is not None and gap(bound_fen, start_plan.objective) <= clock.config.relative_gap:
+        return start_plan  # the gap asked for is proven: polishing would only spend time
     if not polish or time.perf_counter() >= clock.deadline:
         return start_plan  # (the user's time limit is a hard stop)
     offset = pool.usage[fixed].sum(axis=0) if fixed.size else np.zeros(pool.usage.shape[1])
@@ -272,7 +276,7 @@ def _sample_multipliers(pb: Problem, first: DualPoint, seed: int, deadline: floa
 
 
 def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: float,
-                warm: WarmStart | None = None) -> Result:
+                warm: WarmStart | None = None, incumbent: Plan | None = None) -> Result:
     """Many offers: the master in multiplier space, then the pooled rounding and its polish.
 
     Warm-started (a sweep's neighbour), the bound is near its final value from the first pricing
@@ -314,7 +318,8 @@ def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: fl
         return no_plan(INFEASIBLE, time.perf_counter() - start, float("-inf"), stats,
                        INFEASIBLE_REASON)
     t_core = time.perf_counter()
-    best = settled[0] if settled else pooled_rounding(pb, ds, clock, bound, stats)
+    best = settled[0] if settled else pooled_rounding(pb, ds, clock, bound, stats,
+                                                      incumbent=incumbent)
     stats.core_seconds = t_settle + time.perf_counter() - t_core
     seconds = time.perf_counter() - start
     if best is None:

@@ -128,7 +128,12 @@ def human_summary(tables: PlanTables, result: Result, outdir: Path,
             lines.append(f"{pid:<18}{p['enrolled_skus']:>9}{p['units']:>16,.1f}"
                          f"{p['revenue']:>19,.2f}{p['margin']:>19,.2f}")
         for name, c in s["constraints"].items():
-            lines.append(f"  {name}: {c['value']:,} (limit {c['limit']:,})")
+            line = f"  {name}: {c['value']:,} (limit {c['limit']:,})"
+            if "counted_programs" in c:  # the 通天 target as 1688 counts it
+                counted = ", ".join(c["counted_programs"]) or "no program"
+                line += (f" = baseline {c['baseline']:,.2f} + {c['counted_revenue']:,.2f} of "
+                         f"{counted}")
+            lines.append(line)
     if result.infeasible_reason:
         lines.append(result.infeasible_reason)
     if written is not None and not written.new:

@@ -170,3 +170,17 @@ def test_counted_programs_read_as_a_list_in_either_language() -> None:
             == "of which: counted programs (offsite, yanxuan, huopin)")
     assert (word("gmv_counted", "zh") + bracket(list_text(programs, "zh"), "zh")
             == "其中：计入的项目（offsite、yanxuan、huopin）")
+
+
+def test_the_terminal_summary_says_what_counted(tmp_path: Path) -> None:
+    """The printed summary's gmv_min line gives the breakdown too (baseline + the counted
+    programs' revenue), AliExpress not among them."""
+    scenario = write_case(tmp_path / "case", ROWS, programs={"huopin": {}, "aliexpress_semi": {}},
+                          merchant={**MERCHANT, "baseline_gmv": BASELINE},
+                          constraints={"gmv_min": BASELINE + 100})
+    result = CliRunner().invoke(main, ["solve", str(scenario), "-o", str(tmp_path / "o"), "-q"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    gmv = summary["constraints"]["gmv_min"]
+    [line] = [ln for ln in result.output.splitlines() if ln.strip().startswith("gmv_min:")]
+    assert line.endswith(f"= baseline 1,234.56 + {gmv['counted_revenue']:,.2f} of huopin")

@@ -28,7 +28,8 @@ def _current_cells(current: Current | None, programs: tuple[str, ...], n: int) -
     """Today's price per (SKU, program), fen; 0 where not enrolled."""
     cur = np.zeros((n, len(programs)), np.int64)
     if current is not None and current.size:
-        k = np.array([programs.index(str(p)) for p in current.program], np.int64)
+        names, inverse = np.unique(current.program.astype(str), return_inverse=True)
+        k = np.array([programs.index(str(name)) for name in names], np.int64)[inverse]
         cur[current.sku, k] = current.price
     return cur
 

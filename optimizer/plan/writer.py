@@ -41,7 +41,7 @@ from optimizer.plan.warnings import locked_warnings
 from optimizer.plan.xlsx import write_xlsx
 from optimizer.rules.eligibility import MERCHANT_RULE, REASONS, SKU_RULE, RuleOutcome
 from optimizer.rules.rulebook import Rulebook
-from optimizer.score.problem import Problem
+from optimizer.score.problem import Problem, current_cells
 from optimizer.score.rows import DISCOUNT_BUDGET, GMV_MIN, max_skus_name
 from optimizer.solve import Result
 from optimizer.text import TEXT, fixed_text, join_text, str_text
@@ -264,16 +264,6 @@ def price_vs_market(pb: Problem, rulebook: Rulebook, ev: dict[str, np.ndarray]) 
     return {"edges": list(PRICE_EDGES), "programs": out}
 
 
-def current_prices(pb: Problem, current: Current | None) -> np.ndarray:
-    """int64 (n, K): today's price of each (SKU, program) enrolled today, 0 where none."""
-    prices = np.zeros((pb.n, len(pb.programs)), np.int64)
-    if current is not None and current.size:
-        index = {p: k for k, p in enumerate(pb.programs)}
-        prog = np.array([index[str(p)] for p in current.program], np.int64)
-        prices[current.sku, prog] = current.price
-    return prices
-
-
 def _changes(plan: pa.Table, ev: dict[str, np.ndarray], scenario: Scenario, rulebook: Rulebook,
              pb: Problem, outcome: RuleOutcome, today: np.ndarray,
              catalogue: Catalogue | None) -> tuple[pa.Table, dict[str, Any]]:
@@ -344,7 +334,7 @@ def build_tables(scenario: Scenario, rulebook: Rulebook, pb: Problem, outcome: R
     warnings of locked rows, whose caps are read from `catalogue` (SPEC 6.1)."""
     sku_ids, offer_ids = str_text(pb.sku_id), str_text(pb.offer_id)
     plan, ev = _plan_table(pb, result, sku_ids, offer_ids)
-    today = current_prices(pb, current)
+    today = current_cells(current, pb.programs, pb.n)
     plan, changes = _changes(plan, ev, scenario, rulebook, pb, outcome, today, catalogue)
     pv = ev["pv"]
     programs: dict[str, Any] = {}

@@ -24,8 +24,8 @@ NO_CAP_MULTIPLE = 10  # a program without any price cap still stops at 10x the m
 KEEP_OF_FIXED, NEW_OF_FIXED = 1, 2  # pv_mode: a fixed_until_exit offer's kept row / a new one
 
 
-def _current_cells(current: Current | None, programs: tuple[str, ...], n: int) -> np.ndarray:
-    """Today's price per (SKU, program), fen; 0 where not enrolled."""
+def current_cells(current: Current | None, programs: tuple[str, ...], n: int) -> np.ndarray:
+    """Today's price per (SKU, program), int64 (n, K) fen; 0 where not enrolled today."""
     cur = np.zeros((n, len(programs)), np.int64)
     if current is not None and current.size:
         names, inverse = np.unique(current.program.astype(str), return_inverse=True)
@@ -243,7 +243,7 @@ def build_problem(scenario: Scenario, rulebook: Rulebook, cat: Catalogue,
         cost[:, j] = cat.unit_cost + (cat.shipping_cost if prog.free_shipping else 0)
         lo_alone[:, j] = margin_lo(cost[:, j], fees.alone[pid].rate, min_rate, step)
     rules_ok = outcome.ok & (lo_alone <= hi)
-    cur = _current_cells(current, programs, cat.n)
+    cur = current_cells(current, programs, cat.n)
     commit = np.array([rulebook.programs[p].commitment for p in programs])
     force = (cur > 0) & (commit == "no_exit")[None, :]  # in the plan at today's price
     keep_cell = (cur > 0) & (commit == "fixed_until_exit")[None, :]

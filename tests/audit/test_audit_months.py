@@ -202,9 +202,7 @@ def test_a_row_kept_sells_the_whole_month_a_changed_one_waits_for_review(tmp_pat
     moved = _units(sc, [("S1", "offsite", "8.00")], [("S1", "offsite", "7.00")])
     assert moved[1][("S1", "offsite")] == pytest.approx(230 / 7)
 
-    catalogue = (CASE / "catalogue.csv").read_text(encoding="utf-8").splitlines()
-    s2 = catalogue[1].replace("S1,O1", "S2,O1").replace(",0.98,", ",0.5,")
-    two = _variant(tmp_path / "two", catalogue="\n".join([*catalogue, s2]) + "\n")
+    two = _variant(tmp_path / "two", catalogue=_two_sku_catalogue())
     both = [("S1", "offsite", "8.00"), ("S2", "offsite", "8.00")]
     same = _units(two, both, both)
     assert same[1] == pytest.approx({("S1", "offsite"): 37.5, ("S2", "offsite"): 37.5})
@@ -277,3 +275,52 @@ def test_one_month_with_overrides_is_audited_with_them(tmp_path: Path) -> None:
     assert result.exit_code == EXIT_AUDIT, result.output
     assert [(r["period"], r["rule"]) for r in _findings(tmp_path / "out")] == [
         ("only", "MAX_SKUS")]
+
+
+def _two_sku_catalogue() -> str:
+    """The case's catalogue with S2 in offer O1, off-site only (moq 3 keeps it out of 严选;
+    the offer-level fields stay the offer's)."""
+    catalogue = (CASE / "catalogue.csv").read_text(encoding="utf-8").splitlines()
+    s2 = catalogue[1].replace("S1,O1", "S2,O1").replace(",0.98,1,", ",0.98,3,")
+    assert s2.startswith("S2,O1") and ",0.98,3," in s2
+    return "\n".join([*catalogue, s2]) + "\n"
+
+
+CLOSED = [{"name": "a"}, {"name": "b", "programs": {"yanxuan": {"enabled": False}}}]
+NO_SLOT = [{"name": "a"}, {"name": "b", "constraints": {"max_skus": {"offsite": 0}}}]
+
+
+@pytest.mark.parametrize("changes", [
+    {"periods": 3},  # default names 1, 2, 3; each month's cap from the month before
+    {"periods": CLOSED},  # month b closes 严选: month a's 严选 price still moves b's cap
+    {"periods": NO_SLOT, "constraints": {"discount_budget": 1000}},
+    {"current": "current.csv"},  # today 严选 at 9, no_exit: binds month 1 only
+    {"catalogue": "two-skus"},  # fixed_until_exit per offer across months
+    {"constraints": {"gmv_min": 400}},
+], ids=["three-months", "closed", "no-slot", "current", "two-skus", "gmv-min"])
+@pytest.mark.parametrize("plan_of", [months_optimum, month_by_month])
+def test_the_auditor_agrees_with_the_reference_on_variants(
+        tmp_path: Path, changes: dict[str, Any], plan_of: Any) -> None:
+    """Every plan the exact several-month reference finds (the joint optimum, and month by
+    month) keeps every rule for the auditor, which recomputes the reference's margin month by
+    month."""
+    (tmp_path / "case").mkdir()
+    (tmp_path / "case" / "current.csv").write_text("sku_id,program,price\nS1,yanxuan,9.00\n",
+                                                   "utf-8")
+    two = changes.pop("catalogue", None) == "two-skus"
+    sc = _variant(tmp_path / "case", catalogue=_two_sku_catalogue() if two else None, **changes)
+    found = plan_of(sc)
+    assert found is not None
+    months = load_months(sc)
+    assert months is not None
+    names = [m.name for m in months]
+    rows = [(names[t], sku, pid, f"{fen // 100}.{fen % 100:02d}")
+            for t, month in enumerate(found.rows) for sku, pid, fen, _ in month]
+    plan = _write_plan(tmp_path / "plan.csv", rows)
+    result = _audit(sc, plan, tmp_path / "out")
+    assert result.exit_code == EXIT_OK, result.output
+    doc = _doc(tmp_path / "out")
+    assert [m["name"] for m in doc["periods"]] == names
+    assert [m["total"]["margin"] for m in doc["periods"]] == pytest.approx(
+        list(found.margins), abs=0.005)
+    assert doc["total"]["margin"] == pytest.approx(found.value, abs=0.005)

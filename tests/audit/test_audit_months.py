@@ -324,3 +324,25 @@ def test_the_auditor_agrees_with_the_reference_on_variants(
     assert [m["total"]["margin"] for m in doc["periods"]] == pytest.approx(
         list(found.margins), abs=0.005)
     assert doc["total"]["margin"] == pytest.approx(found.value, abs=0.005)
+
+
+def test_a_plan_xlsx_with_month_numbers_in_its_period_cells(tmp_path: Path) -> None:
+    """`periods: 2` names its months 1 and 2; Excel stores those cells as numbers, read as the
+    names. Month 1's 严选 6 moves month 2's cap: off-site 8 there is PRICE_CAP."""
+    import openpyxl
+
+    sc = _variant(tmp_path / "case", periods=2)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "plan"
+    for row in (HEAD, (1, "S1", "yanxuan", 6), (2, "S1", "offsite", 8.0)):
+        sheet.append(list(row))
+    book.save(tmp_path / "plan.xlsx")
+    result = _audit(sc, tmp_path / "plan.xlsx", tmp_path / "out")
+    assert result.exit_code == EXIT_AUDIT, result.output
+    [row] = _findings(tmp_path / "out")
+    assert (row["period"], row["program"], row["price"], row["rule"]) == (
+        "2", "offsite", "8", "PRICE_CAP")
+    assert "30-day minimum 6.00 (month 1's yanxuan price" in row["detail"], row
+    assert [m["name"] for m in _doc(tmp_path / "out")["periods"]] == ["1", "2"]

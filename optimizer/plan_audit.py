@@ -13,6 +13,11 @@ Current enrollments (SPEC 6.1) are the auditor's too: continuing rows sell the w
 LOCKED is a no_exit row dropped or repriced, and the rules a continuing no_exit row now breaks
 are listed with " (locked: no_exit)" and counted apart (`locked_warnings`): the plan could not
 do otherwise, so they do not fail the audit on their own.
+
+Several months (SPEC 6.3, `periods:`): the plan's `period` column says each row's month; each
+month is audited as a full plan with its own programs and constraints, its caps moved by the
+month before and the month before's plan as its today (optimizer.audit.months). audit.csv
+gains `period`, audit.json `periods`. `--optimum` is refused: several months are not solved yet.
 """
 
 from __future__ import annotations
@@ -30,9 +35,13 @@ from typing import Any
 from optimizer.audit import (
     AuditInputError,
     AuditReport,
+    Month,
+    MonthAudit,
     Violation,
     World,
+    audit_months,
     audit_world,
+    load_months,
     load_world,
 )
 from optimizer.load.errors import InputError, InputProblem
@@ -80,8 +89,10 @@ def _column_names() -> dict[str, str]:
     return names
 
 
-def _columns(file: str, head: Sequence[Any]) -> dict[str, int]:
-    """The read columns' positions, or InputError naming the missing ones."""
+def _columns(file: str, head: Sequence[Any],
+             months: Sequence[str] | None = None) -> dict[str, int]:
+    """The read columns' positions, or InputError naming the missing ones (`period` too when
+    the scenario plans several months)."""
     names = _column_names()
     found: dict[str, int] = {}
     for i, cell in enumerate(head):
@@ -89,11 +100,21 @@ def _columns(file: str, head: Sequence[Any]) -> dict[str, int]:
         if col is not None and col not in found:
             found[col] = i
     missing = [c for c in READ_COLUMNS if c not in found]
-    if missing:
-        raise InputError([InputProblem(file, "line 1", c, "missing column (plan.csv or plan.xlsx "
-                                       f"headers in English or Chinese: {c} or "
-                                       f"{header(c, 'zh')})") for c in missing])
+    problems = [InputProblem(file, "line 1", c, "missing column (plan.csv or plan.xlsx headers "
+                             f"in English or Chinese: {c} or {header(c, 'zh')})")
+                for c in missing]
+    if months is not None and len(months) > 1 and PERIOD not in found:
+        problems.append(InputProblem(file, "line 1", PERIOD, "missing column: the scenario plans "
+                                     f"{len(months)} months ({_names(months)}), each row says "
+                                     "which"))
+    if problems:
+        raise InputError(problems)
     return found
+
+
+def _names(months: Sequence[str]) -> str:
+    shown = ", ".join(months[:6])
+    return shown + (", ..." if len(months) > 6 else "")
 
 
 def _text(value: Any) -> str:
@@ -105,12 +126,15 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _rows(file: str, table: Iterator[Sequence[Any]], where: str) -> list[dict[str, str]]:
-    """Header + rows -> the plan's rows, prices checked readable (InputError naming each)."""
+def _rows(file: str, table: Iterator[Sequence[Any]], where: str,
+          months: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """Header + rows -> the plan's rows, prices checked readable (InputError naming each).
+    `months`: the scenario's month names (SPEC 6.3): each row's period is one of them (an
+    empty period is the only month's of a one-month list)."""
     head = next(table, None)
     if head is None:
         raise InputError.one(file, "", "", "empty: no header line")
-    cols = _columns(file, head)
+    cols = _columns(file, head, months)
     rows: list[dict[str, str]] = []
     problems: list[InputProblem] = []
     for n, cells in enumerate(table, start=1):
@@ -128,9 +152,18 @@ def _rows(file: str, table: Iterator[Sequence[Any]], where: str) -> list[dict[st
         if price.copy_abs() > MAX_PRICE:  # abs() would round, and overflow at 1e999999999
             problems.append(InputProblem(file, f"{where} {n}", "price", f"{row['price']} is "
                                          f"beyond {MAX_PRICE:,} yuan (README: Limits on inputs)"))
+        if months is not None:
+            if len(months) == 1 and not row.get(PERIOD):
+                row[PERIOD] = months[0]
+            if row.get(PERIOD) not in months:
+                problems.append(InputProblem(
+                    file, f"{where} {n}", PERIOD, f"{row.get(PERIOD, '')!r} is not one of the "
+                    f"scenario's months ({_names(months)})"))
         rows.append(row)
     if problems:
         raise InputError(problems)
+    if months is not None:
+        return rows
     periods = sorted({r.get(PERIOD, "") for r in rows})
     if len(periods) > 1:
         raise InputError.one(file, "", PERIOD, f"the plan has {len(periods)} periods "
@@ -138,14 +171,16 @@ def _rows(file: str, table: Iterator[Sequence[Any]], where: str) -> list[dict[st
     return rows
 
 
-def read_plan(path: Path) -> list[dict[str, str]]:
+def read_plan(path: Path, months: Sequence[str] | None = None) -> list[dict[str, str]]:
     """PLAN's rows as {sku_id, program, price[, period]} text. InputError (exit 2) for a file
-    that is missing, no regular file, too big, unreadable, or lacks a column or a price."""
+    that is missing, no regular file, too big, unreadable, or lacks a column or a price.
+    `months`: the names of the scenario's months (SPEC 6.3): every row's period is one of
+    them (a missing column or an unknown period is InputError naming the row)."""
     file = str(path)
     probe = read_input(path, "plan", PLAN_LIMITS["xlsx"] if path.suffix.lower() == ".xlsx"
                        else PLAN_LIMITS["csv"])
     if path.suffix.lower() == ".xlsx" or probe.startswith(_ZIP_MAGIC):
-        return _read_xlsx(file, probe)
+        return _read_xlsx(file, probe, months)
     try:
         text = probe.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -153,12 +188,13 @@ def read_plan(path: Path) -> list[dict[str, str]]:
         raise InputError.one(file, f"line {line}", "", "not UTF-8 text (plan.csv is UTF-8, "
                              "with or without BOM)") from None
     try:
-        return _rows(file, iter(csv.reader(io.StringIO(text, newline=""))), "row")
+        return _rows(file, iter(csv.reader(io.StringIO(text, newline=""))), "row", months)
     except csv.Error as exc:
         raise InputError.one(file, "", "", f"not a CSV file: {exc}") from None
 
 
-def _read_xlsx(file: str, data: bytes) -> list[dict[str, str]]:
+def _read_xlsx(file: str, data: bytes,
+               months: Sequence[str] | None = None) -> list[dict[str, str]]:
     """The plan sheet (and its continuations "plan (2)", ...) of a workbook; else the first."""
     import openpyxl
 
@@ -174,7 +210,7 @@ def _read_xlsx(file: str, data: bytes) -> list[dict[str, str]]:
         rows: list[dict[str, str]] = []
         for name in sheets:
             table = book[name].iter_rows(values_only=True)
-            rows += _rows(f"{file} (sheet {name})", table, "row")
+            rows += _rows(f"{file} (sheet {name})", table, "row", months)
         return rows
     finally:
         book.close()
@@ -276,27 +312,96 @@ def run_audit(scenario_path: Path, plan_path: Path, outdir: Path | None = None, 
     (nothing written)."""
     from optimizer.prepare import load_inputs
 
-    loaded = load_inputs(scenario_path)  # the product's validation: bad input named as solve does
+    # the product's validation: bad input named as solve does; several months are checked here
+    loaded = load_inputs(scenario_path, several_months=True)
     plan_path = Path(plan_path)
     out = _outdir(outdir, loaded.scenario.name, plan_path)
-    rows = read_plan(plan_path)
     try:
-        world = load_world(Path(scenario_path))
+        months = load_months(Path(scenario_path))
     except AuditInputError as exc:
         raise InputError.one(scenario_path, "", "", f"the auditor cannot read it: {exc}") from None
-    report = audit_world(world, rows, printed=False)
-    broken = findings(report, rows)
-    doc = summary(report, broken, plan_path, world)
-    if optimum:
-        doc.update(_optimum(loaded, report.objective, bool(doc["ok"])))
+    if months is not None:
+        if optimum:
+            raise InputError.one("--optimum", "", "", "the scenario plans several months "
+                                 "(periods:), which are not solved yet (issue 16): audit "
+                                 "without --optimum")
+        head, broken, doc = _audit_months(months, plan_path)
+    else:
+        rows = read_plan(plan_path)
+        try:
+            world = load_world(Path(scenario_path))
+        except AuditInputError as exc:
+            raise InputError.one(scenario_path, "", "",
+                                 f"the auditor cannot read it: {exc}") from None
+        report = audit_world(world, rows, printed=False)
+        head, broken = AUDIT_COLUMNS, findings(report, rows)
+        doc = summary(report, broken, plan_path, world)
+        if optimum:
+            doc.update(_optimum(loaded, report.objective, bool(doc["ok"])))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(AUDIT_COLUMNS)
+    writer.writerow(head)
     writer.writerows(broken)
     with output_set(out, "audit") as stage:  # one run a folder: a solve's files are removed
         stage.write("audit.csv", buf.getvalue().encode("utf-8"))
         stage.write("audit.json", strict_json(doc).encode("utf-8"))
     return AuditOutcome(bool(doc["ok"]), out, _text_summary(doc, out), doc)
+
+
+def _audit_months(months: Sequence[Month], plan_path: Path
+                  ) -> tuple[tuple[str, ...], list[list[str]], dict[str, Any]]:
+    """SPEC 6.3: each month's rows audited as a full plan, in order, each against what the
+    month before left (moved 30-day minima, its plan as today). audit.csv gains `period` (its
+    first column); audit.json gains `periods`, one entry per month with its figures, rules and
+    constraints, beside the totals over the horizon."""
+    names = [m.name for m in months]
+    rows = read_plan(plan_path, names)
+    by_month: dict[str, list[dict[str, str]]] = {n: [] for n in names}
+    numbers: dict[str, list[int]] = {n: [] for n in names}
+    for i, row in enumerate(rows, start=1):
+        by_month[row[PERIOD]].append(row)
+        numbers[row[PERIOD]].append(i)
+    audits = audit_months(months, [by_month[n] for n in names], [numbers[n] for n in names])
+    broken: list[list[str]] = []
+    per_month: list[dict[str, Any]] = []
+    for a in audits:
+        found = findings(a.report, rows)
+        broken += [[a.name, *line] for line in found]
+        doc = summary(a.report, found, plan_path, a.world)
+        per_month.append({"name": a.name, **{k: v for k, v in doc.items()
+                                             if k not in ("scenario", "plan")}})
+    return (PERIOD, *AUDIT_COLUMNS), broken, _months_summary(per_month, audits, plan_path)
+
+
+def _months_summary(per_month: Sequence[Mapping[str, Any]], audits: Sequence[MonthAudit],
+                    plan: Path) -> dict[str, Any]:
+    """audit.json over several months: rule counts, per-program and total figures summed over
+    the months (margin: the objective of SPEC 6.3); each month's own, with its constraints
+    (they hold per month), under `periods`."""
+    rules = {code: sum(m["rules"][code] for m in per_month) for code in RULES}
+    locked = {code: n for code in RULES
+              if (n := sum(m["locked_warnings"].get(code, 0) for m in per_month))}
+    programs: dict[str, dict[str, Any]] = {}
+    for a in audits:
+        for pid, t in a.report.programs.items():
+            p = programs.setdefault(pid, {"enrolled_skus": 0, "units": 0.0, "revenue": 0.0,
+                                          "fees": 0.0, "margin": 0.0})
+            p["enrolled_skus"] += t.enrolled_skus
+            for key in ("units", "revenue", "fees", "margin"):
+                p[key] += getattr(t, key)
+    for p in programs.values():
+        p["units"] = round(p["units"], 3)
+        for key in ("revenue", "fees", "margin"):
+            p[key] = _money(p[key])
+    total = {"enrolled_skus": sum(len(a.report.lines) for a in audits),
+             "units": round(sum(t.units for a in audits for t in a.report.programs.values()), 3),
+             "revenue": _money(sum(a.report.gmv for a in audits)),
+             "fees": _money(sum(t.fees for a in audits for t in a.report.programs.values())),
+             "margin": _money(sum(a.report.objective for a in audits))}
+    n_broken = sum(rules.values())
+    return {"scenario": audits[0].report.scenario, "plan": str(plan), "ok": not n_broken,
+            "broken_rules": n_broken, "rules": rules, "locked_warnings": locked,
+            "programs": programs, "total": total, "periods": list(per_month)}
 
 
 def _optimum(loaded: Any, margin: float, ok: bool) -> dict[str, Any]:
@@ -332,6 +437,12 @@ def _text_summary(doc: Mapping[str, Any], out: Path) -> str:
     if doc["locked_warnings"]:
         counts = ", ".join(f"{c} {n}" for c, n in doc["locked_warnings"].items())
         lines.append(f"rows locked by no_exit (kept as they must be) break: {counts}")
+    for month in doc.get("periods", ()):
+        state = ("keeps every rule" if month["ok"] else
+                 f"{month['broken_rules']} broken rule(s): " + ", ".join(
+                     f"{c} {n}" for c, n in month["rules"].items() if n))
+        lines.append(f"  month {month['name']}: {month['total']['enrolled_skus']} enrollments, "
+                     f"margin {month['total']['margin']:,.2f} yuan; {state}")
     if "optimum" in doc:
         o = doc["optimum"]
         lines.append(f"optimum: {o['status']}, objective {o['objective']}, bound {o['bound']}"

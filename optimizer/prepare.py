@@ -54,15 +54,19 @@ class PreparedInputs(LoadedInputs):
     rules: RuleOutcome
 
 
-def load_inputs(scenario_path: Path) -> LoadedInputs:
+def load_inputs(scenario_path: Path, *, several_months: bool = False) -> LoadedInputs:
     """Read and validate the scenario, the catalogue it names (beside it), its rulebook with
     the scenario's overrides merged in, and today's enrollments (`current:`, against the
-    catalogue and the merged rulebook's programs). InputError on bad input."""
+    catalogue and the merged rulebook's programs). InputError on bad input.
+
+    `several_months`: the caller handles `periods:` of several months (or one month with its
+    own overrides) itself (`audit`, SPEC 6.3); they are validated, not refused. The rest of
+    the result is the scenario's own blocks, not any month's."""
     scenario, source = load_scenario(scenario_path)
     catalogue = load_catalogue(source.file.parent / scenario.catalogue)
     read = read_rulebook(scenario, source)
     rulebook = build_rulebook(scenario, source, read)
-    _check_months(scenario, source, read)
+    _check_months(scenario, source, read, refuse=not several_months)
     current = (Current.empty() if scenario.current is None else
                load_current(source.file.parent / scenario.current, catalogue,
                             tuple(rulebook.programs), int(scenario.price_step * 100)))
@@ -75,19 +79,21 @@ def prepare(scenario_path: Path) -> PreparedInputs:
 
 
 def _check_months(scenario: Scenario, source: YamlSource,
-                  read: tuple[dict[str, Any], str]) -> None:
+                  read: tuple[dict[str, Any], str], *, refuse: bool = True) -> None:
     """SPEC 6.3 `periods:`: every month's overrides are validated as the scenario's own are
     (merged over it, with the rulebook), then several months are refused: they are not solved
     yet (issue 16), and a one-month plan of a several-month scenario would be a wrong answer.
     Nothing is written before this runs. A one-month list with overrides is refused too: the
     auditor reads the scenario's own blocks, so applying them here alone would make solve and
-    audit disagree."""
+    audit disagree. `refuse` False (audit, which checks each month): validated only."""
     periods = scenario.periods
     if isinstance(periods, list):
         book_ids = list(read[0].get("programs") or {})
         for i, month in enumerate(periods):
             _check_month(scenario, source, read, book_ids, i, month.programs,
                          month.constraints)
+    if not refuse:
+        return
     if scenario.months > 1:
         raise InputError.one(source.file, source.where(("periods",)), "periods",
                              f"several months (periods: {scenario.months}) are not solved yet; "

@@ -14,6 +14,7 @@ from optimizer.audit.auditor import (
     audit_world,
 )
 from optimizer.audit.inputs import AuditInputError, World, load_world
+from optimizer.audit.months import Month, MonthAudit, audit_months, load_months
 from optimizer.audit.summary import audit_summary
 
 __all__ = [
@@ -21,12 +22,16 @@ __all__ = [
     "AuditInputError",
     "AuditReport",
     "Line",
+    "Month",
+    "MonthAudit",
     "ProgramTotals",
     "Violation",
     "World",
     "audit",
+    "audit_months",
     "audit_rows",
     "audit_summary",
     "audit_world",
+    "load_months",
     "load_world",
 ]

@@ -157,13 +157,16 @@ def audit_rows(scenario_path: Path, rows: Sequence[Mapping[str, str]]) -> AuditR
 
 
 def audit_world(world: World, rows: Sequence[Mapping[str, str]], *,
-                printed: bool = True) -> AuditReport:
+                printed: bool = True, row_numbers: Sequence[int] | None = None) -> AuditReport:
     """Audit plan rows against an already-read world (lets callers audit many plans cheaply).
 
     `printed` False: the rows carry only sku_id, program and price (a plan a merchant edited,
     the `audit` command); the printed offer_id and figures are then not compared, only the
-    rules checked and the figures recomputed."""
-    return _Audit(world, printed=printed).run(rows)
+    rules checked and the figures recomputed. `row_numbers`: each row's number in the whole
+    plan (one month's rows of a several-month plan), else 1, 2, ..."""
+    if row_numbers is not None and len(row_numbers) != len(rows):
+        raise ValueError(f"{len(row_numbers)} row numbers for {len(rows)} rows")
+    return _Audit(world, printed=printed, row_numbers=row_numbers).run(rows)
 
 
 def change_of(world: World, ln: Line) -> str:
@@ -193,9 +196,11 @@ def _number(text: str | None) -> float | None:
 class _Audit:
     """One audit: the world, the rows resolved, and a cache of rule outcomes."""
 
-    def __init__(self, world: World, *, printed: bool = True) -> None:
+    def __init__(self, world: World, *, printed: bool = True,
+                 row_numbers: Sequence[int] | None = None) -> None:
         self.world = world
         self.printed = printed
+        self.row_numbers = row_numbers
         self.violations: list[Violation] = []
         self.locked: list[Violation] = []
         self._offers = world.offers()
@@ -251,12 +256,18 @@ class _Audit:
         return same
 
     def locked_lines(self, lines: Sequence[Line]) -> list[Line]:
-        """Continuing rows of no_exit programs: the plan cannot drop or change them."""
+        """Continuing rows of no_exit programs: the plan cannot drop or change them (none when
+        today is last month's plan: no_exit binds within a month, SPEC 6.3)."""
+        if not self.world.current_binds:
+            return []
         return [ln for ln in lines if ln.continuing
                 and self.world.programs[ln.program].commitment == "no_exit"]
 
     def check_locked(self, lines: list[Line]) -> None:
-        """LOCKED: a no_exit row of today missing from the plan, or in it at another price."""
+        """LOCKED: a no_exit row of today missing from the plan, or in it at another price
+        (not for last month's plan as today: no_exit binds within a month, SPEC 6.3)."""
+        if not self.world.current_binds:
+            return
         planned = {(ln.sku_id, ln.program): ln for ln in lines}
         for (sku_id, pid), c in self.world.current.items():
             prog = self.world.programs.get(pid)
@@ -315,7 +326,8 @@ class _Audit:
                 self.flag("MISSING_COLUMN", None, None, f"plan lacks {', '.join(missing)}")
         seen: dict[tuple[str, str], tuple[int, str]] = {}
         lines = []
-        for i, row in enumerate(rows, start=1):
+        for k, row in enumerate(rows):
+            i = k + 1 if self.row_numbers is None else self.row_numbers[k]
             sku_id, pid = (row.get("sku_id") or "").strip(), (row.get("program") or "").strip()
             sku = self.world.skus.get(sku_id)
             if sku is None:
@@ -379,12 +391,16 @@ class _Audit:
             bound = sem.cap_bound_fen(prog, cap_id, ln.sku)
             scaled = cap.field if cap.ratio == 1 else f"{sem.show(cap.ratio)} x {cap.field}"
             rule = f"cap {cap_id}: price {'<' if cap.strict else '<='} {scaled}"
+            # a 30-day minimum last month's plan moved (SPEC 6.3) says so, and where from
+            moved = cap.field == "min_price_30d" and ln.sku.min30_source is not None
+            shown = scaled.replace("min_price_30d", "30-day minimum") if moved else scaled
+            source = f"{ln.sku.min30_source}; " if moved else ""
             if bound is None:
                 why = f"price {sem.yuan(ln.price_fen)}, {cap.field} has no value ({rule})"
             else:
-                why = (f"price {sem.yuan(ln.price_fen)} {'>=' if cap.strict else '>'} {scaled} "
-                       f"{sem.yuan(bound)} ({'strict' if cap.strict else 'not strict'}; "
-                       f"{rule})")
+                why = (f"price {sem.yuan(ln.price_fen)} {'>=' if cap.strict else '>'} {shown} "
+                       f"{sem.yuan(bound)} ({source}{'strict' if cap.strict else 'not strict'}"
+                       f"; {rule})")
             self.flag("PRICE_CAP", ln.sku_id, ln.program, why, ln.row)
 
     def check_min_margin(self, ln: Line) -> None:

@@ -131,6 +131,8 @@ class Program:
     sku_rules: dict[str, Any]
     price_caps: dict[str, PriceCap]
     fees: dict[str, FeeItem]
+    # its prices are 1688 transactions: they enter next month's 30-day minimum (SPEC 6.3)
+    sets_min_price: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class Sku:
     stock: Fraction
     daily_units: Fraction
     elasticity: float | None
+    # where a moved 30-day minimum came from ("month 1's yanxuan price", SPEC 6.3); None: the
+    # catalogue's min_price_30d
+    min30_source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,9 @@ class World:
     relative_gap: float
     # today's enrollments (SPEC 6.1) by (sku_id, program); empty without `current:`
     current: dict[tuple[str, str], Enrolled] = field(default_factory=dict)
+    # whether today's no_exit rows bind the plan (LOCKED): the scenario's `current:` does; last
+    # month's plan as this month's today does not (SPEC 6.3: no_exit binds within a month)
+    current_binds: bool = True
     # memo of rule outcomes (the world never changes, so auditing many plans reuses them)
     memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -263,6 +271,10 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
     selection = raw.get("selection", "sku")
     if selection not in SELECTIONS:
         raise AuditInputError(f"programs.{pid}.selection: {selection!r} is not sku or offer")
+    sets_min_price = raw.get("sets_min_price", False)
+    if not isinstance(sets_min_price, bool):
+        raise AuditInputError(f"programs.{pid}.sets_min_price: {sets_min_price!r} is not true "
+                              "or false")
     commitment = raw.get("commitment", "none")
     if commitment not in COMMITMENTS:
         raise AuditInputError(f"programs.{pid}.commitment: {commitment!r} is not one of "
@@ -301,10 +313,11 @@ def _program(pid: str, raw: dict[str, Any]) -> Program:
         sku_rules=_rules(raw.get("sku_rules")),
         price_caps=caps,
         fees=fees,
+        sets_min_price=sets_min_price,
     )
 
 
-def _programs(book: dict[str, Any], overrides: Any) -> dict[str, Program]:
+def _programs(book: Mapping[str, Any], overrides: Any) -> dict[str, Program]:
     """Absent `programs:` keeps every rulebook program; present keeps only those listed."""
     base: dict[str, Any] = book.get("programs") or {}
     chosen: dict[str, Any]
@@ -332,7 +345,7 @@ def _programs(book: dict[str, Any], overrides: Any) -> dict[str, Program]:
     return out
 
 
-def _fee_caps(book: dict[str, Any], overrides: Any) -> dict[str, Fraction | None]:
+def _fee_caps(book: Mapping[str, Any], overrides: Any) -> dict[str, Fraction | None]:
     groups = dict(book.get("fee_groups") or {})
     for gid, over in (overrides or {}).items():
         over = {"cap": over} if not isinstance(over, dict) else over
@@ -384,16 +397,35 @@ def _constraints(raw: Any) -> Constraints:
 def load_world(scenario_path: Path) -> World:
     """Read the scenario and everything it names into exact values (see module docstring)."""
     scenario_path = Path(scenario_path)
+    return world_of(_read_yaml(scenario_path), scenario_path)
+
+
+def read_scenario(scenario_path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The scenario file and its rulebook as plain YAML (mappings), for the readers of its
+    `periods:` (optimizer.audit.months)."""
+    scenario_path = Path(scenario_path)
     sc = _read_yaml(scenario_path)
+    return sc, _read_yaml(rulebook_path(sc.get("rulebook"), scenario_path.parent))
+
+
+def world_of(sc: Mapping[str, Any], scenario_path: Path, *,
+             book: Mapping[str, Any] | None = None,
+             skus: dict[str, Sku] | None = None) -> World:
+    """The world of a scenario already read (`sc`, as in the file at `scenario_path`, whose
+    folder its relative paths are read from): one month's scenario is the file's with that
+    month's overrides merged in (optimizer.audit.months), its rulebook and catalogue read once
+    for all months (`book`, `skus`)."""
     here = scenario_path.parent
-    book = _read_yaml(rulebook_path(sc.get("rulebook"), here))
+    if book is None:
+        book = _read_yaml(rulebook_path(sc.get("rulebook"), here))
     if "catalogue" not in sc:
         raise AuditInputError(f"{scenario_path}: no catalogue")
     step = to_fen(sc.get("price_step", "0.01"), "price_step")
     if step < 1:
         raise AuditInputError(f"price_step: {sc.get('price_step')} is not at least 1 fen")
     solver = sc.get("solver") or {}
-    skus = read_catalogue(here / str(sc["catalogue"]))
+    if skus is None:
+        skus = read_catalogue(here / str(sc["catalogue"]))
     current = read_current(here / str(sc["current"]), skus) if sc.get("current") else {}
     return World(
         name=str(sc.get("name", "")),

@@ -1,5 +1,6 @@
 """`periods:` (SPEC 6.3): validated like every field; one month is exactly no `periods`; several
-months are refused (exit 2, nothing written) until the joint solver exists (issue 16)."""
+months are refused by solve and sweep (exit 2, nothing written) until the joint solver exists
+(issue 16); audit checks them (tests/audit/test_audit_months.py)."""
 
 from __future__ import annotations
 
@@ -112,7 +113,7 @@ def test_one_month_is_exactly_no_periods(tmp_path: Path, periods: object) -> Non
 
 
 @pytest.mark.parametrize("periods", [2, 36, [{"name": "2024-03"}, {"name": "2024-04"}]])
-@pytest.mark.parametrize("command", ["solve", "sweep", "audit"])
+@pytest.mark.parametrize("command", ["solve", "sweep"])  # audit checks them (SPEC 6.3)
 def test_several_months_are_refused_before_anything_is_written(
         tmp_path: Path, periods: object, command: str) -> None:
     sc = _case(tmp_path / "case", periods)

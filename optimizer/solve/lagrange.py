@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.score.candidates import PARALLEL_MIN, PvRows, peak_price
+from optimizer.score.candidates import SplitRows
 from optimizer.score.problem import KEEP_OF_FIXED, Problem
 
 log = logging.getLogger(__name__)
@@ -168,13 +168,16 @@ def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.nd
 
 
 def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
-                pv: np.ndarray | None = None, threads: int = 1
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
+                pv: np.ndarray | None = None, threads: int = 1,
+                rows: SplitRows | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units.
+    `rows`: `SplitRows.of(pb, pv, threads)` when the caller keeps it between calls."""
     sel = slice(None) if pv is None else pv
     alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv * pb.pv_counts[sel]
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
-    price, value, units = peak_price(pb, alpha, beta, pv, threads)
+    if rows is None:
+        rows = SplitRows.of(pb, pv, threads)
+    price, value, units = rows.peak(alpha, beta)
     return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
@@ -200,6 +203,7 @@ class Dual:
     def __init__(self, pb: Problem, threads: int = 1):
         self.pb = pb
         self.threads = threads  # for the pricing's hot loop (`peak_price`); same result for any
+        self._all_rows: tuple[Problem, SplitRows] | None = None  # every pv's, sliced: no copy
         self.st = cached_structure(pb)
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
         self.status = (np.stack([c.status for c in self.st.combos]) if self.st.combos
@@ -311,7 +315,10 @@ class Dual:
         avail = pb.avail[sku]
         alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv * pb.pv_counts[rpv]
         beta = pb.pv_cost[rpv] + mult.budget * pb.pv_market[rpv]
-        _, _, u0 = peak_price(pb, alpha, beta, rpv, self.threads)
+        # gathered once: priced 24 times (a node of a branch prices a few SKUs, a full pricing
+        # millions of rows, split over the pricing threads)
+        all_rows = SplitRows.of(pb, rpv, self.threads)
+        _, _, u0 = all_rows.peak(alpha, beta)
         need = np.bincount(rq, u0, minlength=q) > avail
         nu = np.zeros(q)
         needy = np.flatnonzero(need)
@@ -328,20 +335,15 @@ class Dual:
             r_pv, r_a, r_b = rpv[r_sel], alpha[r_sel], beta[r_sel]
             lo, hi = np.zeros(needy.size), nu_max[needy]
             cap = avail[needy]
-            # small batches: gathered once (a branch's node prices a few SKUs 22 times); large
-            # ones: split over the pricing threads
-            rows = PvRows.of(pb, r_pv) if self.threads <= 1 or r_pv.size < PARALLEL_MIN else None
+            rows = SplitRows.of(pb, r_pv, self.threads)
             for _ in range(BISECTION_STEPS):
                 mid = 0.5 * (lo + hi)
-                if rows is not None:
-                    _, _, u = rows.peak(r_a, r_b + mid[r_q])
-                else:
-                    _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv, self.threads)
+                _, _, u = rows.peak(r_a, r_b + mid[r_q])
                 too_much = np.bincount(r_q, u, minlength=needy.size) > cap
                 lo = np.where(too_much, mid, lo)
                 hi = np.where(too_much, hi, mid)
             nu[needy] = hi
-        price, value, units = peak_price(pb, alpha, beta + nu[rq], rpv, self.threads)
+        price, value, units = all_rows.peak(alpha, beta + nu[rq])
         value = value - mult.prog[pb.pv_prog[rpv]]
         used = np.bincount(rq, units, minlength=q)
         val = np.bincount(rq, value, minlength=q) + nu * avail
@@ -358,7 +360,10 @@ class Dual:
         pb = self.pb
         combos = self.st.combos
         n_states = self.st.n_states
-        base_price, base_value, base_units = best_prices(pb, mult, 0.0, threads=self.threads)
+        if self._all_rows is None or self._all_rows[0] is not pb:  # (a branch's own pb)
+            self._all_rows = (pb, SplitRows.of(pb, None, self.threads))
+        base_price, base_value, base_units = best_prices(pb, mult, 0.0, threads=self.threads,
+                                                         rows=self._all_rows[1])
         positive = base_value > 0
         sku_val = np.empty((len(combos), pb.n))
         over: list[np.ndarray] = []

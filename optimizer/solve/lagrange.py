@@ -260,12 +260,16 @@ class Dual:
     def _questions(self, over: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                           np.ndarray]:
         """Every (SKU, set of pvs taken) a combo's overflowing SKUs can choose: the combo's forced
-        pvs plus any subset of its optional programs. Returns (combo, sku, sku, mask) rows."""
+        pvs plus any subset of its optional programs. Returns (combo, sku, cell, mask) rows: the
+        cell numbers the (combo, SKU) pairs of `over` densely, in its order."""
         pb = self.pb
-        rows_c, rows_s, rows_m = [], [], []
+        rows_c, rows_s, rows_cell, rows_m = [], [], [], []
+        base = 0
         for c, skus in enumerate(over):
             if skus.size == 0:
                 continue
+            cells = base + np.arange(skus.size)
+            base += skus.size
             cnt = self.sku_count[skus]  # >= 1: the SKU overflows
             pvs = concat_ranges(self.sku_start[skus], cnt)
             seg = np.cumsum(cnt) - cnt
@@ -289,11 +293,12 @@ class Dual:
                         mask |= pm
                 rows_c.append(np.full(int(valid.sum()), c, np.int64))
                 rows_s.append(skus[valid])
+                rows_cell.append(cells[valid])
                 rows_m.append(mask[valid])
         if not rows_c:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty, empty
-        return (np.concatenate(rows_c), np.concatenate(rows_s), np.concatenate(rows_s),
+        return (np.concatenate(rows_c), np.concatenate(rows_s), np.concatenate(rows_cell),
                 np.concatenate(rows_m))
 
     def _stock_answers(self, mult: Multipliers, sku: np.ndarray, mask: np.ndarray
@@ -377,8 +382,11 @@ class Dual:
                 used = np.bincount(pb.pv_sku, np.where(take, base_units, 0.0), minlength=pb.n)
                 over.append(np.flatnonzero(self.feasible[ci] & (used > tol)))
         # stock: deduplicated (SKU, pv set) questions, answered in one batch
-        q_combo, q_sku, _, q_mask = self._questions(over) if stock else (np.zeros(0, np.int64),) * 4
-        sku_q = np.full((len(combos), pb.n), -1, np.int64)  # the answer a combo's SKU took
+        q_combo, q_sku, cell, q_mask = self._questions(over) if stock else \
+            (np.zeros(0, np.int64),) * 4
+        # (combo, SKU, question) of the best questions, in question order: not a (combos x SKUs)
+        # table (two of them cost 0.2 s an evaluation at 1M SKUs, mostly in page faults)
+        top_c, top_s, top_q = cell, cell, cell
         if q_combo.size:
             # one integer key per (SKU, pv set): the set is a bitmask over the SKU's pvs
             width = int(self.local.max()) + 1
@@ -388,13 +396,11 @@ class Dual:
                 mult, uniq >> width, uniq & ((1 << width) - 1))
             val = ans_val[inverse]
             # per (combo, SKU), the best of its questions
-            cell = q_combo * pb.n + q_sku
-            top_val = np.full(len(combos) * pb.n, NEG)
+            top_val = np.full(int(cell.max()) + 1, NEG)
             np.maximum.at(top_val, cell, val)
             top = np.flatnonzero(val >= top_val[cell])
-            c_, s_ = q_combo[top], q_sku[top]
-            sku_val[c_, s_] = np.where(self.feasible[c_, s_], val[top], NEG)
-            sku_q[c_, s_] = inverse[top]
+            top_c, top_s, top_q = q_combo[top], q_sku[top], inverse[top]
+            sku_val[top_c, top_s] = np.where(self.feasible[top_c, top_s], val[top], NEG)
             q_start = np.searchsorted(row_q, np.arange(uniq.size))
             q_end = np.searchsorted(row_q, np.arange(uniq.size), side="right")
         state_val = np.full((n_states, pb.n), NEG)
@@ -416,7 +422,10 @@ class Dual:
         status = self.status[pv_combo, np.arange(pb.m)]
         chosen = (status == 2) | ((status == 1) & positive)
         price = base_price.copy()
-        answered = sku_q[sku_combo, np.arange(pb.n)]
+        # the answer each SKU's combo took (of several tied, the last, as a table would keep)
+        answered = np.full(pb.n, -1, np.int64)
+        mine = top_c == sku_combo[top_s]
+        answered[top_s[mine]] = top_q[mine]
         hit = np.flatnonzero(answered >= 0)
         if hit.size:
             # SKUs whose combo needed its stock question: that answer's pvs and prices

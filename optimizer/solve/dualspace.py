@@ -103,7 +103,8 @@ class Pool:
         self.finger = np.zeros(0, np.uint64)
         self._finger_sorted = np.zeros(0, np.uint64)  # the same, sorted: for `_known`
         empty = np.zeros(0, np.int64)
-        self._order: tuple[np.ndarray, np.ndarray, np.ndarray] = (empty, empty, empty)
+        self._order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = \
+            (empty, empty, empty, empty)
         self._order_size = 0  # the pool size `_order` was computed for
 
     def __len__(self) -> int:
@@ -192,30 +193,31 @@ class Pool:
         idx = concat_ranges(self.start[columns], self.length[columns])
         return pv[idx].astype(np.int64), price[idx].astype(np.int64)
 
-    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat."""
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat.
+        Returns (order, segment starts, each segment's offer, each sorted column's segment)."""
         if self._order_size != len(self):
             order = np.argsort(self.offer, kind="stable")
             offers = self.offer[order]
             starts = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]])
-            self._order = (order, starts, offers[starts])
+            segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, order.size]))
+            self._order = (order, starts, offers[starts], segment)
             self._order_size = len(self)
         return self._order
 
     def model(self, z: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """M(z), a subgradient, each offer's best column (-1: none) and its reduced value."""
         r = self.value - self.a @ z
-        order, starts, seg_offer = self._sorted()
+        order, starts, seg_offer, segment = self._sorted()
         best = np.zeros(self.pb.n_offers)
         col = np.full(self.pb.n_offers, -1, np.int64)
         if order.size:
             r_sorted = r[order]
             seg_best = np.maximum.reduceat(r_sorted, starts)
             # the first column (in pool order) reaching its offer's maximum, if positive
-            lengths = np.diff(np.r_[starts, order.size])
-            at_max = r_sorted >= np.repeat(seg_best, lengths)
+            at_max = r_sorted >= seg_best[segment]
             first = np.flatnonzero(at_max)
-            seg_of = np.repeat(np.arange(starts.size), lengths)[first]
+            seg_of = segment[first]
             keep = np.r_[True, seg_of[1:] != seg_of[:-1]]
             arg = order[first[keep]]
             pos = (seg_best > 0) | self.pb.must_offers[seg_offer]  # none is no plan of those

@@ -12,6 +12,7 @@ dropped when that one has at least its margin and is no worse on every resource 
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -54,22 +55,46 @@ def peak_price(pb: Problem, alpha: np.ndarray | float, beta: np.ndarray | float,
     Rows are independent, so `threads` > 1 splits them into contiguous pieces priced at once
     (numpy releases the GIL in its loops); the result is the same to the bit.
     """
-    rows = np.arange(pb.m) if pv is None else np.asarray(pv)
-    alpha = np.broadcast_to(np.asarray(alpha, np.float64), rows.shape)
-    beta = np.broadcast_to(np.asarray(beta, np.float64), rows.shape)
-    if threads <= 1 or rows.size < PARALLEL_MIN:
-        return _peak(pb, alpha, beta, rows)
-    pool = _POOLS.setdefault(threads, ThreadPoolExecutor(threads, "peak_price"))
-    cuts = np.linspace(0, rows.size, threads + 1).astype(np.int64).tolist()
-    parts = list(pool.map(lambda a, b: _peak(pb, alpha[a:b], beta[a:b], rows[a:b]),
-                          cuts[:-1], cuts[1:]))
-    price, value, units = (np.concatenate(col) for col in zip(*parts, strict=True))
-    return price, value, units
+    return SplitRows.of(pb, pv, threads).peak(alpha, beta)
 
 
-def _peak(pb: Problem, alpha: np.ndarray, beta: np.ndarray, rows: np.ndarray
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return PvRows.of(pb, rows).peak(alpha, beta)
+def _pool(threads: int) -> ThreadPoolExecutor:
+    return _POOLS.setdefault(threads, ThreadPoolExecutor(threads, "peak_price"))
+
+
+@dataclass(frozen=True, eq=False)
+class SplitRows:
+    """Some pair-variants' `PvRows`, gathered once in `threads` contiguous pieces: a search that
+    prices the same rows many times (the stock multiplier's bisection) gathers them once and
+    still prices the pieces at once. All of the problem's rows are sliced, not gathered."""
+
+    cuts: tuple[int, ...]
+    parts: tuple[PvRows, ...]
+
+    @staticmethod
+    def of(pb: Problem, pv: np.ndarray | None = None, threads: int = 1) -> SplitRows:
+        size = pb.m if pv is None else int(np.asarray(pv).shape[0])
+        pieces = 1 if threads <= 1 or size < PARALLEL_MIN else threads
+        cuts = tuple(np.linspace(0, size, pieces + 1).astype(np.int64).tolist())
+        rows = None if pv is None else np.asarray(pv)
+        parts = tuple(PvRows.of(pb, slice(a, b) if rows is None else rows[a:b])
+                      for a, b in itertools.pairwise(cuts))
+        return SplitRows(cuts, parts)
+
+    def peak(self, alpha: np.ndarray | float, beta: np.ndarray | float
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """See `peak_price`: the same result to the bit however the rows are split."""
+        shape = (self.cuts[-1],)
+        alpha = np.broadcast_to(np.asarray(alpha, np.float64), shape)
+        beta = np.broadcast_to(np.asarray(beta, np.float64), shape)
+        if len(self.parts) == 1:
+            return self.parts[0].peak(alpha, beta)
+        cuts = self.cuts
+        parts = list(_pool(len(self.parts)).map(
+            lambda i: self.parts[i].peak(alpha[cuts[i]:cuts[i + 1]], beta[cuts[i]:cuts[i + 1]]),
+            range(len(self.parts))))
+        price, value, units = (np.concatenate(col) for col in zip(*parts, strict=True))
+        return price, value, units
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,7 +113,7 @@ class PvRows:
     keep: np.ndarray  # rows where today's price is within [lo, hi]
 
     @staticmethod
-    def of(pb: Problem, rows: np.ndarray) -> PvRows:
+    def of(pb: Problem, rows: np.ndarray | slice) -> PvRows:
         lo, hi, kp = pb.pv_lo[rows], pb.pv_hi[rows], pb.pv_keep_price[rows]
         return PvRows(pb.step, lo, hi, pb.pv_elast[rows], pb.pv_market[rows],
                       pb.pv_demand[rows], pb.pv_full[rows], kp,

@@ -101,8 +101,10 @@ class Pool:
         self._price: list[np.ndarray] = []
         self._stored = 0
         self.finger = np.zeros(0, np.uint64)
+        self._finger_sorted = np.zeros(0, np.uint64)  # the same, sorted: for `_known`
         empty = np.zeros(0, np.int64)
-        self._order: tuple[np.ndarray, np.ndarray, np.ndarray] = (empty, empty, empty)
+        self._order: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] = \
+            (empty, empty, empty, empty)
         self._order_size = 0  # the pool size `_order` was computed for
 
     def __len__(self) -> int:
@@ -118,10 +120,12 @@ class Pool:
         price = point.price[chosen]
         counts = np.bincount(offer_of, minlength=pb.n_offers)
         finger = fingerprints(chosen, price, offer_of, np.arange(pb.n_offers))
-        new = ~np.isin(finger, self.finger)
-        usage, value = column_sums(pb, chosen, price, offer_of, pb.n_offers)
+        new = ~self._known(finger)
         offers = np.flatnonzero(new)
         keep = new[offer_of]
+        # scored only once known to be new (per-column sums: the same bits as scoring all)
+        usage, value = column_sums(pb, chosen[keep], price[keep],
+                                   (np.cumsum(new) - 1)[offer_of[keep]], offers.size)
         self._pv.append(chosen[keep])
         self._price.append(price[keep])
         self.start = np.append(self.start, self._stored + np.cumsum(counts[offers])
@@ -129,11 +133,24 @@ class Pool:
         self.length = np.append(self.length, counts[offers])
         self._stored += int(keep.sum())
         self.offer = np.append(self.offer, offers)
-        self.value = np.append(self.value, value[offers])
-        self.usage = np.vstack([self.usage, usage[offers]])
-        self.a = np.vstack([self.a, self.rows.usage(pb, usage[offers])])
-        self.finger = np.append(self.finger, finger[offers])
+        self.value = np.append(self.value, value)
+        self.usage = np.vstack([self.usage, usage])
+        self.a = np.vstack([self.a, self.rows.usage(pb, usage)])
+        self._add_fingers(finger[offers])
         return int(offers.size)
+
+    def _known(self, finger: np.ndarray) -> np.ndarray:
+        """bool: which fingerprints are in the pool (a binary search in the sorted ones: np.isin
+        sorted the pool's every time, 0.1 s a round at 1M SKUs)."""
+        known = self._finger_sorted
+        if known.size == 0:
+            return np.zeros(finger.shape, bool)
+        at = np.minimum(np.searchsorted(known, finger), known.size - 1)
+        return known[at] == finger
+
+    def _add_fingers(self, finger: np.ndarray) -> None:
+        self.finger = np.append(self.finger, finger)
+        self._finger_sorted = np.sort(np.concatenate([self._finger_sorted, finger]))
 
     def add_columns(self, pv: np.ndarray, price: np.ndarray, col: np.ndarray,
                     col_offer: np.ndarray) -> int:
@@ -144,7 +161,7 @@ class Pool:
         if n_cols == 0:
             return 0
         finger = fingerprints(pv, price, col, col_offer)
-        new = ~np.isin(finger, self.finger)
+        new = ~self._known(finger)
         cols = np.flatnonzero(new)
         if cols.size == 0:
             return 0
@@ -162,7 +179,7 @@ class Pool:
         self.value = np.append(self.value, value)
         self.usage = np.vstack([self.usage, usage])
         self.a = np.vstack([self.a, self.rows.usage(pb, usage)])
-        self.finger = np.append(self.finger, finger[cols])
+        self._add_fingers(finger[cols])
         return int(cols.size)
 
     def export(self, z: np.ndarray) -> Columns:
@@ -176,30 +193,31 @@ class Pool:
         idx = concat_ranges(self.start[columns], self.length[columns])
         return pv[idx].astype(np.int64), price[idx].astype(np.int64)
 
-    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat."""
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Columns ordered by offer (cached until the pool grows): segment maxima by reduceat.
+        Returns (order, segment starts, each segment's offer, each sorted column's segment)."""
         if self._order_size != len(self):
             order = np.argsort(self.offer, kind="stable")
             offers = self.offer[order]
             starts = np.flatnonzero(np.r_[True, offers[1:] != offers[:-1]])
-            self._order = (order, starts, offers[starts])
+            segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, order.size]))
+            self._order = (order, starts, offers[starts], segment)
             self._order_size = len(self)
         return self._order
 
     def model(self, z: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         """M(z), a subgradient, each offer's best column (-1: none) and its reduced value."""
         r = self.value - self.a @ z
-        order, starts, seg_offer = self._sorted()
+        order, starts, seg_offer, segment = self._sorted()
         best = np.zeros(self.pb.n_offers)
         col = np.full(self.pb.n_offers, -1, np.int64)
         if order.size:
             r_sorted = r[order]
             seg_best = np.maximum.reduceat(r_sorted, starts)
             # the first column (in pool order) reaching its offer's maximum, if positive
-            lengths = np.diff(np.r_[starts, order.size])
-            at_max = r_sorted >= np.repeat(seg_best, lengths)
+            at_max = r_sorted >= seg_best[segment]
             first = np.flatnonzero(at_max)
-            seg_of = np.repeat(np.arange(starts.size), lengths)[first]
+            seg_of = segment[first]
             keep = np.r_[True, seg_of[1:] != seg_of[:-1]]
             arg = order[first[keep]]
             pos = (seg_best > 0) | self.pb.must_offers[seg_offer]  # none is no plan of those

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.score.candidates import PARALLEL_MIN, PvRows, peak_price
+from optimizer.score.candidates import SplitRows
 from optimizer.score.problem import KEEP_OF_FIXED, Problem
 
 log = logging.getLogger(__name__)
@@ -168,13 +168,16 @@ def penalised_value(pb: Problem, mult: Multipliers, pv: np.ndarray, price: np.nd
 
 
 def best_prices(pb: Problem, mult: Multipliers, nu_pv: np.ndarray | float,
-                pv: np.ndarray | None = None, threads: int = 1
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units."""
+                pv: np.ndarray | None = None, threads: int = 1,
+                rows: SplitRows | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best lattice price per pv of u(p)*(alpha p - beta) - lambda_k, its value and units.
+    `rows`: `SplitRows.of(pb, pv, threads)` when the caller keeps it between calls."""
     sel = slice(None) if pv is None else pv
     alpha = 1.0 - pb.pv_fee[sel] + mult.budget + mult.gmv * pb.pv_counts[sel]
     beta = pb.pv_cost[sel] + mult.budget * pb.pv_market[sel] + nu_pv
-    price, value, units = peak_price(pb, alpha, beta, pv, threads)
+    if rows is None:
+        rows = SplitRows.of(pb, pv, threads)
+    price, value, units = rows.peak(alpha, beta)
     return price, value - mult.prog[pb.pv_prog[sel]], units
 
 
@@ -200,6 +203,7 @@ class Dual:
     def __init__(self, pb: Problem, threads: int = 1):
         self.pb = pb
         self.threads = threads  # for the pricing's hot loop (`peak_price`); same result for any
+        self._all_rows: tuple[Problem, SplitRows] | None = None  # every pv's, sliced: no copy
         self.st = cached_structure(pb)
         self.combo_state = np.array([c.state for c in self.st.combos], np.int64)
         self.status = (np.stack([c.status for c in self.st.combos]) if self.st.combos
@@ -256,12 +260,16 @@ class Dual:
     def _questions(self, over: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                           np.ndarray]:
         """Every (SKU, set of pvs taken) a combo's overflowing SKUs can choose: the combo's forced
-        pvs plus any subset of its optional programs. Returns (combo, sku, sku, mask) rows."""
+        pvs plus any subset of its optional programs. Returns (combo, sku, cell, mask) rows: the
+        cell numbers the (combo, SKU) pairs of `over` densely, in its order."""
         pb = self.pb
-        rows_c, rows_s, rows_m = [], [], []
+        rows_c, rows_s, rows_cell, rows_m = [], [], [], []
+        base = 0
         for c, skus in enumerate(over):
             if skus.size == 0:
                 continue
+            cells = base + np.arange(skus.size)
+            base += skus.size
             cnt = self.sku_count[skus]  # >= 1: the SKU overflows
             pvs = concat_ranges(self.sku_start[skus], cnt)
             seg = np.cumsum(cnt) - cnt
@@ -285,11 +293,12 @@ class Dual:
                         mask |= pm
                 rows_c.append(np.full(int(valid.sum()), c, np.int64))
                 rows_s.append(skus[valid])
+                rows_cell.append(cells[valid])
                 rows_m.append(mask[valid])
         if not rows_c:
             empty = np.zeros(0, np.int64)
             return empty, empty, empty, empty
-        return (np.concatenate(rows_c), np.concatenate(rows_s), np.concatenate(rows_s),
+        return (np.concatenate(rows_c), np.concatenate(rows_s), np.concatenate(rows_cell),
                 np.concatenate(rows_m))
 
     def _stock_answers(self, mult: Multipliers, sku: np.ndarray, mask: np.ndarray
@@ -311,7 +320,10 @@ class Dual:
         avail = pb.avail[sku]
         alpha = 1.0 - pb.pv_fee[rpv] + mult.budget + mult.gmv * pb.pv_counts[rpv]
         beta = pb.pv_cost[rpv] + mult.budget * pb.pv_market[rpv]
-        _, _, u0 = peak_price(pb, alpha, beta, rpv, self.threads)
+        # gathered once: priced 24 times (a node of a branch prices a few SKUs, a full pricing
+        # millions of rows, split over the pricing threads)
+        all_rows = SplitRows.of(pb, rpv, self.threads)
+        _, _, u0 = all_rows.peak(alpha, beta)
         need = np.bincount(rq, u0, minlength=q) > avail
         nu = np.zeros(q)
         needy = np.flatnonzero(need)
@@ -328,20 +340,15 @@ class Dual:
             r_pv, r_a, r_b = rpv[r_sel], alpha[r_sel], beta[r_sel]
             lo, hi = np.zeros(needy.size), nu_max[needy]
             cap = avail[needy]
-            # small batches: gathered once (a branch's node prices a few SKUs 22 times); large
-            # ones: split over the pricing threads
-            rows = PvRows.of(pb, r_pv) if self.threads <= 1 or r_pv.size < PARALLEL_MIN else None
+            rows = SplitRows.of(pb, r_pv, self.threads)
             for _ in range(BISECTION_STEPS):
                 mid = 0.5 * (lo + hi)
-                if rows is not None:
-                    _, _, u = rows.peak(r_a, r_b + mid[r_q])
-                else:
-                    _, _, u = peak_price(pb, r_a, r_b + mid[r_q], r_pv, self.threads)
+                _, _, u = rows.peak(r_a, r_b + mid[r_q])
                 too_much = np.bincount(r_q, u, minlength=needy.size) > cap
                 lo = np.where(too_much, mid, lo)
                 hi = np.where(too_much, hi, mid)
             nu[needy] = hi
-        price, value, units = peak_price(pb, alpha, beta + nu[rq], rpv, self.threads)
+        price, value, units = all_rows.peak(alpha, beta + nu[rq])
         value = value - mult.prog[pb.pv_prog[rpv]]
         used = np.bincount(rq, units, minlength=q)
         val = np.bincount(rq, value, minlength=q) + nu * avail
@@ -358,7 +365,10 @@ class Dual:
         pb = self.pb
         combos = self.st.combos
         n_states = self.st.n_states
-        base_price, base_value, base_units = best_prices(pb, mult, 0.0, threads=self.threads)
+        if self._all_rows is None or self._all_rows[0] is not pb:  # (a branch's own pb)
+            self._all_rows = (pb, SplitRows.of(pb, None, self.threads))
+        base_price, base_value, base_units = best_prices(pb, mult, 0.0, threads=self.threads,
+                                                         rows=self._all_rows[1])
         positive = base_value > 0
         sku_val = np.empty((len(combos), pb.n))
         over: list[np.ndarray] = []
@@ -372,8 +382,11 @@ class Dual:
                 used = np.bincount(pb.pv_sku, np.where(take, base_units, 0.0), minlength=pb.n)
                 over.append(np.flatnonzero(self.feasible[ci] & (used > tol)))
         # stock: deduplicated (SKU, pv set) questions, answered in one batch
-        q_combo, q_sku, _, q_mask = self._questions(over) if stock else (np.zeros(0, np.int64),) * 4
-        sku_q = np.full((len(combos), pb.n), -1, np.int64)  # the answer a combo's SKU took
+        q_combo, q_sku, cell, q_mask = self._questions(over) if stock else \
+            (np.zeros(0, np.int64),) * 4
+        # (combo, SKU, question) of the best questions, in question order: not a (combos x SKUs)
+        # table (two of them cost 0.2 s an evaluation at 1M SKUs, mostly in page faults)
+        top_c, top_s, top_q = cell, cell, cell
         if q_combo.size:
             # one integer key per (SKU, pv set): the set is a bitmask over the SKU's pvs
             width = int(self.local.max()) + 1
@@ -383,13 +396,11 @@ class Dual:
                 mult, uniq >> width, uniq & ((1 << width) - 1))
             val = ans_val[inverse]
             # per (combo, SKU), the best of its questions
-            cell = q_combo * pb.n + q_sku
-            top_val = np.full(len(combos) * pb.n, NEG)
+            top_val = np.full(int(cell.max()) + 1, NEG)
             np.maximum.at(top_val, cell, val)
             top = np.flatnonzero(val >= top_val[cell])
-            c_, s_ = q_combo[top], q_sku[top]
-            sku_val[c_, s_] = np.where(self.feasible[c_, s_], val[top], NEG)
-            sku_q[c_, s_] = inverse[top]
+            top_c, top_s, top_q = q_combo[top], q_sku[top], inverse[top]
+            sku_val[top_c, top_s] = np.where(self.feasible[top_c, top_s], val[top], NEG)
             q_start = np.searchsorted(row_q, np.arange(uniq.size))
             q_end = np.searchsorted(row_q, np.arange(uniq.size), side="right")
         state_val = np.full((n_states, pb.n), NEG)
@@ -411,7 +422,10 @@ class Dual:
         status = self.status[pv_combo, np.arange(pb.m)]
         chosen = (status == 2) | ((status == 1) & positive)
         price = base_price.copy()
-        answered = sku_q[sku_combo, np.arange(pb.n)]
+        # the answer each SKU's combo took (of several tied, the last, as a table would keep)
+        answered = np.full(pb.n, -1, np.int64)
+        mine = top_c == sku_combo[top_s]
+        answered[top_s[mine]] = top_q[mine]
         hit = np.flatnonzero(answered >= 0)
         if hit.size:
             # SKUs whose combo needed its stock question: that answer's pvs and prices

@@ -34,7 +34,7 @@ from optimizer.solve.result import (
     gap,
     no_plan,
 )
-from optimizer.solve.runner import Clock, run_cpsat, target
+from optimizer.solve.runner import DTIME_PER_LIMIT_SECOND, Clock, run_cpsat, target
 from optimizer.solve.warm import WarmStart
 
 log = logging.getLogger(__name__)
@@ -320,6 +320,18 @@ def solve_large(pb: Problem, config: SolverConfig, progress: Progress, start: fl
     t_core = time.perf_counter()
     best = settled[0] if settled else pooled_rounding(pb, ds, clock, bound, stats,
                                                       incumbent=incumbent)
+    budget = max(2 * config.time_limit_s * DTIME_PER_LIMIT_SECOND, 0.1)
+    while best is None and time.perf_counter() < clock.deadline:
+        # NO_SOLUTION is for the time limit alone: CP-SAT's deterministic budget ran out, not
+        # the wall clock, so search the offers in doubt again with twice the budget (each still
+        # deterministic: a plan found before the wall deadline reproduces)
+        clock.dtime_left = budget
+        log.info("no plan yet, %.1f s left: the pooled rounding again with %.2f deterministic s",
+                 clock.deadline - time.perf_counter(), budget)
+        best = pooled_rounding(pb, ds, clock, bound, stats)
+        if best is None and clock.dtime_left > 0.51 * budget:
+            break  # CP-SAT ended before its budget: there is nothing more in its model
+        budget *= 2
     stats.core_seconds = t_settle + time.perf_counter() - t_core
     seconds = time.perf_counter() - start
     if best is None:

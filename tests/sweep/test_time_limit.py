@@ -56,3 +56,39 @@ def test_a_spent_deterministic_budget_is_not_the_time_limit(
     assert result.status in ("OPTIMAL", "FEASIBLE"), result.summary_line()
     assert entered == [True], "a phase found a plan within its floor budget: no test"
     assert result.seconds < 20
+
+
+def test_the_large_path_searches_on_when_a_budget_ran_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The multiplier-space path (forced): its rounding finds nothing and its first CP-SAT run
+    spends its whole deterministic budget without a plan, a moment into a 20 s limit (the path
+    returned NO_SOLUTION there). It searches the offers in doubt again with a doubled budget and
+    returns a plan, audited."""
+    import numpy as np
+    from ortools.sat.python import cp_model
+
+    import optimizer.solve.large as large
+
+    shutil.copytree(SCENARIOS / "packaging-bags", tmp_path / "packaging-bags")
+    path = tmp_path / "packaging-bags" / "scenario.yaml"
+    monkeypatch.setattr(large, "round_flex_lp", lambda *a, **k: None)
+    real = large.run_cpsat
+    runs: list[bool] = []
+
+    def first_spent(model: Any, x: Any, clock: Any, share: float, **k: Any) -> Any:
+        if not runs:  # the whole budget spent, nothing found
+            runs.append(False)
+            clock.dtime_left -= share * clock.dtime_left
+            return cpsat_runner.Run(cp_model.UNKNOWN, np.zeros(0, bool), float("inf"), 0.0)
+        run = real(model, x, clock, share, **k)
+        runs.append(run.found)
+        return run
+
+    monkeypatch.setattr(large, "run_cpsat", first_spent)
+    p = prepare(path)
+    pb = build_problem(p.scenario, p.rulebook, p.catalogue, p.rules)
+    result = solve(pb, p.scenario.solver, large_offers=1)
+    audit_result(path, p.scenario, p.rulebook, pb, p.rules, result, tmp_path / "out")
+    assert result.status in ("OPTIMAL", "FEASIBLE"), result.summary_line()
+    assert runs[0] is False and runs[-1] is True, runs
+    assert result.seconds < 20

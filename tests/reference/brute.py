@@ -378,7 +378,12 @@ def _choices(world: World, sku: Sku, pid: str, today: Today) -> list[tuple[int, 
     return [(p, False) for p in lattice] + ([(cur, True)] if cur in lattice else [])
 
 
-def _sku_configs(world: World, sku: Sku, programs: list[str], today: Today) -> list[Config]:
+def _sku_configs(world: World, sku: Sku, programs: list[str], today: Today,
+                 prune: bool = True) -> list[Config]:
+    """Every combination of programs and prices that keeps the SKU-local rules (margin with
+    the fee paid, stock, exclusivity, locks); with `prune`, only the Pareto-best of each
+    (programs, rows continuing) group (several months need them all: a price moves the next
+    month's caps)."""
     choices = {k: _choices(world, sku, k, today) for k in programs}
     forced = {k for k in programs if today.locked(sku.sku_id, k) is not None}
     # the locked rows (continuing, the whole horizon) may exceed the stock; nothing else may
@@ -402,12 +407,16 @@ def _sku_configs(world: World, sku: Sku, programs: list[str], today: Today) -> l
                 if _over(sum(e.units for e in ecos), limit):
                     continue
                 kept = tuple(cont for _, cont, _ in combo)
-                found.setdefault(kept, []).append(Config(
+                config = Config(
                     chosen, tuple(p for p, _, _ in combo), fees, ecos,
                     sum(e.margin for e in ecos), sum(e.discount for e in ecos),
                     sum(e.revenue for k, e in zip(chosen, ecos, strict=True)
                         if world.programs[k].counts_toward_gmv),
-                    kept))
+                    kept)
+                if prune:
+                    found.setdefault(kept, []).append(config)
+                else:
+                    out.append(config)
             for group in found.values():  # same programs, same rows continuing
                 out += _pareto(world, group)
     return out

@@ -32,7 +32,6 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from itertools import combinations, product
 from pathlib import Path
 from typing import Any
 
@@ -40,19 +39,12 @@ import yaml
 
 from optimizer.audit.inputs import World, load_world, rulebook_path, to_fen
 from tests.reference.brute import (
-    EMPTY,
-    Config,
     Today,
-    _choices,
-    _eco,
     _eligible,
-    _exclusive,
-    _fee,
-    _keeps_margin,
     _offer_order,
     _over,
     _Search,
-    _stock,
+    _sku_configs,
     brute_force_world,
     commitments,
     read_current,
@@ -157,45 +149,13 @@ def today_after(month: Month, previous: tuple[Row, ...]) -> Today:
 # every plan of one month
 
 
-def _all_configs(world: World, sku: Any, programs: list[str], today: Today) -> list[Config]:
-    """brute._sku_configs without its pareto pruning: every combination of programs and prices
-    that keeps the SKU-local rules (margin with the fee paid, stock, exclusivity, locks)."""
-    choices = {k: _choices(world, sku, k, today) for k in programs}
-    forced = {k for k in programs if today.locked(sku.sku_id, k) is not None}
-    locked_units = sum(_eco(world, k, sku, choices[k][0][0], Fraction(0), True).units
-                       for k in forced)
-    limit = max(_stock(world, sku), locked_units)
-    out = [] if forced else [EMPTY]
-    for r in range(1, len(programs) + 1):
-        for chosen in combinations(programs, r):
-            if not forced <= set(chosen):
-                continue
-            if any(_exclusive(world, a, b) for a, b in combinations(chosen, 2)):
-                continue
-            fees = tuple(_fee(world, chosen, k) for k in chosen)
-            allowed = [[(p, cont, _eco(world, k, sku, p, f, cont)) for p, cont in choices[k]
-                        if k in forced or _keeps_margin(world, k, sku, p, f)]
-                       for k, f in zip(chosen, fees, strict=True)]
-            for combo in product(*allowed):
-                ecos = tuple(e for _, _, e in combo)
-                if _over(sum(e.units for e in ecos), limit):
-                    continue
-                out.append(Config(
-                    chosen, tuple(p for p, _, _ in combo), fees, ecos,
-                    sum(e.margin for e in ecos), sum(e.discount for e in ecos),
-                    sum(e.revenue for k, e in zip(chosen, ecos, strict=True)
-                        if world.programs[k].counts_toward_gmv),
-                    tuple(cont for _, cont, _ in combo)))
-    return out
-
-
 def all_plans(world: World, today: Today) -> Iterator[tuple[float, tuple[Row, ...]]]:
     """Every plan of one month that keeps every rule of SPEC 3-4 and 6.1: (margin, rows)."""
     skus = _offer_order(world)
     eligible = {s.sku_id: [k for k in world.programs
                            if today.locked(s.sku_id, k) is not None or _eligible(world, k, s)]
                 for s in skus}
-    options = [_all_configs(world, s, eligible[s.sku_id], today) for s in skus]
+    options = [_sku_configs(world, s, eligible[s.sku_id], today, prune=False) for s in skus]
     if any(not o for o in options):
         return
     search = _Search(world, skus, eligible, options, today)

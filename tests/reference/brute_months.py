@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from optimizer.audit.inputs import World, load_world, rulebook_path, to_fen
+from optimizer.audit.inputs import World, deep_merge, load_world, rulebook_path, to_fen
 from tests.reference.brute import (
     Today,
     _eligible,
@@ -76,15 +76,6 @@ class MonthsResult:
     rows: tuple[tuple[Row, ...], ...]
 
 
-def _deep_merge(base: Any, over: Any) -> Any:
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = _deep_merge(base[key], value) if key in base else copy.deepcopy(value)
-        return out
-    return copy.deepcopy(over)
-
-
 def read_months(scenario_path: Path, workdir: Path
                 ) -> tuple[list[Month], list[tuple[str, str, int]]]:
     """Each month's scenario written to `workdir` (paths made absolute) and read by the
@@ -108,14 +99,14 @@ def read_months(scenario_path: Path, workdir: Path
     out = []
     for i, m in enumerate(months):
         sc = copy.deepcopy(raw)
-        sc["programs"] = _deep_merge({k: v or {} for k, v in base_programs.items()},
+        sc["programs"] = deep_merge({k: v or {} for k, v in base_programs.items()},
                                      {k: v or {} for k, v in (m.get("programs") or {}).items()})
         sc["constraints"] = {**(raw.get("constraints") or {}), **(m.get("constraints") or {})}
         file = workdir / f"month-{i + 1}.yaml"
         file.write_text(yaml.safe_dump(sc, allow_unicode=True, sort_keys=False), "utf-8")
         world = load_world(file)
         sets = frozenset(pid for pid in world.programs
-                         if _deep_merge(book["programs"][pid], sc["programs"][pid] or {})
+                         if deep_merge(book["programs"][pid], sc["programs"][pid] or {})
                          .get("sets_min_price", False))
         out.append(Month(str(m["name"]), world, commitments(file, world), sets))
     return out, current
